@@ -1,0 +1,44 @@
+"""The `stp` command: dispatches to one module per sub-command.
+
+    stp train --config configs/smollm2_nlrx.yaml
+    stp data nlrx --n 10000 --seed 0 --out data/nlrx
+    stp regex equal 'a.*' 'a.*.*'
+    stp eval --model runs/smollm2_nlrx --task synth
+    stp score --task gsm8k --predictions predictions.jsonl
+
+Each sub-command module exposes `main(argv) -> int` and is imported only when used, so
+`stp regex` never imports torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+COMMANDS = {
+    "train": ("semantic_tube.cli.train", "fine-tune a model with NTP + lambda * STP"),
+    "eval": ("semantic_tube.cli.evaluate", "generate with a model and score a task"),
+    "score": ("semantic_tube.cli.score", "re-score a predictions.jsonl without a model"),
+    "data": ("semantic_tube.cli.data", "generate or inspect data sets (nlrx)"),
+    "regex": ("semantic_tube.cli.regex", "decide equivalence of brics-dialect regexes"),
+}
+
+
+def _usage() -> str:
+    lines = ["usage: stp <command> [options]", "", "commands:"]
+    lines += [f"  {name:<7} {help_}" for name, (_, help_) in COMMANDS.items()]
+    lines += ["", "Run `stp <command> --help` for the options of one command."]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(_usage())
+        return 0 if argv else 2
+    command, rest = argv[0], argv[1:]
+    if command not in COMMANDS:
+        print(f"stp: unknown command {command!r}\n\n{_usage()}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[command][0])
+    return int(module.main(rest) or 0)

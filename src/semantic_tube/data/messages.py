@@ -1,0 +1,113 @@
+"""Reading chat examples in the messages format of the paper's data sets.
+
+One JSON object per line: {"messages": [{"role": "system", "content": ...},
+{"role": "user", "content": ...}, {"role": "assistant", "content": ...}]}; the system turn is
+optional. Every problem is reported as a `DataError` naming the file, the 1-based line and
+the field, so a user can fix the line without guessing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class DataError(ValueError):
+    """A malformed line of a data file: `path:line: field: problem`."""
+
+    def __init__(self, path: str | Path, line: int, field_name: str, problem: str):
+        self.path, self.line, self.field, self.problem = str(path), line, field_name, problem
+        super().__init__(f"{path}:{line}: {field_name}: {problem}")
+
+
+@dataclass(frozen=True)
+class ChatExample:
+    """One query/answer pair and where it came from."""
+
+    user: str
+    assistant: str
+    system: str | None = None
+    source: str = ""  # "path:line", for error messages and predictions files
+
+    def messages(self, *, with_answer: bool = True) -> list[dict[str, str]]:
+        turns = [{"role": "system", "content": self.system}] if self.system else []
+        turns.append({"role": "user", "content": self.user})
+        if with_answer:
+            turns.append({"role": "assistant", "content": self.assistant})
+        return turns
+
+
+@dataclass
+class ChatData:
+    """The examples of a file, and the lines skipped when `skip_invalid` was asked for."""
+
+    examples: list[ChatExample]
+    skipped: list[DataError] = field(default_factory=list)
+
+
+def parse_chat_line(text: str, path: str | Path, line: int) -> ChatExample:
+    """Parse one JSONL line into a `ChatExample`, raising `DataError` on any problem."""
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise DataError(path, line, "json", f"invalid JSON ({err.msg} at column {err.colno})") from None
+    if not isinstance(record, dict) or not isinstance(record.get("messages"), list):
+        raise DataError(path, line, "messages", "expected an object with a list under 'messages'")
+    contents: dict[str, str] = {}
+    for i, turn in enumerate(record["messages"]):
+        if not isinstance(turn, dict) or "role" not in turn or "content" not in turn:
+            raise DataError(path, line, f"messages[{i}]", "expected an object with 'role' and 'content'")
+        role, content = turn["role"], turn["content"]
+        if role not in ("system", "user", "assistant"):
+            raise DataError(path, line, f"messages[{i}].role", f"unknown role {role!r}")
+        if role in contents:
+            raise DataError(path, line, f"messages[{i}].role", f"a second {role!r} turn (one of each is supported)")
+        if not isinstance(content, str):
+            raise DataError(path, line, f"messages[{i}].content", "expected a string")
+        contents[role] = content
+    for role in ("user", "assistant"):
+        if role not in contents:
+            raise DataError(path, line, f"messages.{role}", f"missing {role!r} turn")
+        if not contents[role].strip():
+            raise DataError(path, line, f"messages.{role}", f"empty {role!r} content")
+    return ChatExample(
+        user=contents["user"],
+        assistant=contents["assistant"],
+        system=contents.get("system") or None,
+        source=f"{path}:{line}",
+    )
+
+
+def read_chat_jsonl(path: str | Path, *, skip_invalid: bool = False) -> ChatData:
+    """Read every example of a messages-format JSONL file.
+
+    Blank lines are ignored. With `skip_invalid`, malformed lines are collected in
+    `ChatData.skipped` instead of raising.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"data file not found: {path}")
+    data = ChatData(examples=[])
+    with path.open(encoding="utf-8") as handle:
+        for number, text in enumerate(handle, start=1):
+            if not text.strip():
+                continue
+            try:
+                data.examples.append(parse_chat_line(text, path, number))
+            except DataError as err:
+                if not skip_invalid:
+                    raise
+                data.skipped.append(err)
+    if not data.examples:
+        raise DataError(path, 0, "file", "no valid examples")
+    return data
+
+
+def write_chat_jsonl(path: str | Path, examples: list[ChatExample]) -> None:
+    """Write examples in the messages format (the inverse of `read_chat_jsonl`)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as handle:
+        for example in examples:
+            handle.write(json.dumps({"messages": example.messages()}, ensure_ascii=False) + "\n")
