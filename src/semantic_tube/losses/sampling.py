@@ -1,0 +1,123 @@
+"""Drawing the positions STP compares, for a whole batch at once.
+
+An example's trajectory is its query-content positions followed by its answer-content positions
+(Appendix G: template and system tokens between them are skipped). Indices are first drawn in
+this "trajectory index" space, 0..L-1 with L = query length + answer length, then mapped to
+sequence positions. Sampling runs on a CPU `torch.Generator`, so the same seed gives the same
+draws on any device.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import torch
+
+
+class STPForm(str, Enum):
+    """Which STP objective to use (see `losses.stp`)."""
+
+    TUBE = "tube"  # paper: s < r < t uniform over the trajectory
+    ANCHORED = "anchored"  # Appendix G: s = query start, t = answer end, r uniform in between
+    SPAN = "span"  # public reference code: a random sub-span against its complement
+
+
+# How many positions one draw of each form holds.
+POSITIONS_PER_DRAW = {STPForm.TUBE: 3, STPForm.ANCHORED: 3, STPForm.SPAN: 4}
+
+
+def trajectory_lengths(query_span: torch.Tensor, answer_span: torch.Tensor) -> torch.Tensor:
+    """query_span, answer_span: (batch, 2) [start, end) token positions -> (batch,) lengths."""
+    return (query_span[:, 1] - query_span[:, 0]) + (answer_span[:, 1] - answer_span[:, 0])
+
+
+def to_positions(index: torch.Tensor, query_span: torch.Tensor, answer_span: torch.Tensor) -> torch.Tensor:
+    """Map trajectory indices (batch, K, P) to sequence positions; -1 stays -1."""
+    q_start = query_span[:, 0].view(-1, 1, 1)
+    q_len = (query_span[:, 1] - query_span[:, 0]).view(-1, 1, 1)
+    a_start = answer_span[:, 0].view(-1, 1, 1)
+    positions = torch.where(index < q_len, q_start + index, a_start + (index - q_len))
+    return torch.where(index < 0, torch.full_like(index, -1), positions)
+
+
+def _uniform_below(high: torch.Tensor, shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
+    """Integers uniform in [0, high) with `high` broadcast over `shape` (high >= 1)."""
+    u = torch.rand(shape, generator=generator)
+    return (u * high).long().clamp_max(high - 1)
+
+
+def _distinct_sorted(lengths: torch.Tensor, k: int, count: int, generator: torch.Generator) -> torch.Tensor:
+    """`count` distinct sorted indices uniform over the count-subsets of [0, L) for each row.
+
+    Random keys, invalid indices keyed +inf, the `count` smallest keys win: every subset is
+    equally likely. lengths: (batch,) -> (batch, k, count); rows with L < count are garbage
+    and must be masked by the caller.
+    """
+    width = max(int(lengths.max()) if lengths.numel() else 0, count)
+    keys = torch.rand((lengths.shape[0], k, width), generator=generator)
+    invalid = torch.arange(width).view(1, 1, -1) >= lengths.view(-1, 1, 1)
+    keys = keys.masked_fill(invalid, float("inf"))
+    return keys.topk(count, dim=-1, largest=False).indices.sort(dim=-1).values
+
+
+def sample_trajectory_indices(lengths: torch.Tensor, k: int, form: STPForm, generator: torch.Generator) -> torch.Tensor:
+    """Draw K index tuples per example in trajectory-index space.
+
+    lengths: (batch,) trajectory lengths. Returns (batch, K, 3) triplets (s, r, t) for `tube`
+    and `anchored`, (batch, K, 4) quadruples (first, a, b, last) for `span`. Examples with
+    L < 3 get rows of -1 (absent): three distinct points are needed for an angle.
+    """
+    if k < 1:
+        raise ValueError(f"k (draws per example) must be >= 1, got {k}")
+    form = STPForm(form)
+    lengths = lengths.detach().cpu().long()
+    batch = lengths.shape[0]
+    last = (lengths - 1).view(-1, 1, 1).expand(batch, k, 1)
+    if form is STPForm.TUBE:
+        drawn = _distinct_sorted(lengths, k, 3, generator)
+    elif form is STPForm.ANCHORED:
+        middle = 1 + _uniform_below((lengths - 2).clamp_min(1).view(-1, 1, 1), (batch, k, 1), generator)
+        drawn = torch.cat([torch.zeros_like(middle), middle, last], dim=-1)
+    else:
+        drawn = torch.cat([torch.zeros_like(last), _span_pairs(lengths, k, generator), last], dim=-1)
+    too_short = (lengths < 3).view(-1, 1, 1)
+    return drawn.masked_fill(too_short, -1)
+
+
+def _span_pairs(lengths: torch.Tensor, k: int, generator: torch.Generator) -> torch.Tensor:
+    """(a, b), a < b, uniform over the pairs of [0, L) except the whole trajectory (0, L-1),
+    whose complement would be empty. Rejection sampling, redrawing only rejected rows."""
+    pairs = _distinct_sorted(lengths, k, 2, generator)
+    rejected = _is_whole_trajectory(pairs, lengths)
+    while bool(rejected.any()):
+        redraw = _distinct_sorted(lengths, k, 2, generator)
+        pairs = torch.where(rejected.unsqueeze(-1), redraw, pairs)
+        rejected = _is_whole_trajectory(pairs, lengths)
+    return pairs
+
+
+def _is_whole_trajectory(pairs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """(batch, K, 2) pairs -> (batch, K): the pair is (0, L-1) of an example with L >= 3."""
+    last = (lengths - 1).view(-1, 1)
+    return (pairs[..., 0] == 0) & (pairs[..., 1] == last) & (lengths >= 3).view(-1, 1)
+
+
+def sample_positions(
+    query_span: torch.Tensor,
+    answer_span: torch.Tensor,
+    k: int,
+    form: STPForm,
+    generator: torch.Generator,
+) -> torch.Tensor:
+    """Sequence positions for `stp_loss` (tube/anchored: (batch, K, 3)) or `span_loss` ((batch, K, 4)).
+
+    query_span, answer_span: (batch, 2) [start, end) token positions of the query and answer
+    content. The result lives on the spans' device.
+    """
+    if query_span.shape != answer_span.shape or query_span.dim() != 2 or query_span.shape[1] != 2:
+        raise ValueError(
+            f"query_span and answer_span must both be (batch, 2), got {tuple(query_span.shape)} and {tuple(answer_span.shape)}"
+        )
+    cpu_q, cpu_a = query_span.detach().cpu().long(), answer_span.detach().cpu().long()
+    index = sample_trajectory_indices(trajectory_lengths(cpu_q, cpu_a), k, form, generator)
+    return to_positions(index, cpu_q, cpu_a).to(query_span.device)

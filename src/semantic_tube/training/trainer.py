@@ -1,0 +1,107 @@
+"""`STPTrainer`: the Hugging Face Trainer plus lambda * STP from the same forward pass.
+
+It overrides only `compute_loss` (add the STP term) and `log` (report NTP and STP as their own
+series, `ntp_loss` / `stp_loss`, or `eval_ntp_loss` / `eval_stp_loss`), so accumulation,
+schedules, checkpoints, resume, `report_to` and multi-process training work unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+
+import torch
+from transformers import Trainer
+
+from semantic_tube.losses.sampling import STPForm, sample_positions
+from semantic_tube.losses.stp import span_loss, stp_loss
+from semantic_tube.training.config import STPTrainingArguments
+
+SPAN_KEYS = ("query_span", "answer_span")
+
+
+def stp_objective(hidden_states: torch.Tensor, positions: torch.Tensor, form: STPForm) -> torch.Tensor:
+    """The STP loss of one batch for any form: (batch, seq, dim) and drawn positions -> scalar."""
+    return span_loss(hidden_states, positions) if form is STPForm.SPAN else stp_loss(hidden_states, positions)
+
+
+class STPTrainer(Trainer):
+    """Trainer whose loss is NTP + stp_lambda * STP (Huang et al., Sec. 3, Eq. 1)."""
+
+    args: STPTrainingArguments
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._metrics: dict[str, dict[str, list[float]]] = {"train": defaultdict(list), "eval": defaultdict(list)}
+        self._draw_counter = (-1, 0)  # (global_step, draws made during it)
+        self._steps_seen: dict[str, set[int]] = {"train": set(), "eval": set()}
+
+    def _generator(self) -> torch.Generator:
+        """A CPU generator seeded from (seed, process, global step, call within the step, mode).
+
+        Deriving the seed instead of carrying one generator along makes the draws after a resume
+        from a checkpoint the same as in an uninterrupted run, with no extra state to save.
+        """
+        step = self.state.global_step
+        calls = self._draw_counter[1] + 1 if self._draw_counter[0] == step else 0
+        self._draw_counter = (step, calls)
+        key = (self.args.seed, self.args.process_index, step, calls, int(self.model.training))
+        digest = hashlib.blake2b(repr(key).encode(), digest_size=8).digest()
+        return torch.Generator().manual_seed(int.from_bytes(digest, "little") & 0x7FFF_FFFF_FFFF_FFFF)
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        spans = {key: inputs.pop(key) for key in SPAN_KEYS if key in inputs}
+        if not self.args.stp_active:
+            return super().compute_loss(model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch)
+        if len(spans) != len(SPAN_KEYS):
+            raise ValueError("STP needs query_span and answer_span in every batch; use semantic_tube's STPCollator")
+        ntp, outputs = super().compute_loss(
+            model, {**inputs, "output_hidden_states": True}, return_outputs=True, num_items_in_batch=num_items_in_batch
+        )
+        hidden = outputs.hidden_states[self.args.stp_layer]
+        outputs.hidden_states = None  # the rest of the stack is not needed past this point
+        positions = sample_positions(
+            spans["query_span"], spans["answer_span"], self.args.stp_draws, self.args.stp_form, self._generator()
+        )
+        with torch.set_grad_enabled(torch.is_grad_enabled() and self.args.stp_lambda > 0):
+            stp = stp_objective(hidden, positions, self.args.stp_form)
+        stp_term = stp
+        if model.training:
+            # Log both terms on the footing of the loss the Trainer reports: per optimizer step,
+            # summed over accumulation micro-batches. If the Trainer will divide our loss by the
+            # accumulation steps, it does so for both terms; if not, NTP already is normalised over
+            # the accumulated batch and the per-batch STP mean must be divided here.
+            ga_steps = self.current_gradient_accumulation_steps
+            scaled = self._loss_scaled_for_ga(num_items_in_batch)
+            self._record("train", ntp if scaled else ntp / ga_steps, stp / ga_steps)
+            stp_term = stp / ga_steps if scaled else stp
+        else:
+            self._record("eval", ntp, stp)
+        loss = ntp + self.args.stp_lambda * stp_term if self.args.stp_lambda > 0 else ntp
+        return (loss, outputs) if return_outputs else loss
+
+    def _loss_scaled_for_ga(self, num_items_in_batch) -> bool:
+        """Whether the Trainer treats our loss as already normalised over the accumulated batch
+        (then it will not divide by the accumulation steps itself). Mirrors `training_step`."""
+        if self.loss_is_scaled_for_ga is not None:
+            return self.loss_is_scaled_for_ga
+        return (self.model_accepts_loss_kwargs and num_items_in_batch is not None) or self.compute_loss_func is not None
+
+    def _record(self, mode: str, ntp: torch.Tensor, stp: torch.Tensor) -> None:
+        self._steps_seen[mode].add(self.state.global_step)
+        self._metrics[mode]["ntp_loss"].append(self.accelerator.gather(ntp.detach()).mean().item())
+        self._metrics[mode]["stp_loss"].append(self.accelerator.gather(stp.detach()).mean().item())
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        """Add the NTP and STP means: per optimizer step for training (so that
+        loss = ntp_loss + stp_lambda * stp_loss), per batch for evaluation."""
+        mode = "eval" if any(key.startswith("eval_") for key in logs) else "train" if "loss" in logs else None
+        if mode is not None:
+            prefix = "eval_" if mode == "eval" else ""
+            count = {"eval": None, "train": len(self._steps_seen["train"])}[mode]
+            for key, values in self._metrics[mode].items():
+                if values:
+                    logs[prefix + key] = round(sum(values) / (count or len(values)), 6)
+            self._metrics[mode].clear()
+            self._steps_seen[mode].clear()
+        super().log(logs, start_time)
