@@ -1,0 +1,111 @@
+"""`stp data`: generate a synthetic NL-RX and inspect data files.
+
+    stp data nlrx --n 10000 --seed 0 --out data/nlrx [--test_fraction 0.2] [--stats] [--reference F]
+    stp data stats FILE [--reference FILE]
+    stp data leakage FILE_A FILE_B
+
+Exit status: 0 on success; 1 when the grammar cannot give --n distinct examples, or when
+`leakage` finds strings in both files (like `diff`); 2 for bad arguments or a malformed or
+missing data file (the error names the file and line).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from semantic_tube.data.messages import ChatExample, DataError, read_chat_jsonl
+from semantic_tube.data.nlrx import (
+    GrammarExhausted,
+    GrammarLimits,
+    dataset_stats,
+    find_leakage,
+    format_stats,
+    write_nlrx,
+)
+
+
+def _fraction(text: str) -> float:
+    """argparse type for --test_fraction: a number strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), got {text}")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="stp data", description="Generate or inspect data sets.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    nlrx = commands.add_parser("nlrx", help="generate a synthetic NL-RX train/test split")
+    nlrx.add_argument("--n", type=int, required=True, help="number of examples, train and test together")
+    nlrx.add_argument("--seed", type=int, required=True)
+    nlrx.add_argument("--out", type=Path, required=True, help="folder for train.jsonl and test.jsonl")
+    nlrx.add_argument("--test_fraction", type=_fraction, default=0.2, help="share of examples in test (default 0.2)")
+    nlrx.add_argument("--max_depth", type=int, default=GrammarLimits.max_depth, help="operator levels per tree")
+    nlrx.add_argument("--stats", action="store_true", help="print a report on the generated examples")
+    nlrx.add_argument("--reference", type=Path, help="a real data file to report beside (implies --stats)")
+
+    stats = commands.add_parser("stats", help="operator frequencies, lengths and empty-language share")
+    stats.add_argument("file", type=Path)
+    stats.add_argument("--reference", type=Path, help="a second file to report beside the first")
+
+    leakage = commands.add_parser("leakage", help="descriptions and regexes found in both files")
+    leakage.add_argument("file_a", type=Path)
+    leakage.add_argument("file_b", type=Path)
+    leakage.add_argument("--show", type=int, default=10, help="shared strings to list per kind (default 10)")
+    return parser
+
+
+def _read(path: Path) -> list[ChatExample]:
+    return read_chat_jsonl(path).examples
+
+
+def _report(examples: list[ChatExample], name: str, reference: Path | None) -> None:
+    """Print the stats of `examples`, beside those of the `reference` file when given."""
+    ref_stats = dataset_stats(_read(reference)) if reference else None
+    print(format_stats(dataset_stats(examples), ref_stats, (name, reference.name if reference else "")))
+
+
+def _nlrx(args: argparse.Namespace) -> int:
+    if args.max_depth < 1:
+        raise ValueError(f"--max_depth must be at least 1, got {args.max_depth}")
+    if args.reference:
+        _read(args.reference)  # a bad reference fails before anything is written
+    limits = GrammarLimits(max_depth=args.max_depth)
+    train_path, test_path = write_nlrx(args.out, args.n, args.seed, args.test_fraction, limits=limits)
+    print(f"wrote {train_path} and {test_path}")
+    if args.stats or args.reference:
+        _report(_read(train_path) + _read(test_path), "generated", args.reference)
+    return 0
+
+
+def _stats(args: argparse.Namespace) -> int:
+    _report(_read(args.file), args.file.name, args.reference)
+    return 0
+
+
+def _leakage(args: argparse.Namespace) -> int:
+    leakage = find_leakage(_read(args.file_a), _read(args.file_b))
+    print(leakage.format(limit=args.show))
+    return 1 if leakage else 0
+
+
+def main(argv: list[str]) -> int:
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exit_:  # argparse exits on --help and on bad arguments
+        return int(exit_.code or 0)
+    run = {"nlrx": _nlrx, "stats": _stats, "leakage": _leakage}[args.command]
+    try:
+        return run(args)
+    except GrammarExhausted as err:
+        print(f"stp data nlrx: --n {args.n} is too many: {err}; nothing written", file=sys.stderr)
+        return 1
+    except (DataError, FileNotFoundError, ValueError) as err:
+        print(f"stp data {args.command}: {err}", file=sys.stderr)
+        return 2
