@@ -1,0 +1,70 @@
+"""`stp score`: re-score a predictions.jsonl without a model.
+
+    stp score --task synth --predictions runs/x/eval/synth/predictions.jsonl
+    stp score --task spider --predictions predictions.jsonl --db_dir spider/database
+
+Each line needs `reference` and `prediction`; `prompt` where the task reads it (spider's
+db_id) and `choices` where it has them (hellaswag). Writes eval.json next to the predictions
+(or --output) and prints the table. Useful to check or improve a scorer without generating again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from semantic_tube.data.messages import DataError
+from semantic_tube.evaluation.diversity import DEFAULT_SUFFIXES
+from semantic_tube.evaluation.errors import EvalError
+from semantic_tube.evaluation.report import EVAL_FILE, read_predictions
+from semantic_tube.evaluation.scorers import ScoreOptions
+from semantic_tube.evaluation.scoring import score_records
+from semantic_tube.evaluation.tasks import TASKS, get_task
+
+USER_ERRORS = (EvalError, DataError, FileNotFoundError)
+
+
+def add_scoring_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options shared by `stp score` and `stp eval`."""
+    parser.add_argument("--task", required=True, help=f"one of: {', '.join(TASKS)}")
+    parser.add_argument("--db_dir", type=Path, help="spider: folder of databases, <db_dir>/<db_id>/<db_id>.sqlite")
+    parser.add_argument("--sql_timeout", type=float, default=5.0, help="spider: seconds per query (default 5)")
+    parser.add_argument("--regex_timeout", type=float, default=2.0, help="synth/turk: seconds per equivalence check (default 2)")
+    parser.add_argument(
+        "--suffixes",
+        nargs="*",
+        default=[],
+        help=f"synth/turk: answer suffixes to split accuracy by, besides {' and '.join(DEFAULT_SUFFIXES)} (Table 1)",
+    )
+
+
+def score_options(args: argparse.Namespace) -> ScoreOptions:
+    return ScoreOptions(db_dir=args.db_dir, regex_timeout_s=args.regex_timeout, sql_timeout_s=args.sql_timeout)
+
+
+def suffixes_of(args: argparse.Namespace) -> tuple[str, ...] | None:
+    """The suffix split to report: the defaults plus the user's, or None to let the task decide."""
+    return tuple(dict.fromkeys((*DEFAULT_SUFFIXES, *args.suffixes))) if args.suffixes else None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="stp score", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_scoring_arguments(parser)
+    parser.add_argument("--predictions", type=Path, required=True, help="predictions.jsonl to score")
+    parser.add_argument("--output", type=Path, help=f"where to write the summary (default: {EVAL_FILE} next to the predictions)")
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        task = get_task(args.task)
+        report = score_records(task, read_predictions(args.predictions), score_options(args), suffixes=suffixes_of(args))
+        report.meta = {"predictions": str(args.predictions)}
+        report.write_summary(args.output or args.predictions.parent / EVAL_FILE)
+    except USER_ERRORS as err:
+        print(f"stp score: error: {err}", file=sys.stderr)
+        return 2
+    print(report.table())
+    return 0

@@ -1,0 +1,117 @@
+"""Aggregating verdicts into metrics, and the files and table an evaluation leaves behind.
+
+Metrics are one flat `dict[str, float]` (easy to log from a trainer): for each proportion
+`m`, keys `m`, `m_hits`, `m_ci95_low`, `m_ci95_high`; counts under their own name; a subset's
+keys prefixed with `<subset>/`. `predictions.jsonl` keeps, per example, the prompt, reference,
+prediction and verdicts (with a `reason` on a miss), so failures can be read, not just counted.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from semantic_tube.data.messages import DataError
+from semantic_tube.evaluation.stats import wilson_interval
+
+_DERIVED = ("_hits", "_ci95_low", "_ci95_high")  # keys shown alongside their rate, not on their own line
+PREDICTIONS_FILE = "predictions.jsonl"
+EVAL_FILE = "eval.json"
+
+
+def proportions(names: tuple[str, ...], verdicts: list[dict], prefix: str = "") -> dict[str, float]:
+    """The count, and each named verdict's rate with its hits and 95% Wilson interval."""
+    metrics: dict[str, float] = {f"{prefix}count": len(verdicts)}
+    for name in names:
+        hits = sum(bool(verdict.get(name)) for verdict in verdicts)
+        low, high = wilson_interval(hits, len(verdicts))
+        metrics[f"{prefix}{name}"] = hits / len(verdicts) if verdicts else 0.0
+        metrics[f"{prefix}{name}_hits"] = hits
+        metrics[f"{prefix}{name}_ci95_low"] = low
+        metrics[f"{prefix}{name}_ci95_high"] = high
+    return metrics
+
+
+def counts(names: tuple[str, ...], verdicts: list[dict], prefix: str = "") -> dict[str, float]:
+    return {f"{prefix}{name}": sum(bool(verdict.get(name)) for verdict in verdicts) for name in names}
+
+
+@dataclass
+class EvalReport:
+    """The outcome of one evaluation: flat metrics, per-example predictions, and analysis results."""
+
+    task: str
+    metrics: dict[str, float]
+    predictions: list[dict]
+    analyses: dict = field(default_factory=dict)
+    meta: dict = field(default_factory=dict)
+
+    def write(self, output_dir: str | Path, *, predictions: bool = True) -> Path:
+        """Write eval.json (and predictions.jsonl unless told not to) into `output_dir`; returns eval.json."""
+        folder = Path(output_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        if predictions:
+            write_predictions(folder / PREDICTIONS_FILE, self.predictions)
+        return self.write_summary(folder / EVAL_FILE)
+
+    def write_summary(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        summary = {"task": self.task, "metrics": self.metrics, "analyses": self.analyses, "meta": self.meta}
+        path.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        return path
+
+    def table(self) -> str:
+        """A short human-readable table: rates with hits and intervals, then counts, subsets after the whole set."""
+        lines = [f"task {self.task}: {int(self.metrics['count'])} examples", f"{'metric':<34} {'value':>7}  {'95% CI':<16} hits"]
+        for key, value in self.metrics.items():
+            if key == "count" or key.endswith(_DERIVED):
+                continue
+            if f"{key}_hits" not in self.metrics:
+                lines.append(f"{key:<34} {_format(value):>7}")
+                continue
+            prefix = key.rpartition("/")[0]
+            total = int(self.metrics[f"{prefix}/count" if prefix else "count"])
+            interval = f"[{self.metrics[f'{key}_ci95_low']:.3f}, {self.metrics[f'{key}_ci95_high']:.3f}]"
+            lines.append(f"{key:<34} {value:>7.3f}  {interval:<16} {int(self.metrics[f'{key}_hits'])}/{total}")
+        return "\n".join(lines)
+
+
+def _format(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:.4g}"
+
+
+def write_predictions(path: Path, records: list[dict]) -> None:
+    with path.open("w", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def read_predictions(path: str | Path) -> list[dict]:
+    """Records of a predictions file; each needs `reference` and `prediction` (strings)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"predictions file not found: {path}")
+    records = []
+    with path.open(encoding="utf-8") as handle:
+        for number, text in enumerate(handle, start=1):
+            if text.strip():
+                records.append(_parse_record(text, path, number))
+    if not records:
+        raise DataError(path, 0, "file", "no predictions")
+    return records
+
+
+def _parse_record(text: str, path: Path, line: int) -> dict:
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise DataError(path, line, "json", f"invalid JSON ({err.msg} at column {err.colno})") from None
+    if not isinstance(record, dict):
+        raise DataError(path, line, "json", "expected an object")
+    for key in ("reference", "prediction"):
+        if not isinstance(record.get(key), str):
+            raise DataError(path, line, key, "missing or not a string")
+    record.setdefault("source", f"{path}:{line}")
+    return record

@@ -1,0 +1,38 @@
+"""NQ-open: short answers matched after SQuAD-style normalisation.
+
+Both sides may list alternatives separated by `;`; any predicted alternative equal to any
+reference alternative is a hit, since NQ-open references enumerate acceptable spellings.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+
+from semantic_tube.evaluation.scorers import Scorer
+
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+_PUNCTUATION = str.maketrans("", "", string.punctuation)
+
+
+def normalize_answer(text: str) -> str:
+    """Lower case, punctuation and articles removed, whitespace collapsed (SQuAD's normalisation)."""
+    text = text.lower().translate(_PUNCTUATION)
+    return " ".join(_ARTICLES.sub(" ", text).split())
+
+
+def answer_set(text: str) -> set[str]:
+    """The normalised, non-empty `;`-separated alternatives of an answer."""
+    return {normalized for part in text.split(";") if (normalized := normalize_answer(part))}
+
+
+class AnswerSetScorer(Scorer):
+    """Verdict: `match` when the predicted and reference alternative sets intersect."""
+
+    def score(self, record: dict) -> dict:
+        predicted = answer_set(record["prediction"])
+        if not predicted:
+            return {"match": False, "unparsable": True, "reason": "empty prediction"}
+        if predicted & answer_set(record["reference"]):
+            return {"match": True, "unparsable": False}
+        return {"match": False, "unparsable": False, "reason": f"none of {sorted(predicted)} is a reference answer"}

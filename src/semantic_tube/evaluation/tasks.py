@@ -1,0 +1,139 @@
+"""The evaluation tasks of the paper: name, default system prompt, data checks and scorer.
+
+A task's data is the paper's messages-format JSONL; lines without a system turn get the task's
+default system prompt, so a model is evaluated with the prompt it was trained with.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from semantic_tube.data.messages import ChatExample, DataError, read_chat_jsonl
+from semantic_tube.evaluation.errors import EvalError
+from semantic_tube.evaluation.scorers import Scorer, ScoreOptions
+from semantic_tube.evaluation.scorers.answers import AnswerSetScorer
+from semantic_tube.evaluation.scorers.choice import ChoiceScorer, choice_letter
+from semantic_tube.evaluation.scorers.numeric import MARKER, NumericScorer
+from semantic_tube.evaluation.scorers.regex import RegexScorer
+from semantic_tube.evaluation.scorers.sql import ExecutionScorer, db_id_of
+
+GENERATE = "generate"  # the model writes the answer greedily
+CHOOSE = "choose"  # the model ranks given options by likelihood
+_OPTION_LINE = re.compile(r"^\s*([A-Z])\)", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Task:
+    """What a task's verdicts mean and how to aggregate them.
+
+    `metrics` are verdict keys reported as proportions with Wilson intervals, `counts` verdict
+    keys reported as counts, and `subsets` name -> verdict key: the metrics again, restricted to
+    the examples where that key is true. `check_example` returns (field, problem) for a data
+    line the task cannot use.
+    """
+
+    name: str
+    description: str
+    system_prompt: str
+    metrics: tuple[str, ...]
+    make_scorer: Callable[[ScoreOptions], Scorer]
+    counts: tuple[str, ...] = ("unparsable",)
+    subsets: dict[str, str] = field(default_factory=dict)
+    mode: str = GENERATE
+    suffix_split: bool = False  # report accuracy by answer suffix (Table 1), NL-RX only
+    check_example: Callable[[ChatExample], tuple[str, str] | None] = lambda example: None  # (field, problem)
+
+    def load(self, path: str | Path, *, limit: int | None = None) -> list[ChatExample]:
+        """Read a messages-format JSONL file, check each line for this task, apply the default system prompt."""
+        examples = read_chat_jsonl(path).examples[:limit]
+        for example in examples:
+            problem = self.check_example(example)
+            if problem:
+                raise DataError(path, int(example.source.rpartition(":")[2]), *problem)
+        return [self.with_default_system(example) for example in examples]
+
+    def with_default_system(self, example: ChatExample) -> ChatExample:
+        return example if example.system else dataclasses.replace(example, system=self.system_prompt)
+
+
+def choices_of(prompt: str) -> list[str]:
+    """Option letters listed as `A) ...` lines in a prompt; A-D when it lists none."""
+    return _OPTION_LINE.findall(prompt) or ["A", "B", "C", "D"]
+
+
+def _check_gsm8k(example: ChatExample) -> tuple[str, str] | None:
+    return None if MARKER in example.assistant else ("messages.assistant", f"the answer has no '{MARKER} <number>' line")
+
+
+def _check_spider(example: ChatExample) -> tuple[str, str] | None:
+    return None if db_id_of(example.user) else ("messages.user", "no 'For db_id:[name]' naming the database")
+
+
+def _check_choice(example: ChatExample) -> tuple[str, str] | None:
+    letter = choice_letter(example.assistant)
+    if letter is None or letter not in choices_of(example.user):
+        return "messages.assistant", f"{example.assistant!r} is not one of the options {choices_of(example.user)}"
+    return None
+
+
+_NLRX = dict(
+    system_prompt="Convert natural language to regular expression.",
+    metrics=("exact", "equivalent"),
+    make_scorer=RegexScorer,
+    counts=("unparsable", "timeout"),
+    subsets={"empty_reference": "reference_empty"},
+    suffix_split=True,
+)
+TASKS: dict[str, Task] = {
+    task.name: task
+    for task in (
+        Task("synth", "NL-RX-Synth: English to regex", **_NLRX),
+        Task("turk", "NL-RX-Turk: crowd-written English to regex", **_NLRX),
+        Task(
+            "gsm8k",
+            "GSM8K: grade-school math, answer after ####",
+            "Answer the math question, show steps.",
+            ("correct",),
+            lambda options: NumericScorer(),
+            check_example=_check_gsm8k,
+        ),
+        Task(
+            "spider",
+            "Spider: English to SQL, execution accuracy",
+            "Convert natural language to SQL.",
+            ("execution",),
+            ExecutionScorer,
+            counts=("unparsable", "timeout"),
+            check_example=_check_spider,
+        ),
+        Task(
+            "nq_open",
+            "NQ-open: short answers, ';'-separated alternatives",
+            "Answer the question below.",
+            ("match",),
+            lambda options: AnswerSetScorer(),
+        ),
+        Task(
+            "hellaswag",
+            "HellaSwag: best ending A-D by likelihood",
+            "Which one of A), B), C), or D) is the best ending for the context? Answer A, B, C, or D.",
+            ("accuracy",),
+            lambda options: ChoiceScorer(),
+            mode=CHOOSE,
+            check_example=_check_choice,
+        ),
+    )
+}
+
+
+def get_task(task: str | Task) -> Task:
+    """A task by name (or the task itself); `EvalError` listing the known names otherwise."""
+    if isinstance(task, Task):
+        return task
+    if task not in TASKS:
+        raise EvalError(f"unknown task {task!r}; known tasks: {', '.join(TASKS)}")
+    return TASKS[task]
