@@ -1,0 +1,58 @@
+"""Reading messages-format JSONL: every bad line names its file, line and field."""
+
+import json
+
+import pytest
+
+from semantic_tube.data.messages import ChatExample, DataError, read_chat_jsonl, write_chat_jsonl
+
+GOOD = {"messages": [{"role": "system", "content": "S"}, {"role": "user", "content": "Q"}, {"role": "assistant", "content": "A"}]}
+
+
+def write_lines(path, lines):
+    path.write_text("\n".join(line if isinstance(line, str) else json.dumps(line) for line in lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("bad", "field", "problem"),
+    [
+        ('{"messages": [', "json", "invalid JSON"),
+        ({"text": "no messages"}, "messages", "list under 'messages'"),
+        ({"messages": [{"role": "user", "content": "Q"}]}, "messages.assistant", "missing 'assistant'"),
+        ({"messages": [{"role": "user", "content": "Q"}, {"role": "assistant", "content": "  "}]}, "messages.assistant", "empty"),
+        ({"messages": [{"role": "user", "content": ""}, {"role": "assistant", "content": "A"}]}, "messages.user", "empty"),
+        ({"messages": [{"role": "robot", "content": "Q"}]}, "messages[0].role", "unknown role"),
+        ({"messages": [{"role": "user"}]}, "messages[0]", "'role' and 'content'"),
+    ],
+)
+def test_bad_line_names_file_line_and_field(tmp_path, bad, field, problem):
+    path = write_lines(tmp_path / "d.jsonl", [GOOD, GOOD, bad])
+    with pytest.raises(DataError) as info:
+        read_chat_jsonl(path)
+    err = info.value
+    assert (err.path, err.line, err.field) == (str(path), 3, field)
+    assert problem in str(err) and f"{path}:3:" in str(err)
+
+
+def test_skip_invalid_keeps_good_lines_and_counts_bad_ones(tmp_path):
+    path = write_lines(tmp_path / "d.jsonl", [GOOD, "not json", GOOD, "", {"messages": []}])
+    data = read_chat_jsonl(path, skip_invalid=True)
+    assert len(data.examples) == 2
+    assert [err.line for err in data.skipped] == [2, 5]
+
+
+def test_round_trip_and_optional_system(tmp_path):
+    examples = [ChatExample(user="Q", assistant="A", system="S"), ChatExample(user="Q2", assistant="A2")]
+    write_chat_jsonl(tmp_path / "d.jsonl", examples)
+    back = read_chat_jsonl(tmp_path / "d.jsonl").examples
+    assert [(e.user, e.assistant, e.system) for e in back] == [("Q", "A", "S"), ("Q2", "A2", None)]
+    assert back[1].source.endswith("d.jsonl:2")
+
+
+def test_missing_file_and_empty_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.jsonl"):
+        read_chat_jsonl(tmp_path / "nope.jsonl")
+    (tmp_path / "empty.jsonl").write_text("\n")
+    with pytest.raises(DataError, match="no valid examples"):
+        read_chat_jsonl(tmp_path / "empty.jsonl")

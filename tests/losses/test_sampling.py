@@ -1,0 +1,66 @@
+"""The index sampler: always inside the trajectory, every valid draw possible, reproducible."""
+
+import itertools
+from collections import Counter
+
+import pytest
+import torch
+
+from semantic_tube.losses.sampling import STPForm, sample_positions, sample_trajectory_indices
+
+# Query tokens 2..4, answer tokens 8..11: the trajectory is positions 2,3,4,8,9,10,11 (L = 7).
+QUERY = torch.tensor([[2, 5], [1, 2], [0, 2]])
+ANSWER = torch.tensor([[8, 12], [4, 5], [5, 6]])
+
+
+def gen(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+def test_tube_draws_are_ordered_positions_inside_the_trajectory():
+    positions = sample_positions(QUERY, ANSWER, 500, STPForm.TUBE, gen())
+    allowed = {2, 3, 4, 8, 9, 10, 11}
+    for s, r, t in positions[0].tolist():
+        assert s < r < t and {s, r, t} <= allowed
+    # Example 1 has 2 trajectory positions: too short, absent. Example 2 has exactly 3.
+    assert (positions[1] == -1).all()
+    assert positions[2].tolist() == [[0, 1, 5]] * 500
+
+
+def test_every_triplet_occurs_roughly_uniformly():
+    lengths = torch.tensor([6])
+    drawn = sample_trajectory_indices(lengths, 6000, STPForm.TUBE, gen())
+    counts = Counter(map(tuple, drawn[0].tolist()))
+    assert set(counts) == set(itertools.combinations(range(6), 3))  # all 20 triplets
+    assert min(counts.values()) > 0.6 * 6000 / 20 and max(counts.values()) < 1.4 * 6000 / 20
+
+
+def test_anchored_fixes_the_ends():
+    positions = sample_positions(QUERY, ANSWER, 300, STPForm.ANCHORED, gen())
+    s, r, t = positions[0].unbind(-1)
+    assert (s == 2).all() and (t == 11).all()
+    assert set(r.tolist()) == {3, 4, 8, 9, 10}
+
+
+def test_span_draws_every_proper_sub_span_but_never_the_whole():
+    lengths = torch.tensor([5])
+    drawn = sample_trajectory_indices(lengths, 3000, STPForm.SPAN, gen())
+    assert (drawn[0, :, 0] == 0).all() and (drawn[0, :, 3] == 4).all()
+    pairs = set(map(tuple, drawn[0, :, 1:3].tolist()))
+    assert pairs == set(itertools.combinations(range(5), 2)) - {(0, 4)}
+
+
+def test_same_seed_same_draws_and_different_seed_different_draws():
+    for form in STPForm:
+        a = sample_positions(QUERY, ANSWER, 8, form, gen(3))
+        b = sample_positions(QUERY, ANSWER, 8, form, gen(3))
+        c = sample_positions(QUERY, ANSWER, 8, form, gen(4))
+        assert torch.equal(a, b)
+        assert not torch.equal(a, c)
+
+
+def test_bad_arguments_raise():
+    with pytest.raises(ValueError, match="batch, 2"):
+        sample_positions(QUERY, ANSWER[:2], 1, STPForm.TUBE, gen())
+    with pytest.raises(ValueError, match="k"):
+        sample_positions(QUERY, ANSWER, 0, STPForm.TUBE, gen())

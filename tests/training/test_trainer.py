@@ -1,0 +1,130 @@
+"""STPTrainer on a tiny random model: learning, logging, resume, and lambda = 0 parity."""
+
+import json
+import shutil
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from transformers import Trainer
+
+from semantic_tube.data.collator import STPCollator, load_encoded_file
+from semantic_tube.training.config import STPTrainingArguments
+from semantic_tube.training.model import load_model, load_tokenizer
+from semantic_tube.training.trainer import SPAN_KEYS, STPTrainer
+
+
+def args(output_dir, **overrides):
+    values = dict(
+        output_dir=str(output_dir),
+        max_steps=12,
+        per_device_train_batch_size=4,
+        learning_rate=5e-3,
+        logging_steps=2,
+        report_to="none",
+        save_strategy="no",
+        seed=82,
+        disable_tqdm=True,
+        use_cpu=True,
+    )
+    values.update(overrides)
+    return STPTrainingArguments(**values)
+
+
+def make_trainer(tiny_dir, train_file, training_args, trainer_class=STPTrainer, collator=None):
+    tokenizer = load_tokenizer(str(tiny_dir))
+    dataset = load_encoded_file(tokenizer, train_file, max_length=256)
+    return trainer_class(
+        model=load_model(str(tiny_dir), dtype="float32"),
+        args=training_args,
+        train_dataset=dataset,
+        data_collator=collator or STPCollator(pad_token_id=tokenizer.pad_token_id),
+        processing_class=tokenizer,
+    )
+
+
+def losses(trainer, key="loss"):
+    return [entry[key] for entry in trainer.state.log_history if key in entry]
+
+
+def test_both_losses_are_logged_and_add_up(tiny_dir, train_file, tmp_path):
+    trainer = make_trainer(tiny_dir, train_file, args(tmp_path, stp_lambda=0.5))
+    trainer.train()
+    for entry in (e for e in trainer.state.log_history if "loss" in e):
+        assert entry["loss"] == pytest.approx(entry["ntp_loss"] + 0.5 * entry["stp_loss"], rel=1e-4, abs=1e-4)
+        assert 0.0 <= entry["stp_loss"] <= 2.0
+
+
+def test_gradient_accumulation_keeps_the_loss_identity(tiny_dir, train_file, tmp_path):
+    trainer = make_trainer(
+        tiny_dir, train_file, args(tmp_path, stp_lambda=0.5, per_device_train_batch_size=2, gradient_accumulation_steps=2)
+    )
+    trainer.train()
+    entries = [e for e in trainer.state.log_history if "loss" in e]
+    assert entries
+    for entry in entries:
+        assert entry["loss"] == pytest.approx(entry["ntp_loss"] + 0.5 * entry["stp_loss"], rel=1e-4, abs=1e-4)
+
+
+def test_same_seed_same_losses(tiny_dir, train_file, tmp_path):
+    runs = []
+    for name in ("a", "b"):
+        trainer = make_trainer(tiny_dir, train_file, args(tmp_path / name, stp_lambda=0.1))
+        trainer.train()
+        runs.append((losses(trainer, "ntp_loss"), losses(trainer, "stp_loss")))
+    assert runs[0] == runs[1]
+
+
+class DropSpans(STPCollator):
+    """The same batches without the span tensors, for the plain Trainer."""
+
+    def __call__(self, batch):
+        return {key: value for key, value in super().__call__(batch).items() if key not in SPAN_KEYS}
+
+
+def test_lambda_zero_gives_exactly_the_plain_trainer_losses(tiny_dir, train_file, tmp_path):
+    pad = load_tokenizer(str(tiny_dir)).pad_token_id
+    plain = make_trainer(tiny_dir, train_file, args(tmp_path / "plain"), Trainer, DropSpans(pad_token_id=pad))
+    plain.train()
+    off = make_trainer(tiny_dir, train_file, args(tmp_path / "off", stp_lambda=0.0))
+    off.train()
+    diagnostic = make_trainer(tiny_dir, train_file, args(tmp_path / "diag", stp_lambda=0.0, stp_log_when_off=True))
+    diagnostic.train()
+    assert losses(off) == losses(plain)
+    assert losses(diagnostic) == losses(plain)
+    assert losses(off, "stp_loss") == []  # no STP work at all
+    assert len(losses(diagnostic, "stp_loss")) == len(losses(plain))
+
+
+def test_stp_changes_training(tiny_dir, train_file, tmp_path):
+    plain = make_trainer(tiny_dir, train_file, args(tmp_path / "a", stp_lambda=0.0, stp_log_when_off=True))
+    plain.train()
+    tube = make_trainer(tiny_dir, train_file, args(tmp_path / "b", stp_lambda=1.0))
+    tube.train()
+    assert losses(plain, "ntp_loss")[0] == pytest.approx(losses(tube, "ntp_loss")[0], rel=0.05)
+    # With lambda = 1 the tube straightens far more than NTP alone does.
+    assert losses(tube, "stp_loss")[-1] < losses(plain, "stp_loss")[-1]
+
+
+@pytest.mark.parametrize("form", ["anchored", "span"])
+def test_other_forms_train(tiny_dir, train_file, tmp_path, form):
+    trainer = make_trainer(tiny_dir, train_file, args(tmp_path, stp_lambda=0.1, stp_form=form, stp_draws=3, max_steps=4))
+    trainer.train()
+    assert all(0.0 <= value <= 2.0 for value in losses(trainer, "stp_loss"))
+
+
+def test_resume_from_checkpoint_ends_at_the_same_loss(tiny_dir, train_file, tmp_path):
+    full = make_trainer(tiny_dir, train_file, args(tmp_path / "full", stp_lambda=0.2))
+    full.train()
+    first = make_trainer(tiny_dir, train_file, args(tmp_path / "part", stp_lambda=0.2, save_strategy="steps", save_steps=6))
+    first.train()
+    shutil.rmtree(tmp_path / "part" / "checkpoint-12")  # as if the run had died after step 6
+    resumed = make_trainer(tiny_dir, train_file, args(tmp_path / "part", stp_lambda=0.2))
+    resumed.train(resume_from_checkpoint=str(tmp_path / "part" / "checkpoint-6"))
+    assert losses(resumed)[-1] == pytest.approx(losses(full)[-1], rel=1e-5)
+    assert losses(resumed, "stp_loss")[-1] == pytest.approx(losses(full, "stp_loss")[-1], rel=1e-5)
+
+
+def test_negative_lambda_is_an_error(tmp_path):
+    with pytest.raises(ValueError, match="stp_lambda must be >= 0"):
+        args(tmp_path, stp_lambda=-0.1)
