@@ -65,27 +65,30 @@ def _read(path: Path) -> list[ChatExample]:
     return read_chat_jsonl(path).examples
 
 
-def _report(examples: list[ChatExample], name: str, reference: Path | None) -> None:
-    """Print the stats of `examples`, beside those of the `reference` file when given."""
-    ref_stats = dataset_stats(_read(reference)) if reference else None
-    print(format_stats(dataset_stats(examples), ref_stats, (name, reference.name if reference else "")))
+def _read_reference(args: argparse.Namespace) -> tuple[list[ChatExample] | None, str]:
+    """The --reference examples and the file's name, read first so a bad file stops early."""
+    return (_read(args.reference), args.reference.name) if args.reference else (None, "")
+
+
+def _print_stats(examples: list[ChatExample], name: str, reference: tuple[list[ChatExample] | None, str]) -> None:
+    ref_examples, ref_name = reference
+    ref_stats = dataset_stats(ref_examples) if ref_examples else None
+    print(format_stats(dataset_stats(examples), ref_stats, (name, ref_name)))
 
 
 def _nlrx(args: argparse.Namespace) -> int:
-    if args.max_depth < 1:
-        raise ValueError(f"--max_depth must be at least 1, got {args.max_depth}")
-    if args.reference:
-        _read(args.reference)  # a bad reference fails before anything is written
     limits = GrammarLimits(max_depth=args.max_depth)
+    reference = _read_reference(args)
     train_path, test_path = write_nlrx(args.out, args.n, args.seed, args.test_fraction, limits=limits)
     print(f"wrote {train_path} and {test_path}")
     if args.stats or args.reference:
-        _report(_read(train_path) + _read(test_path), "generated", args.reference)
+        _print_stats(_read(train_path) + _read(test_path), "generated", reference)
     return 0
 
 
 def _stats(args: argparse.Namespace) -> int:
-    _report(_read(args.file), args.file.name, args.reference)
+    reference = _read_reference(args)
+    _print_stats(_read(args.file), args.file.name, reference)
     return 0
 
 

@@ -123,6 +123,10 @@ class GrammarLimits:
     max_and_or: int = 2  # and/or compositions, two- or three-way
     max_modifiers: int = 1
 
+    def __post_init__(self) -> None:
+        if self.max_depth < 1 or self.max_literals < 1:
+            raise ValueError(f"max_depth and max_literals must be at least 1, got {self}")
+
 
 # Relative weights of each node kind, tuned so that 10,000 examples match NL-RX-SYNTH's operator
 # frequencies and mean lengths within a few points (`stp data stats --reference`).
@@ -195,8 +199,9 @@ def _literal(rng: random.Random, budget: _Budget) -> Node:
 
 def _node(rng: random.Random, budget: _Budget, levels: int, *, root: bool = False) -> Node:
     """Sample a subtree with at most `levels` operator levels, children left to right (so
-    words are numbered in order of appearance). A root is never a bare literal: those
-    few examples would crowd out nothing but say nothing either."""
+    words are numbered in order of appearance). A root is never a bare literal: every NL-RX
+    line describes at least one operator. The limits allow at most 7 literals, fewer than
+    the 6 classes and 4 words, so `_literal` always has one left to choose."""
     kinds = [k for k in KIND_WEIGHTS if (not root if k == "literal" else levels > 0 and budget.allows(k))]
     depth = budget.limits.max_depth - levels
     weights = [KIND_WEIGHTS[k] * (LITERAL_GROWTH**depth if k == "literal" else 1) for k in kinds]
