@@ -60,7 +60,9 @@ def perturbations(regex: str, rng: random.Random) -> list[tuple[str, str]]:
     return out
 
 
-def time_pairs(pairs: list[tuple[str, str, str]], boundary: str, timeout_s: float, cold: bool) -> tuple[list[float], Counter]:
+def time_pairs(
+    pairs: list[tuple[str, str, str]], boundary: str, timeout_s: float, cold: bool
+) -> tuple[list[float], Counter]:
     times, verdicts = [], Counter()
     if not cold:
         clear_caches()
@@ -89,7 +91,9 @@ def report(label: str, pairs: list, times: list[float], verdicts: Counter) -> No
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder holding test.jsonl")
-    parser.add_argument("--boundary", choices=["literal", "strip", "boundary"], default="literal", help="reading of \\b")
+    parser.add_argument(
+        "--boundary", choices=["literal", "strip", "boundary"], default="literal", help="reading of \\b"
+    )
     parser.add_argument("--timeout", type=float, default=2.0, help="per-pair time limit in seconds")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)

@@ -97,5 +97,6 @@ def test_module_entry_point_runs_in_a_subprocess():
         capture_output=True,
         text=True,
         timeout=120,
+        check=False,
     )
     assert (completed.returncode, completed.stdout) == (0, "equivalent\n"), completed.stderr

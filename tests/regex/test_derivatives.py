@@ -8,7 +8,7 @@ around each substring, which is the semantics the engine's context bits implemen
 
 import itertools
 import re
-from functools import lru_cache
+from functools import cache
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -22,7 +22,6 @@ from semantic_tube.regex.syntax import (
     EmptyLanguage,
     EmptyString,
     Intersection,
-    Repeat,
     Union,
     WordBoundary,
 )
@@ -59,8 +58,12 @@ def _python(regex: str, boundary: str) -> str:
     return regex.replace("\\b", {"literal": "b", "strip": "", "boundary": "\\b"}[boundary])
 
 
-@settings(max_examples=300, deadline=None)
-@given(_regexes(with_boolean=False), st.lists(_texts, min_size=1, max_size=8), st.sampled_from(["literal", "strip", "boundary"]))
+@settings(max_examples=300, deadline=None, database=None)
+@given(
+    _regexes(with_boolean=False),
+    st.lists(_texts, min_size=1, max_size=8),
+    st.sampled_from(["literal", "strip", "boundary"]),
+)
 def test_fullmatch_agrees_with_python_re(regex, texts, boundary):
     pattern = re.compile(_python(regex, boundary), re.ASCII | re.DOTALL)
     for text in texts:
@@ -73,7 +76,7 @@ def _reference_matcher(node, text: str):
     def word_at(k: int) -> bool:
         return 0 <= k < len(text) and text[k] in WORD_CHARS
 
-    @lru_cache(maxsize=None)
+    @cache
     def match(node, i: int, j: int) -> bool:
         if isinstance(node, CharClass):
             return j == i + 1 and (text[i] in node.chars) != node.negated
@@ -95,7 +98,7 @@ def _reference_matcher(node, text: str):
             return not match(node.inner, i, j)
         return repeat(node.inner, i, j, node.min, node.max)
 
-    @lru_cache(maxsize=None)
+    @cache
     def repeat(inner, i: int, j: int, low: int, high) -> bool:
         if high is not None and low > high:
             return False
@@ -114,7 +117,7 @@ def _reference_matcher(node, text: str):
     return match(node, 0, len(text))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, database=None)
 @given(_regexes(with_boolean=True), st.lists(_texts, min_size=1, max_size=8))
 def test_fullmatch_agrees_with_brute_force_including_and_not(regex, texts):
     node = parse(regex)
@@ -138,7 +141,7 @@ def _pairs():
     return st.one_of(st.tuples(regexes, regexes), related)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, database=None)
 @given(_pairs())
 def test_verdicts_agree_with_brute_force(pair):
     left, right = pair

@@ -125,4 +125,3 @@ def _parse_pairs(lines: TextIO, name: str) -> list[tuple[str, str]]:
     if problems:
         raise _MalformedPairs("\n".join(problems))
     return pairs
-

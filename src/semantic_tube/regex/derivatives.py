@@ -23,6 +23,7 @@ from collections import deque
 from collections.abc import Iterable
 from functools import lru_cache
 from time import monotonic
+from typing import Self
 
 from semantic_tube.regex.syntax import (
     CharClass,
@@ -37,7 +38,16 @@ from semantic_tube.regex.syntax import (
     WordBoundary,
 )
 
-__all__ = ["CharSet", "ExplorationTimeout", "Language", "Term", "TermBuilder", "explore", "first_difference", "fullmatch"]
+__all__ = [
+    "CharSet",
+    "ExplorationTimeout",
+    "Language",
+    "Term",
+    "TermBuilder",
+    "explore",
+    "first_difference",
+    "fullmatch",
+]
 
 WORD_CHARS = frozenset(string.ascii_letters + string.digits + "_")
 
@@ -63,7 +73,7 @@ class CharSet(tuple):
 
     __slots__ = ()
 
-    def __new__(cls, negated: bool, chars: frozenset[str]) -> CharSet:
+    def __new__(cls, negated: bool, chars: frozenset[str]) -> Self:
         return tuple.__new__(cls, (negated, chars))
 
     @property
@@ -110,7 +120,7 @@ WORD_SPLIT = (WORD, WORD.complement())
 class Term:
     """A hash-consed regex term; compare with `is`. Caches its derivatives and character blocks."""
 
-    __slots__ = ("kind", "a", "b", "uid", "mask", "has_b", "derivs", "_blocks")
+    __slots__ = ("_blocks", "a", "b", "derivs", "has_b", "kind", "mask", "uid")
 
     def __init__(self, kind: int, a: object, b: object, uid: int, mask: int, has_b: bool) -> None:
         self.kind, self.a, self.b, self.uid, self.mask, self.has_b = kind, a, b, uid, mask, has_b
