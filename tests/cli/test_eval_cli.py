@@ -62,3 +62,78 @@ def test_score_line_without_prediction_names_the_line(tmp_path, capsys):
     predictions = write_jsonl(tmp_path / "p.jsonl", [{"reference": "a", "prediction": "a"}, {"reference": "b"}])
     assert score.main(["--task", "nq_open", "--predictions", str(predictions)]) == 2
     assert "p.jsonl:2: prediction" in capsys.readouterr().err
+
+
+# --- stp eval -------------------------------------------------------------------------------
+
+
+def nlrx_rows(n):
+    return [
+        {"messages": [{"role": "user", "content": f"lines with a vowel {i}"}, {"role": "assistant", "content": ".*[AEIOUaeiou].*" if i % 2 else "dog.*.*"}]}
+        for i in range(n)
+    ]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def tiny_folder(tmp_path_factory):
+    from tests.tiny_models import save_tiny
+
+    return save_tiny(tmp_path_factory.mktemp("tiny") / "model", "chatml", seed=2)
+
+
+def test_eval_synth_writes_predictions_eval_json_and_svd(tiny_folder, tmp_path, capsys):
+    from semantic_tube.cli import evaluate
+
+    data = write_jsonl(tmp_path / "test.jsonl", nlrx_rows(4))
+    argv = ["--model", str(tiny_folder), "--task", "synth", "--data", str(data), "--limit", "3", "--batch_size", "2"]
+    assert evaluate.main(argv + ["--dtype", "float32", "--analysis", "svd", "straightness", "--suffixes", "*"]) == 0
+    out = capsys.readouterr().out
+    assert "equivalent" in out and "suffix[.*.*]/count" in out
+    folder = tiny_folder / "eval" / "synth"
+    records = [json.loads(line) for line in (folder / "predictions.jsonl").read_text().splitlines()]
+    assert len(records) == 3 and {"prompt", "reference", "prediction", "verdicts"} <= records[0].keys()
+    summary = json.loads((folder / "eval.json").read_text())
+    assert summary["metrics"]["count"] == 3 and "equivalent_ci95_high" in summary["metrics"]
+    assert summary["meta"]["limit"] == 3 and "suffix[*]/count" in summary["metrics"]
+    assert (folder / "svd.png").is_file() and "straightness/curvature_deg" in summary["metrics"]
+
+
+def test_eval_spider_on_the_fixture_database(tiny_folder, tmp_path, capsys):
+    from semantic_tube.cli import evaluate
+    from tests.evaluation.spider_fixture import EXAMPLES
+
+    db_dir = build_databases(tmp_path / "db")
+    argv = ["--model", str(tiny_folder), "--task", "spider", "--data", str(EXAMPLES), "--db_dir", str(db_dir)]
+    assert evaluate.main(argv + ["--output_dir", str(tmp_path / "out"), "--max_new_tokens", "4", "--limit", "2"]) == 0
+    metrics = json.loads((tmp_path / "out" / "eval.json").read_text())["metrics"]
+    assert metrics["count"] == 2 and metrics["unparsable"] == 2  # random tokens are not SQL
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("no_data", "needs --data"),
+        ("unknown_task", "unknown task 'mmlu'"),
+        ("no_answer", "broken.jsonl:2: messages.assistant"),
+        ("no_weights", "holds no weights"),
+        ("missing_database", "nowhere.sqlite"),
+    ],
+)
+def test_eval_bad_input_is_a_clear_error(tmp_path, capsys, case, message):
+    from semantic_tube.cli import evaluate
+
+    data = write_jsonl(tmp_path / "test.jsonl", nlrx_rows(2))
+    empty_model = tmp_path / "empty_model"
+    empty_model.mkdir()
+    argv = {
+        "no_data": ["--task", "synth"],
+        "unknown_task": ["--task", "mmlu", "--data", str(data)],
+        "no_answer": ["--task", "synth", "--data", str(write_jsonl(tmp_path / "broken.jsonl", [nlrx_rows(1)[0], {"messages": [{"role": "user", "content": "q"}]}]))],
+        "no_weights": ["--task", "synth", "--data", str(data), "--model", str(empty_model)],
+        "missing_database": ["--task", "spider", "--db_dir", str(tmp_path), "--data", str(write_jsonl(tmp_path / "s.jsonl", [
+            {"messages": [{"role": "user", "content": "For db_id:[nowhere]\n\nq"}, {"role": "assistant", "content": "SELECT 1"}]}
+        ]))],
+    }[case]  # fmt: skip
+    assert evaluate.main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err

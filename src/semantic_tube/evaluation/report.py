@@ -47,12 +47,15 @@ class EvalReport:
     analyses: dict = field(default_factory=dict)
     meta: dict = field(default_factory=dict)
 
-    def write(self, output_dir: str | Path, *, predictions: bool = True) -> Path:
-        """Write eval.json (and predictions.jsonl unless told not to) into `output_dir`; returns eval.json."""
+    def write(self, output_dir: str | Path) -> Path:
+        """Write predictions.jsonl, eval.json and any analysis files (svd.json, svd.png); returns eval.json."""
         folder = Path(output_dir)
         folder.mkdir(parents=True, exist_ok=True)
-        if predictions:
-            write_predictions(folder / PREDICTIONS_FILE, self.predictions)
+        write_predictions(folder / PREDICTIONS_FILE, self.predictions)
+        if "svd" in self.analyses:
+            from semantic_tube.evaluation.representations import write_spectra
+
+            write_spectra(folder, self.analyses["svd"])
         return self.write_summary(folder / EVAL_FILE)
 
     def write_summary(self, path: str | Path) -> Path:

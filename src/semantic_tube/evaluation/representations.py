@@ -1,0 +1,105 @@
+"""Figure 6 of the paper: the singular value spectrum of Enc(Text) - Enc(Code).
+
+Query ("text") and answer ("code") are encoded separately, each rendered alone by the chat
+template (the query as a user turn, the answer as an assistant turn, no system prompt), and
+represented by the last token's last-layer hidden state. If the model maps a query and its
+answer to nearby points along a shared direction, the differences concentrate in few singular
+directions; a flatter spectrum means less structure. The spectrum is given raw and with each
+difference scaled to unit length, so a few large differences cannot dominate it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from semantic_tube.data.messages import ChatExample
+from semantic_tube.evaluation.batching import length_sorted_batches, model_device, pad_left, positions_from_mask
+
+SPECTRA_FILE = "svd.json"
+PLOT_FILE = "svd.png"
+RANK_TOLERANCE = 1e-5  # singular values below this fraction of the largest count as zero
+
+
+def encode_last_token(model, tokenizer, conversations: list[list[dict]], *, batch_size: int = 16) -> torch.Tensor:
+    """(N, hidden) float32: each conversation's last-token hidden state from the last layer."""
+    sequences = [tokenizer(tokenizer.apply_chat_template(turns, tokenize=False), add_special_tokens=False)["input_ids"] for turns in conversations]
+    states: list[torch.Tensor | None] = [None] * len(sequences)
+    for batch in length_sorted_batches([len(s) for s in sequences], batch_size):
+        last = _last_states(model, tokenizer, [sequences[i] for i in batch])
+        for i, row in zip(batch, last):
+            states[i] = row
+    return torch.stack(states)
+
+
+@torch.inference_mode()
+def _last_states(model, tokenizer, sequences: list[list[int]]) -> torch.Tensor:
+    input_ids, attention_mask = pad_left(sequences, tokenizer.pad_token_id, model_device(model))
+    output = model(
+        input_ids=input_ids,
+        attention_mask=attention_mask,
+        position_ids=positions_from_mask(attention_mask),
+        output_hidden_states=True,
+        logits_to_keep=1,
+    )
+    return output.hidden_states[-1][:, -1].float().cpu()  # left padding: the last column is every sequence's last token
+
+
+def text_code_embeddings(model, tokenizer, examples: list[ChatExample], *, batch_size: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
+    """Enc(Text) and Enc(Code), each (N, hidden)."""
+    text = encode_last_token(model, tokenizer, [[{"role": "user", "content": e.user}] for e in examples], batch_size=batch_size)
+    code = encode_last_token(model, tokenizer, [[{"role": "assistant", "content": e.assistant}] for e in examples], batch_size=batch_size)
+    return text, code
+
+
+def difference_spectra(text: torch.Tensor, code: torch.Tensor) -> dict:
+    """Singular values of Text - Code, raw and row-normalised, with their numerical ranks."""
+    differences = (text - code).double()
+    normalized = differences / torch.linalg.vector_norm(differences, dim=1, keepdim=True).clamp_min(1e-12)
+    raw_values = torch.linalg.svdvals(differences)
+    normalized_values = torch.linalg.svdvals(normalized)
+    return {
+        "count": int(differences.shape[0]),
+        "hidden_size": int(differences.shape[1]),
+        "raw": raw_values.tolist(),
+        "normalized": normalized_values.tolist(),
+        "rank_raw": numerical_rank(raw_values),
+        "rank_normalized": numerical_rank(normalized_values),
+    }
+
+
+def numerical_rank(singular_values: torch.Tensor, tolerance: float = RANK_TOLERANCE) -> int:
+    """How many singular values exceed `tolerance` times the largest."""
+    if singular_values.numel() == 0 or float(singular_values.max()) == 0.0:
+        return 0
+    return int((singular_values > tolerance * singular_values.max()).sum())
+
+
+def write_spectra(output_dir: str | Path, spectra: dict) -> tuple[Path, Path]:
+    """svd.json and a log-scale plot svd.png of both spectra."""
+    folder = Path(output_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / SPECTRA_FILE).write_text(json.dumps(spectra, indent=2) + "\n")
+    return folder / SPECTRA_FILE, plot_spectra(spectra, folder / PLOT_FILE)
+
+
+def plot_spectra(spectra: dict, path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, 2, figsize=(9, 3.5))
+    for axis, key in zip(axes, ("raw", "normalized")):
+        values = [max(value, 1e-12) for value in spectra[key]]
+        axis.semilogy(range(1, len(values) + 1), values, marker=".", linewidth=1)
+        axis.set_title(f"{key} (rank {spectra[f'rank_{key}']})")
+        axis.set_xlabel("index")
+        axis.set_ylabel("singular value")
+    figure.suptitle(f"Enc(Text) - Enc(Code), {spectra['count']} examples")
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path

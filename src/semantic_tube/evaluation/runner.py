@@ -1,0 +1,99 @@
+"""`evaluate`: generate (or rank options) with a model on a task's examples, score, analyse.
+
+The same function serves `stp eval` and the trainer's end-of-training (or every-N-steps)
+evaluation, so both report identical numbers for identical predictions.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from semantic_tube.data.messages import ChatExample
+from semantic_tube.evaluation.errors import EvalError
+from semantic_tube.evaluation.generation import answer_budget, generate_answers
+from semantic_tube.evaluation.likelihood import option_log_likelihoods
+from semantic_tube.evaluation.report import EvalReport
+from semantic_tube.evaluation.representations import difference_spectra, text_code_embeddings
+from semantic_tube.evaluation.scorers import ScoreOptions
+from semantic_tube.evaluation.scoring import check_records, score_records
+from semantic_tube.evaluation.straightness import trajectory_straightness
+from semantic_tube.evaluation.tasks import CHOOSE, Task, choices_of, get_task
+
+ANALYSES = ("svd", "straightness")  # optional extras; the suffix split is part of NL-RX scoring
+
+
+def evaluate(
+    model,
+    tokenizer,
+    task: str | Task,
+    examples: list[ChatExample],
+    *,
+    batch_size: int = 16,
+    max_new_tokens: int | None = None,
+    output_dir: str | Path | None = None,
+    score_options: ScoreOptions | None = None,
+    suffixes: tuple[str, ...] | None = None,
+    analyses: tuple[str, ...] = (),
+) -> EvalReport:
+    """Score `model` on `examples`; writes predictions.jsonl and eval.json when `output_dir` is given.
+
+    max_new_tokens defaults to the longest reference's token count plus a margin. The model's
+    train/eval mode is restored afterwards, so a trainer can call this mid-training.
+    """
+    task = get_task(task)
+    unknown = set(analyses) - set(ANALYSES)
+    if unknown:
+        raise EvalError(f"unknown analysis {', '.join(sorted(unknown))}; known: {', '.join(ANALYSES)}")
+    if not examples:
+        raise EvalError(f"no examples to evaluate task {task.name} on")
+    options = score_options or ScoreOptions()
+    examples = [task.with_default_system(example) for example in examples]
+    records = [_record(example) for example in examples]
+    check_records(task, records, options)  # a missing database fails now, not after generating
+    was_training = model.training
+    model.eval()
+    try:
+        started = time.monotonic()
+        meta = _predict(model, tokenizer, task, examples, records, batch_size, max_new_tokens)
+        meta["predict_seconds"] = round(time.monotonic() - started, 3)
+        report = score_records(task, records, options, suffixes=suffixes)
+        report.meta = meta | {"batch_size": batch_size}
+        _analyse(report, model, tokenizer, examples, analyses, batch_size)
+    finally:
+        model.train(was_training)
+    if output_dir is not None:
+        report.write(output_dir)
+    return report
+
+
+def _record(example: ChatExample) -> dict:
+    return {"source": example.source, "system": example.system, "prompt": example.user, "reference": example.assistant}
+
+
+def _predict(model, tokenizer, task: Task, examples, records, batch_size: int, max_new_tokens: int | None) -> dict:
+    """Fill each record's `prediction` (and `choices` or `truncated`); returns what to record in meta."""
+    if task.mode == CHOOSE:
+        options = [choices_of(example.user) for example in examples]
+        scores = option_log_likelihoods(model, tokenizer, examples, options, batch_size=batch_size)
+        for record, option_scores in zip(records, scores):
+            record["prediction"] = max(option_scores, key=option_scores.get)
+            record["choices"] = option_scores
+        return {}
+    budget = max_new_tokens or answer_budget(tokenizer, [example.assistant for example in examples])
+    generations = generate_answers(model, tokenizer, examples, max_new_tokens=budget, batch_size=batch_size)
+    for record, generation in zip(records, generations):
+        record["prediction"] = generation.text
+        record["truncated"] = generation.truncated
+    return {"max_new_tokens": budget, "truncated": sum(generation.truncated for generation in generations)}
+
+
+def _analyse(report: EvalReport, model, tokenizer, examples, analyses, batch_size: int) -> None:
+    if "svd" in analyses:
+        spectra = difference_spectra(*text_code_embeddings(model, tokenizer, examples, batch_size=batch_size))
+        report.analyses["svd"] = spectra
+        report.metrics |= {"svd/rank_raw": spectra["rank_raw"], "svd/rank_normalized": spectra["rank_normalized"]}
+    if "straightness" in analyses:
+        values = trajectory_straightness(model, tokenizer, examples, batch_size=batch_size)
+        report.analyses["straightness"] = values
+        report.metrics |= {f"straightness/{key}": value for key, value in values.items()}

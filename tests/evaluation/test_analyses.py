@@ -1,0 +1,46 @@
+"""Figure 6's spectrum and the straightness measures."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import torch
+
+from semantic_tube.data.messages import ChatExample
+from semantic_tube.evaluation import evaluate
+from semantic_tube.evaluation.representations import difference_spectra, numerical_rank, text_code_embeddings
+from semantic_tube.evaluation.straightness import _step_angles, trajectory_straightness
+from tests.tiny_models import tiny_model, tiny_tokenizer
+
+
+def test_svd_recovers_the_rank_of_a_synthetic_difference():
+    generator = torch.Generator().manual_seed(0)
+    text = torch.randn(40, 24, generator=generator)
+    code = text - torch.randn(40, 3, generator=generator) @ torch.randn(3, 24, generator=generator)
+    spectra = difference_spectra(text, code)
+    assert spectra["rank_raw"] == 3 and spectra["rank_normalized"] == 3
+    assert len(spectra["raw"]) == 24 and spectra["raw"] == sorted(spectra["raw"], reverse=True)
+    assert numerical_rank(torch.zeros(5)) == 0
+
+
+def test_step_angles_of_a_line_and_a_zigzag():
+    line = torch.arange(6, dtype=torch.float32).view(-1, 1) * torch.tensor([[1.0, 2.0]])
+    assert torch.allclose(_step_angles(line, torch.tensor([0, 3]), torch.tensor([3, 6])), torch.zeros(4), atol=1e-3)
+    zigzag = torch.tensor([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [2.0, 1.0]])
+    assert torch.allclose(_step_angles(zigzag, torch.tensor([0, 2]), torch.tensor([2, 4])), torch.full((2,), 90.0))
+
+
+def test_analyses_on_a_tiny_model(tmp_path):
+    tokenizer = tiny_tokenizer("chatml")
+    model = tiny_model(tokenizer, seed=1).eval()
+    data = [ChatExample(user=f"lines with a vowel {i}", assistant=f"dog.*{i}") for i in range(5)]
+    text, code = text_code_embeddings(model, tokenizer, data, batch_size=2)
+    assert text.shape == code.shape == (5, 32)
+    values = trajectory_straightness(model, tokenizer, data, batch_size=2, triplets=4)
+    assert 0 <= values["stp"] <= 2 and 0 <= values["curvature_deg"] <= 180 and values["stp_triplets"] == 20
+    assert not math.isnan(values["curvature_deg"])
+    report = evaluate(model, tokenizer, "nq_open", data, max_new_tokens=2, analyses=("svd", "straightness"), output_dir=tmp_path)
+    assert report.metrics["svd/rank_raw"] <= 5 and "straightness/stp" in report.metrics
+    assert json.loads((tmp_path / "svd.json").read_text())["count"] == 5
+    assert (tmp_path / "svd.png").stat().st_size > 0

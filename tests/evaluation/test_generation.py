@@ -1,0 +1,84 @@
+"""Batched generation and likelihood ranking on tiny random models (float32)."""
+
+from __future__ import annotations
+
+import pytest
+
+from semantic_tube.data.messages import ChatExample
+from semantic_tube.evaluation import evaluate
+from semantic_tube.evaluation.generation import _decode, answer_budget, end_of_turn_id, generate_answers, stop_token_ids
+from semantic_tube.evaluation.likelihood import option_log_likelihoods
+from tests.tiny_models import tiny_model, tiny_tokenizer
+
+QUERIES = ["lines with a vowel", "lines containing the string 'dog' followed by a capital letter", "a", "lines with a number " * 3, "dog", "truck or ring"]
+
+
+@pytest.fixture(scope="module", params=["chatml", "llama3"])
+def tiny(request):
+    tokenizer = tiny_tokenizer(request.param)
+    return tiny_model(tokenizer, seed=3).eval(), tokenizer
+
+
+def examples(system="Convert natural language to regular expression."):
+    return [ChatExample(user=query, assistant=".*dog.*", system=system, source=f"mem:{i}") for i, query in enumerate(QUERIES)]
+
+
+def test_batched_and_one_at_a_time_decoding_agree(tiny):
+    model, tokenizer = tiny
+    batched = generate_answers(model, tokenizer, examples(), max_new_tokens=12, batch_size=4)
+    single = generate_answers(model, tokenizer, examples(), max_new_tokens=12, batch_size=1)
+    assert [g.text for g in batched] == [g.text for g in single]
+    assert all(g.text for g in batched)
+
+
+@pytest.mark.parametrize(("family", "token"), [("chatml", "<|im_end|>"), ("llama3", "<|eot_id|>"), ("gemma", "<end_of_turn>")])
+def test_end_of_turn_token_is_a_stop_token(family, token):
+    tokenizer = tiny_tokenizer(family)
+    assert tokenizer.convert_ids_to_tokens(end_of_turn_id(tokenizer)) == token
+    assert tokenizer.convert_tokens_to_ids(token) in stop_token_ids(tokenizer)
+
+
+def test_decoding_cuts_at_the_first_stop_token():
+    tokenizer = tiny_tokenizer("chatml")
+    stop, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
+    text_ids = tokenizer("dog", add_special_tokens=False)["input_ids"]
+    stopped = _decode(tokenizer, text_ids + [stop, pad, pad], [stop], max_new_tokens=5)
+    assert stopped.text == "dog" and not stopped.truncated
+    assert _decode(tokenizer, text_ids * 5, [stop], max_new_tokens=len(text_ids) * 5).truncated
+
+
+def test_budget_follows_the_longest_reference():
+    tokenizer = tiny_tokenizer("chatml")
+    longest = len(tokenizer("x" * 200, add_special_tokens=False)["input_ids"])
+    assert answer_budget(tokenizer, ["a", "x" * 200]) >= longest + 16
+
+
+def test_option_likelihoods_do_not_depend_on_batching(tiny):
+    model, tokenizer = tiny
+    queries = [ChatExample(user=f"context {q}\nA) one\nB) two\nC) three", assistant="B") for q in QUERIES[:3]]
+    options = [["A", "B", "C"]] * 3
+    batched = option_log_likelihoods(model, tokenizer, queries, options, batch_size=9)
+    single = option_log_likelihoods(model, tokenizer, queries, options, batch_size=1)
+    for a, b in zip(batched, single):
+        assert a.keys() == {"A", "B", "C"} and all(a[k] == pytest.approx(b[k], abs=1e-4) for k in a)
+
+
+def test_evaluate_hellaswag_ranks_without_generation(tiny, tmp_path):
+    model, tokenizer = tiny
+    data = [ChatExample(user=f"ctx {i}\nA) x\nB) y\nC) z\nD) w", assistant="C") for i in range(3)]
+    report = evaluate(model, tokenizer, "hellaswag", data, batch_size=8, output_dir=tmp_path)
+    assert report.metrics["count"] == 3 and 0 <= report.metrics["accuracy"] <= 1
+    first = report.predictions[0]
+    assert first["prediction"] == max(first["choices"], key=first["choices"].get)
+    assert (tmp_path / "predictions.jsonl").is_file() and (tmp_path / "eval.json").is_file()
+
+
+def test_evaluate_restores_training_mode_and_records_truncation(tiny):
+    model, tokenizer = tiny
+    model.train()
+    report = evaluate(model, tokenizer, "nq_open", examples(system=None)[:3], batch_size=2, max_new_tokens=4)
+    assert model.training
+    model.eval()
+    assert report.meta["max_new_tokens"] == 4
+    assert report.predictions[0]["system"] == "Answer the question below."  # the task's default
+    assert report.meta["truncated"] == sum(record["truncated"] for record in report.predictions)
