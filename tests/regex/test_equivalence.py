@@ -83,6 +83,12 @@ def test_alphabet_is_exact_beyond_the_mentioned_characters():
     assert len(result.witness) == 1
 
 
+def test_alphabet_is_that_of_brics_utf16_code_units():
+    assert equivalent("[\x00-\uffff]*", ".*").equal
+    assert equivalent("[^\x00-\uffff]", "#").equal
+    assert equivalent("[\x00-\ufffe]", ".").witness == "\uffff"
+
+
 @pytest.mark.parametrize("regex", ["a.*", "(dog).*", "[0-9].*.*", "x(.*)", "\\b.*"])
 def test_a_regex_ending_in_dot_star_absorbs_another(regex):
     assert equivalent(regex, regex + ".*").equal

@@ -9,6 +9,8 @@ that is minimal enough in practice, lazy, and stops at the first disagreement.
 The alphabet is never enumerated. Each term splits all characters into blocks that lead to
 the same derivative (Owens, Reppy & Turon, 2009); blocks are `CharSet`s that may be
 co-finite, so verdicts are exact over every character, not just those the regexes mention.
+"Every character" is brics' alphabet, the UTF-16 code units U+0000..U+FFFF: `[\x00-\uffff]`
+and `.` are the same there, and witnesses never need a character outside it.
 
 Word boundaries (`\\b` in `boundary` mode) make the empty string's acceptance depend on its
 context: whether the character before and after is an ASCII word character. A term's
@@ -49,6 +51,7 @@ __all__ = [
     "fullmatch",
 ]
 
+ALPHABET_SIZE = 0x10000  # brics reads Java chars
 WORD_CHARS = frozenset(string.ascii_letters + string.digits + "_")
 
 # Witness characters are picked from this list first, so shortest differing strings stay readable.
@@ -78,7 +81,10 @@ class CharSet(tuple):
 
     @property
     def empty(self) -> bool:
-        return not self[0] and not self[1]
+        negated, chars = self
+        if not negated:
+            return not chars
+        return len(chars) >= ALPHABET_SIZE and sum(ord(c) < ALPHABET_SIZE for c in chars) == ALPHABET_SIZE
 
     def __contains__(self, char: object) -> bool:
         return (char in self[1]) != self[0]
@@ -109,7 +115,7 @@ def _representative(charset: CharSet) -> str:
     for char in _PREFERRED:
         if char not in chars:
             return char
-    return next(chr(code) for code in range(0x110000) if chr(code) not in chars)
+    return next(chr(code) for code in range(ALPHABET_SIZE) if chr(code) not in chars)
 
 
 ALL_CHARS = CharSet(True, frozenset())
