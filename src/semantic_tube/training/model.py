@@ -105,7 +105,21 @@ def load_model(model_name_or_path: str | None, *, dtype: str = "auto"):
         base = load_model(base_model_of(folder), dtype=dtype)
         return PeftModel.from_pretrained(base, str(folder))
     source = resolve_source(model_name_or_path)
-    return AutoModelForCausalLM.from_pretrained(source.location, dtype=torch_dtype, **source.kwargs())
+    model = AutoModelForCausalLM.from_pretrained(source.location, dtype=torch_dtype, **source.kwargs())
+    if source.gguf_file:
+        forget_gguf_quantization(model)
+    return model
+
+
+def forget_gguf_quantization(model) -> None:
+    """transformers de-quantizes GGUF weights into ordinary dense tensors but still marks the
+    model as quantized, which makes the Trainer refuse full fine-tuning and save_pretrained
+    write a GGUF quantization config. The weights are plain; drop the marks."""
+    model.hf_quantizer = None
+    if hasattr(model, "is_quantized"):
+        model.is_quantized = False
+    if getattr(model.config, "quantization_config", None) is not None:
+        del model.config.quantization_config
 
 
 def base_model_of(folder: Path) -> str | None:

@@ -1,0 +1,89 @@
+"""Time train steps of NTP alone against NTP + STP on the same batches, interleaved in one run.
+
+    python benchmarks/stp_overhead.py [--model M] [--steps 20] [--batch_size 4] [--form tube]
+
+Both sides run `STPTrainer.training_step` (forward, loss, backward) plus an AdamW step on one
+shared model: stp_lambda=0 (plain NTP: no hidden states requested, no STP work) against
+stp_lambda=0.02. Each round runs both in random order, so drifts in machine load hit both alike.
+Prints the median seconds per step of each and their ratio (target: at most 1.02).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import tempfile
+import time
+
+import torch
+
+from semantic_tube.data.collator import STPCollator, encode_examples
+from semantic_tube.data.nlrx import generate_nlrx
+from semantic_tube.training.config import STPTrainingArguments
+from semantic_tube.training.model import load_model, load_tokenizer
+from semantic_tube.training.trainer import STPTrainer
+
+
+def make_trainer(model, tokenizer, stp_lambda: float, form: str, output_dir: str) -> STPTrainer:
+    args = STPTrainingArguments(
+        output_dir=output_dir, stp_lambda=stp_lambda, stp_form=form, report_to="none", disable_tqdm=True, seed=82
+    )
+    trainer = STPTrainer(model=model, args=args, data_collator=STPCollator(tokenizer.pad_token_id), processing_class=tokenizer)
+    trainer.current_gradient_accumulation_steps = 1  # set by Trainer.train(); we call training_step directly
+    return trainer
+
+
+def timed_step(trainer: STPTrainer, model, optimizer, batch: dict) -> float:
+    batch = {key: value.to(trainer.args.device) for key, value in batch.items()}
+    start = time.perf_counter()
+    trainer.training_step(model, batch)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=None, help="model id or folder (default: embedded SmolLM2-135M-Instruct)")
+    parser.add_argument("--steps", type=int, default=20, help="timed steps per side")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed steps per side first")
+    parser.add_argument("--batch_size", type=int, default=4)
+    parser.add_argument("--form", default="tube", choices=["tube", "anchored", "span"])
+    options = parser.parse_args()
+
+    tokenizer = load_tokenizer(options.model)
+    model = load_model(options.model)
+    train, _ = generate_nlrx(n=(options.steps + options.warmup) * options.batch_size + 10, seed=0, test_fraction=0.05)
+    dataset = encode_examples(tokenizer, train, max_length=256)
+    collate = STPCollator(tokenizer.pad_token_id)
+    batches = [
+        collate([dataset[i] for i in range(start, start + options.batch_size)])
+        for start in range(0, (options.steps + options.warmup) * options.batch_size, options.batch_size)
+    ]
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-6)
+    with tempfile.TemporaryDirectory() as tmp:
+        sides = {"ntp": make_trainer(model, tokenizer, 0.0, options.form, tmp), "ntp+stp": make_trainer(model, tokenizer, 0.02, options.form, tmp)}
+        model.to(sides["ntp"].args.device)
+        times: dict[str, list[float]] = {name: [] for name in sides}
+        order = random.Random(0)
+        for index, batch in enumerate(batches):
+            names = list(sides)
+            order.shuffle(names)
+            for name in names:
+                elapsed = timed_step(sides[name], model, optimizer, dict(batch))
+                if index >= options.warmup:
+                    times[name].append(elapsed)
+    tokens = statistics.mean(int(batch["attention_mask"].sum()) / options.batch_size for batch in batches)
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    print(f"model={options.model or 'embedded SmolLM2-135M-Instruct'} device={sides['ntp'].args.device} "
+          f"batch={options.batch_size} mean_tokens/example={tokens:.1f} steps/side={options.steps} form={options.form}")
+    for name, median in medians.items():
+        print(f"{name:>8}: median {median * 1000:.1f} ms/step (min {min(times[name]) * 1000:.1f}, max {max(times[name]) * 1000:.1f})")
+    print(f"ratio (ntp+stp / ntp): {medians['ntp+stp'] / medians['ntp']:.3f}  (target <= 1.02)")
+
+
+if __name__ == "__main__":
+    main()
