@@ -3,13 +3,15 @@
 Terms are hash-consed (built only through `TermBuilder`, so two equal terms are the same
 object) and normalised as they are built: `|` and `&` are flattened, sorted and deduplicated,
 concatenation is right-nested, and the absorbing elements are folded. Under that
-normalisation a term has finitely many derivatives, so exploring them is a DFA construction
-that is minimal enough in practice, lazy, and stops at the first disagreement.
+normalisation a term has finitely many derivatives, so exploring them builds a DFA lazily.
+The DFA is not minimised (states are terms equal up to the normalisation, not languages), but
+the normalisation keeps it small, and the product is explored only up to the first
+disagreement, skipping pairs whose two terms are the same object.
 
 The alphabet is never enumerated. Each term splits all characters into blocks that lead to
 the same derivative (Owens, Reppy & Turon, 2009); blocks are `CharSet`s that may be
 co-finite, so verdicts are exact over every character, not just those the regexes mention.
-"Every character" is brics' alphabet, the UTF-16 code units U+0000..U+FFFF: `[\x00-\uffff]`
+"Every character" is brics' alphabet, the UTF-16 code units U+0000..U+FFFF: `[\\x00-\\uffff]`
 and `.` are the same there, and witnesses never need a character outside it.
 
 Word boundaries (`\\b` in `boundary` mode) make the empty string's acceptance depend on its
