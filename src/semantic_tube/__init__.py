@@ -1,9 +1,24 @@
 """semantic-tube: fine-tuning language models with Semantic Tube Prediction (STP).
 
     from semantic_tube import stp_loss, sample_positions, STPForm
+
+The names are imported on first use, so `stp regex` and `stp data` start without loading torch.
 """
 
-from semantic_tube.losses import STPForm, sample_positions, sample_trajectory_indices, span_loss, stp_loss
+import importlib
 
-__all__ = ["STPForm", "sample_positions", "sample_trajectory_indices", "span_loss", "stp_loss"]
 __version__ = "0.1.0"
+_EXPORTS = {
+    "STPForm": "semantic_tube.losses.sampling",
+    "sample_positions": "semantic_tube.losses.sampling",
+    "sample_trajectory_indices": "semantic_tube.losses.sampling",
+    "span_loss": "semantic_tube.losses.stp",
+    "stp_loss": "semantic_tube.losses.stp",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'semantic_tube' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)
