@@ -96,3 +96,29 @@ def test_unknown_config_key_and_negative_lambda_are_errors(setup, tmp_path, caps
 def test_python_dash_m_is_the_same_command():
     result = subprocess.run([sys.executable, "-m", "semantic_tube", "--help"], capture_output=True, text=True, check=True)
     assert "train" in result.stdout and "regex" in result.stdout
+
+
+def test_generated_data_and_task_evaluation_during_and_after_training(setup):
+    """No train_file: NL-RX data is generated into the run; the synth task is scored every 2
+    steps and at the end through the same code as `stp eval`."""
+    root, model_dir, _ = setup
+    out = root / "generated"
+    code = main([
+        "train", "--model_name_or_path", str(model_dir), "--output_dir", str(out), "--nlrx_examples", "60",
+        "--max_steps", "4", "--per_device_train_batch_size", "2", "--report_to", "none", "--save_strategy", "no",
+        "--use_cpu", "true", "--eval_task", "synth", "--eval_task_limit", "3", "--eval_task_steps", "2",
+    ])  # fmt: skip
+    assert code == 0
+    assert (out / "data" / "train.jsonl").is_file() and (out / "data" / "test.jsonl").is_file()
+    for folder in (out / "eval" / "synth", out / "eval" / "synth" / "step-2", out / "eval" / "synth" / "step-4"):
+        assert (folder / "eval.json").is_file() and len((folder / "predictions.jsonl").read_text().splitlines()) == 3
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["task_synth/count"] == 3 and 0.0 <= metrics["task_synth/equivalent"] <= 1.0
+    history = json.loads((out / "trainer_state.json").read_text())["log_history"]
+    assert [entry["step"] for entry in history if "task_synth/equivalent" in entry] == [2, 4]
+
+
+def test_unknown_task_fails_before_training(setup, tmp_path, capsys):
+    _, _, config = setup
+    assert main(["train", "--config", str(config), "--output_dir", str(tmp_path / "o"), "--eval_task", "nope"]) == 2
+    assert "nope" in capsys.readouterr().err and not (tmp_path / "o" / "trainer_state.json").exists()

@@ -18,9 +18,9 @@ def main(argv: list[str]) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
-        model_args, data_args, training_args = parse_train_args(argv)
-        metrics = train(model_args, data_args, training_args)
-    except (DataError, FileNotFoundError, ValueError) as err:
+        model_args, data_args, training_args, task_args = parse_train_args(argv)
+        metrics = train(model_args, data_args, training_args, task_args)
+    except (DataError, FileNotFoundError, ValueError) as err:  # EvalError is a ValueError
         print(f"stp train: error: {err}", file=sys.stderr)
         return 2
     print(f"done: {training_args.output_dir} (final ntp_loss={metrics.get('final_ntp_loss')}, stp_loss={metrics.get('final_stp_loss')})")

@@ -7,9 +7,9 @@ from pathlib import Path
 import yaml
 from transformers import HfArgumentParser
 
-from semantic_tube.training.config import DataArguments, ModelArguments, STPTrainingArguments
+from semantic_tube.training.config import DataArguments, ModelArguments, STPTrainingArguments, TaskEvalArguments
 
-CONFIG_CLASSES = (ModelArguments, DataArguments, STPTrainingArguments)
+CONFIG_CLASSES = (ModelArguments, DataArguments, STPTrainingArguments, TaskEvalArguments)
 
 
 def make_parser() -> HfArgumentParser:
@@ -34,8 +34,8 @@ def read_yaml_config(path: str | Path, parser: HfArgumentParser) -> dict:
     return values
 
 
-def parse_train_args(argv: list[str]) -> tuple[ModelArguments, DataArguments, STPTrainingArguments]:
-    """`[--config preset.yaml] [--field value ...]` -> the three config dataclasses."""
+def parse_train_args(argv: list[str]) -> tuple[ModelArguments, DataArguments, STPTrainingArguments, TaskEvalArguments]:
+    """`[--config preset.yaml] [--field value ...]` -> the four config dataclasses."""
     parser = make_parser()
     known, _ = parser.parse_known_args(argv)
     if known.config:

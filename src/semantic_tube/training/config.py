@@ -72,6 +72,31 @@ class DataArguments:
 
 
 @dataclass
+class TaskEvalArguments:
+    """Scoring a task by generation (the same code as `stp eval`) at the end of training,
+    and optionally every `eval_task_steps` steps."""
+
+    eval_task: str | None = field(
+        default=None, metadata={"help": "task to score: synth, turk, gsm8k, spider, nq_open, hellaswag; empty = none"}
+    )
+    eval_task_file: str | None = field(
+        default=None, metadata={"help": "its data; empty = the generated NL-RX test split, else eval_file"}
+    )
+    eval_task_limit: int | None = field(default=None, metadata={"help": "score only the first N examples"})
+    eval_task_steps: int = field(default=0, metadata={"help": "also score every N optimizer steps (0 = only at the end)"})
+    eval_task_batch_size: int = field(default=16, metadata={"help": "prompts generated per batch"})
+    eval_db_dir: str | None = field(default=None, metadata={"help": "Spider databases: <dir>/<db_id>/<db_id>.sqlite"})
+
+    def __post_init__(self):
+        if self.eval_task_steps < 0:
+            raise ValueError(f"eval_task_steps must be >= 0, got {self.eval_task_steps}")
+        if self.eval_task:
+            from semantic_tube.evaluation import get_task
+
+            get_task(self.eval_task)  # an unknown task fails before any training
+
+
+@dataclass
 class STPTrainingArguments(TrainingArguments):
     stp_lambda: float = field(default=0.02, metadata={"help": "weight of the STP loss; 0 = plain fine-tuning"})
     stp_form: STPForm = field(

@@ -21,8 +21,16 @@ import yaml
 from transformers import set_seed
 
 from semantic_tube.data.collator import EncodedDataset, STPCollator, load_encoded_file
-from semantic_tube.training.config import DataArguments, Finetuning, InvalidLines, ModelArguments, STPTrainingArguments
+from semantic_tube.training.config import (
+    DataArguments,
+    Finetuning,
+    InvalidLines,
+    ModelArguments,
+    STPTrainingArguments,
+    TaskEvalArguments,
+)
 from semantic_tube.training.model import load_model, load_tokenizer, write_model_record
+from semantic_tube.training.task_eval import TaskEvalCallback, TaskEvaluator
 from semantic_tube.training.trainer import STPTrainer
 
 logger = logging.getLogger(__name__)
@@ -79,18 +87,31 @@ def load_split(tokenizer, path: str, data_args: DataArguments) -> EncodedDataset
     return dataset
 
 
-def train(model_args: ModelArguments, data_args: DataArguments, training_args: STPTrainingArguments) -> dict:
+def train(
+    model_args: ModelArguments,
+    data_args: DataArguments,
+    training_args: STPTrainingArguments,
+    task_args: TaskEvalArguments | None = None,
+) -> dict:
     """Fine-tune with NTP + stp_lambda * STP and write the run's files; returns metrics.json's content."""
+    task_args = task_args or TaskEvalArguments()
     output_dir = Path(training_args.output_dir)
     set_seed(training_args.seed)
+    generated_test = None
     if data_args.train_file is None:
         data_args.train_file, generated_test = default_nlrx_files(output_dir, data_args)
-        logger.info("generated held-out split (not used for the loss): %s", generated_test)
-    write_resolved_config(output_dir, model_args, data_args, training_args)
+    write_resolved_config(output_dir, model_args, data_args, training_args, task_args)
 
     tokenizer = load_tokenizer(model_args.model_name_or_path)
     train_set = load_split(tokenizer, data_args.train_file, data_args)
     eval_set = load_split(tokenizer, data_args.eval_file, data_args) if data_args.eval_file else None
+
+    evaluator = None
+    if task_args.eval_task:
+        task_file = task_args.eval_task_file or generated_test or data_args.eval_file
+        if not task_file:
+            raise ValueError(f"eval_task={task_args.eval_task} needs eval_task_file (or eval_file)")
+        evaluator = TaskEvaluator(task_args, task_file, output_dir)
 
     model = load_model(model_args.model_name_or_path, dtype=model_args.dtype)
     if model_args.finetuning is Finetuning.LORA:
@@ -102,6 +123,7 @@ def train(model_args: ModelArguments, data_args: DataArguments, training_args: S
         eval_dataset=eval_set,
         data_collator=STPCollator(pad_token_id=tokenizer.pad_token_id),
         processing_class=tokenizer,
+        callbacks=[TaskEvalCallback(evaluator, task_args.eval_task_steps)] if evaluator and task_args.eval_task_steps else None,
     )
     result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
     trainer.save_model()
@@ -119,6 +141,8 @@ def train(model_args: ModelArguments, data_args: DataArguments, training_args: S
     }
     if eval_set is not None:
         metrics.update(trainer.evaluate())
+    if evaluator is not None and trainer.is_world_process_zero():
+        metrics.update(evaluator.run(trainer.model, tokenizer))
     if trainer.is_world_process_zero():
         (output_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     return metrics
