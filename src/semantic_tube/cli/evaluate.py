@@ -12,6 +12,12 @@ Analyses (--analysis): `svd` saves the singular value spectrum of Enc(Text) - En
 (Figure 6) as svd.json and svd.png; `straightness` adds the mean STP value and the mean angle
 between consecutive hidden-state steps. synth/turk always report accuracy by answer suffix
 (`.*` vs `.*.*`, Table 1), plus any --suffixes.
+
+Scoring: synth/turk exact match and regex equivalence (empty-language references reported
+apart); gsm8k the number after ####; spider execution results compared as multisets, as lists
+when the reference has ORDER BY; nq_open any ';'-separated alternative after normalisation;
+hellaswag the most likely option letter (no generation). Unparsable predictions are misses,
+counted as `unparsable`.
 """
 
 from __future__ import annotations

@@ -22,8 +22,12 @@ def normalize_answer(text: str) -> str:
 
 
 def answer_set(text: str) -> set[str]:
-    """The normalised, non-empty `;`-separated alternatives of an answer."""
-    return {normalized for part in text.split(";") if (normalized := normalize_answer(part))}
+    """The normalised, non-empty `;`-separated alternatives of an answer.
+
+    An alternative that normalises to nothing (NQ-open has a few punctuation-only answers such
+    as "/") is kept lower-cased as written, so it can still be matched exactly.
+    """
+    return {normalized for part in text.split(";") if (normalized := normalize_answer(part) or part.strip().lower())}
 
 
 class AnswerSetScorer(Scorer):
