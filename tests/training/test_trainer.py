@@ -128,3 +128,14 @@ def test_resume_from_checkpoint_ends_at_the_same_loss(tiny_dir, train_file, tmp_
 def test_negative_lambda_is_an_error(tmp_path):
     with pytest.raises(ValueError, match="stp_lambda must be >= 0"):
         args(tmp_path, stp_lambda=-0.1)
+
+
+def test_resume_last_picks_the_newest_checkpoint(tmp_path):
+    from semantic_tube.training.run import checkpoint_to_resume
+
+    assert checkpoint_to_resume(args(tmp_path / "none", resume_from_checkpoint="last")) is None
+    for step in (3, 12, 6):
+        (tmp_path / f"checkpoint-{step}").mkdir()
+        (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text("{}")
+    assert checkpoint_to_resume(args(tmp_path, resume_from_checkpoint="last")).endswith("checkpoint-12")
+    assert checkpoint_to_resume(args(tmp_path, resume_from_checkpoint="x/checkpoint-3")) == "x/checkpoint-3"

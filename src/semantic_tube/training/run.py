@@ -125,7 +125,7 @@ def train(
         processing_class=tokenizer,
         callbacks=[TaskEvalCallback(evaluator, task_args.eval_task_steps)] if evaluator and task_args.eval_task_steps else None,
     )
-    result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+    result = trainer.train(resume_from_checkpoint=checkpoint_to_resume(training_args))
     trainer.save_model()
     trainer.save_state()
     write_model_record(output_dir, model_args.model_name_or_path)
@@ -146,6 +146,17 @@ def train(
     if trainer.is_world_process_zero():
         (output_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     return metrics
+
+
+def checkpoint_to_resume(training_args: STPTrainingArguments) -> str | None:
+    """`--resume_from_checkpoint last` picks the newest checkpoint in output_dir (none: start fresh)."""
+    if training_args.resume_from_checkpoint != "last":
+        return training_args.resume_from_checkpoint
+    from transformers.trainer_utils import get_last_checkpoint
+
+    found = get_last_checkpoint(training_args.output_dir) if Path(training_args.output_dir).is_dir() else None
+    logger.info("resume_from_checkpoint=last: %s", found or "no checkpoint yet, starting fresh")
+    return found
 
 
 def last_logged(log_history: list[dict], keys: tuple[str, ...]) -> dict:
