@@ -14,7 +14,7 @@ from pathlib import Path
 
 from semantic_tube.data.messages import ChatExample, DataError, read_chat_jsonl
 from semantic_tube.evaluation.errors import EvalError
-from semantic_tube.evaluation.scorers import Scorer, ScoreOptions
+from semantic_tube.evaluation.scorers import ScoreOptions, Scorer
 from semantic_tube.evaluation.scorers.answers import AnswerSetScorer
 from semantic_tube.evaluation.scorers.choice import ChoiceScorer, choice_letter
 from semantic_tube.evaluation.scorers.numeric import MARKER, NumericScorer

@@ -9,7 +9,7 @@ apart. A prediction the dialect's parser rejects is a miss, flagged `unparsable`
 
 from __future__ import annotations
 
-from semantic_tube.evaluation.scorers import Scorer, ScoreOptions
+from semantic_tube.evaluation.scorers import ScoreOptions, Scorer
 
 
 class RegexScorer(Scorer):

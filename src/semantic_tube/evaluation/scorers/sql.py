@@ -20,7 +20,7 @@ from collections import Counter
 from pathlib import Path
 
 from semantic_tube.evaluation.errors import EvalError
-from semantic_tube.evaluation.scorers import Scorer, ScoreOptions
+from semantic_tube.evaluation.scorers import ScoreOptions, Scorer
 
 _DB_ID = re.compile(r"db_id:\s*\[([^\]]+)\]")
 _STRING_LITERAL = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
