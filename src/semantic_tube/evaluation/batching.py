@@ -41,3 +41,18 @@ def positions_from_mask(attention_mask: torch.Tensor) -> torch.Tensor:
 
 def model_device(model) -> torch.device:
     return next(model.parameters()).device
+
+
+@torch.inference_mode()
+def last_layer_states(model, pad_id: int, sequences: list[list[int]]) -> torch.Tensor:
+    """Left-pad `sequences`, run the model once, and return its last layer's hidden states,
+    (batch, longest, dim) in float32 on the CPU; row b's tokens sit in its last len(b) columns."""
+    input_ids, attention_mask = pad_left(sequences, pad_id, model_device(model))
+    output = model(
+        input_ids=input_ids,
+        attention_mask=attention_mask,
+        position_ids=positions_from_mask(attention_mask),
+        output_hidden_states=True,
+        logits_to_keep=1,
+    )
+    return output.hidden_states[-1].float().cpu()

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from semantic_tube.data.messages import ChatExample
-from semantic_tube.evaluation.batching import length_sorted_batches, model_device, pad_left, positions_from_mask
+from semantic_tube.evaluation.batching import last_layer_states, length_sorted_batches
 
 SPECTRA_FILE = "svd.json"
 PLOT_FILE = "svd.png"
@@ -34,17 +34,9 @@ def encode_last_token(model, tokenizer, conversations: list[list[dict]], *, batc
     return torch.stack(states)
 
 
-@torch.inference_mode()
 def _last_states(model, tokenizer, sequences: list[list[int]]) -> torch.Tensor:
-    input_ids, attention_mask = pad_left(sequences, tokenizer.pad_token_id, model_device(model))
-    output = model(
-        input_ids=input_ids,
-        attention_mask=attention_mask,
-        position_ids=positions_from_mask(attention_mask),
-        output_hidden_states=True,
-        logits_to_keep=1,
-    )
-    return output.hidden_states[-1][:, -1].float().cpu()  # left padding: the last column is every sequence's last token
+    # left padding: the last column is every sequence's last token
+    return last_layer_states(model, tokenizer.pad_token_id, sequences)[:, -1]
 
 
 def text_code_embeddings(model, tokenizer, examples: list[ChatExample], *, batch_size: int = 16) -> tuple[torch.Tensor, torch.Tensor]:

@@ -16,7 +16,7 @@ import torch
 
 from semantic_tube.data.chat import encode_chat
 from semantic_tube.data.messages import ChatExample
-from semantic_tube.evaluation.batching import length_sorted_batches, model_device, pad_left, positions_from_mask
+from semantic_tube.evaluation.batching import last_layer_states, length_sorted_batches
 from semantic_tube.losses import STPForm, sample_positions
 from semantic_tube.losses.stp import safe_cosine, tube_loss_per_triplet
 
@@ -47,17 +47,10 @@ def trajectory_straightness(
 @torch.inference_mode()
 def _batch_values(model, tokenizer, encoded, triplets: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """Present STP values and all consecutive-step angles (degrees) of one batch, flattened."""
-    input_ids, attention_mask = pad_left([e.input_ids for e in encoded], tokenizer.pad_token_id, model_device(model))
-    shift = torch.tensor([input_ids.shape[1] - len(e.input_ids) for e in encoded]).view(-1, 1)  # left-padding offset
+    hidden = last_layer_states(model, tokenizer.pad_token_id, [e.input_ids for e in encoded])
+    shift = torch.tensor([hidden.shape[1] - len(e.input_ids) for e in encoded]).view(-1, 1)  # left-padding offset
     query_span = torch.tensor([e.query_span for e in encoded]) + shift
     answer_span = torch.tensor([e.answer_span for e in encoded]) + shift
-    hidden = model(
-        input_ids=input_ids,
-        attention_mask=attention_mask,
-        position_ids=positions_from_mask(attention_mask),
-        output_hidden_states=True,
-        logits_to_keep=1,
-    ).hidden_states[-1].float().cpu()
     positions = sample_positions(query_span, answer_span, triplets, STPForm.TUBE, generator)
     loss, present = tube_loss_per_triplet(hidden, positions)
     angles = [_step_angles(hidden[row], query_span[row], answer_span[row]) for row in range(len(encoded))]
