@@ -1,11 +1,8 @@
 """STPTrainer on a tiny random model: learning, logging, resume, and lambda = 0 parity."""
 
-import json
 import shutil
 
 import pytest
-import torch
-from safetensors.torch import load_file
 from transformers import Trainer
 
 from semantic_tube.data.collator import STPCollator, load_encoded_file
