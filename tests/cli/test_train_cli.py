@@ -54,6 +54,8 @@ def test_train_writes_a_complete_output_folder(setup):
     assert train_logs[-1]["ntp_loss"] < train_logs[0]["ntp_loss"]
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["seed"] == 82 and "eval_loss" in metrics and "eval_stp_loss" in metrics
+    # the two files come from one small grammar, so some queries repeat across them: reported, not hidden
+    assert metrics["leakage/eval_file/queries"] > 0
     resolved = yaml.safe_load((out / "stp_config.yaml").read_text())
     assert resolved["stp_lambda"] == 0.02 and resolved["seed"] == 82 and resolved["stp_form"] == "tube"
     before, after = load_file(model_dir / "model.safetensors"), load_file(out / "model.safetensors")
@@ -114,6 +116,7 @@ def test_generated_data_and_task_evaluation_during_and_after_training(setup):
         assert (folder / "eval.json").is_file() and len((folder / "predictions.jsonl").read_text().splitlines()) == 3
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["task_synth/count"] == 3 and 0.0 <= metrics["task_synth/equivalent"] <= 1.0
+    assert metrics["leakage/eval_task_file/queries"] == 0 and metrics["leakage/eval_task_file/answers"] == 0
     history = json.loads((out / "trainer_state.json").read_text())["log_history"]
     assert [entry["step"] for entry in history if "task_synth/equivalent" in entry] == [2, 4]
 

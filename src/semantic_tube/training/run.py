@@ -106,12 +106,15 @@ def train(
     train_set = load_split(tokenizer, data_args.train_file, data_args)
     eval_set = load_split(tokenizer, data_args.eval_file, data_args) if data_args.eval_file else None
 
-    evaluator = None
+    evaluator, task_file = None, None
     if task_args.eval_task:
         task_file = task_args.eval_task_file or generated_test or data_args.eval_file
         if not task_file:
             raise ValueError(f"eval_task={task_args.eval_task} needs eval_task_file (or eval_file)")
         evaluator = TaskEvaluator(task_args, task_file, output_dir)
+
+    held_out = {"eval_file": data_args.eval_file, "eval_task_file": task_file}
+    leakage = leakage_counts(data_args.train_file, {name: path for name, path in held_out.items() if path})
 
     model = load_model(model_args.model_name_or_path, dtype=model_args.dtype)
     if model_args.finetuning is Finetuning.LORA:
@@ -135,6 +138,7 @@ def train(
         **last_logged(trainer.state.log_history, ("loss", "ntp_loss", "stp_loss")),
         "train_examples": len(train_set),
         "train_skipped_lines": len(train_set.skipped),
+        **leakage,
         "seed": training_args.seed,
         "stp_lambda": training_args.stp_lambda,
         "stp_form": training_args.stp_form.value,
@@ -146,6 +150,23 @@ def train(
     if trainer.is_world_process_zero():
         (output_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     return metrics
+
+
+def leakage_counts(train_file: str, held_out: dict[str, str]) -> dict[str, int]:
+    """Queries and answers of each held-out file also found in the training file: logged as a
+    warning when any, and returned for metrics.json (a leaked test example measures memory)."""
+    from semantic_tube.data.messages import read_chat_jsonl
+    from semantic_tube.data.nlrx.leakage import find_leakage
+
+    train_examples = read_chat_jsonl(train_file, skip_invalid=True).examples
+    counts = {}
+    for name, path in held_out.items():
+        leakage = find_leakage(train_examples, read_chat_jsonl(path, skip_invalid=True).examples)
+        counts[f"leakage/{name}/queries"] = len(leakage.descriptions)
+        counts[f"leakage/{name}/answers"] = len(leakage.regexes)
+        if leakage:
+            logger.warning("%s shares text with train_file %s:\n%s", path, train_file, leakage.format(limit=3))
+    return counts
 
 
 def checkpoint_to_resume(training_args: STPTrainingArguments) -> str | None:
