@@ -30,6 +30,7 @@ def test_batches_pad_to_their_own_longest_example(tmp_path):
     assert (batch["labels"][short, min(lengths) :] == IGNORE_INDEX).all()
     assert batch["query_span"].tolist() == [list(dataset[0].query_span), list(dataset[1].query_span)]
     assert batch["answer_span"].dtype == torch.long
+    assert batch["example_index"].tolist() == [0, 1]
     multiple = STPCollator(pad_token_id=tokenizer.pad_token_id, pad_to_multiple_of=8)([dataset[0]])
     assert multiple["input_ids"].shape[1] % 8 == 0
 

@@ -6,7 +6,7 @@ from collections import Counter
 import pytest
 import torch
 
-from semantic_tube.losses.sampling import STPForm, sample_positions, sample_trajectory_indices
+from semantic_tube.losses.sampling import STPForm, sample_positions, sample_positions_per_example, sample_trajectory_indices
 
 # Query tokens 2..4, answer tokens 8..11: the trajectory is positions 2,3,4,8,9,10,11 (L = 7).
 QUERY = torch.tensor([[2, 5], [1, 2], [0, 2]])
@@ -64,3 +64,12 @@ def test_bad_arguments_raise():
         sample_positions(QUERY, ANSWER[:2], 1, STPForm.TUBE, gen())
     with pytest.raises(ValueError, match="k"):
         sample_positions(QUERY, ANSWER, 0, STPForm.TUBE, gen())
+
+
+def test_per_example_draws_do_not_depend_on_the_batch():
+    together = sample_positions_per_example(QUERY, ANSWER, 5, STPForm.TUBE, [11, 12, 13])
+    alone = [sample_positions_per_example(QUERY[i : i + 1], ANSWER[i : i + 1], 5, STPForm.TUBE, [seed]) for i, seed in enumerate([11, 12, 13])]
+    assert torch.equal(together, torch.cat(alone))
+    assert not torch.equal(together[0], sample_positions_per_example(QUERY[:1], ANSWER[:1], 5, STPForm.TUBE, [99])[0])
+    with pytest.raises(ValueError, match="one seed per example"):
+        sample_positions_per_example(QUERY, ANSWER, 5, STPForm.TUBE, [1])

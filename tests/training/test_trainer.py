@@ -8,7 +8,7 @@ from transformers import Trainer
 from semantic_tube.data.collator import STPCollator, load_encoded_file
 from semantic_tube.training.config import STPTrainingArguments
 from semantic_tube.training.model import load_model, load_tokenizer
-from semantic_tube.training.trainer import SPAN_KEYS, STPTrainer
+from semantic_tube.training.trainer import BATCH_KEYS, STPTrainer
 
 
 def args(output_dir, **overrides):
@@ -63,6 +63,21 @@ def test_gradient_accumulation_keeps_the_loss_identity(tiny_dir, train_file, tmp
         assert entry["loss"] == pytest.approx(entry["ntp_loss"] + 0.5 * entry["stp_loss"], rel=1e-4, abs=1e-4)
 
 
+def test_batch_size_times_accumulation_does_not_change_the_losses(tiny_dir, train_file, tmp_path):
+    """Batch 4 x accumulation 1 and batch 1 x accumulation 4 see the same examples per optimizer
+    step, draw the same triplets (keyed by example, not batch) and so log the same losses."""
+    whole = make_trainer(tiny_dir, train_file, args(tmp_path / "whole", stp_lambda=0.5, max_steps=6))
+    whole.train()
+    split = make_trainer(
+        tiny_dir,
+        train_file,
+        args(tmp_path / "split", stp_lambda=0.5, max_steps=6, per_device_train_batch_size=1, gradient_accumulation_steps=4),
+    )
+    split.train()
+    for key in ("loss", "ntp_loss", "stp_loss"):
+        assert losses(split, key) == pytest.approx(losses(whole, key), rel=1e-4), key
+
+
 def test_same_seed_same_losses(tiny_dir, train_file, tmp_path):
     runs = []
     for name in ("a", "b"):
@@ -76,7 +91,7 @@ class DropSpans(STPCollator):
     """The same batches without the span tensors, for the plain Trainer."""
 
     def __call__(self, batch):
-        return {key: value for key, value in super().__call__(batch).items() if key not in SPAN_KEYS}
+        return {key: value for key, value in super().__call__(batch).items() if key not in BATCH_KEYS}
 
 
 def test_lambda_zero_gives_exactly_the_plain_trainer_losses(tiny_dir, train_file, tmp_path):

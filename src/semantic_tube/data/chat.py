@@ -26,12 +26,14 @@ class LabelMode(str, Enum):
 
 @dataclass(frozen=True)
 class EncodedExample:
-    """Token ids and labels of one example, and its [start, end) token spans."""
+    """Token ids and labels of one example, its [start, end) token spans, and its position in
+    its data set (which keys its STP draws, so they do not depend on how batches are formed)."""
 
     input_ids: list[int]
     labels: list[int]
     query_span: tuple[int, int]
     answer_span: tuple[int, int]
+    index: int = 0
 
 
 def render_chat(tokenizer, example: ChatExample, *, with_answer: bool = True) -> str:

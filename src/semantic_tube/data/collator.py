@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +42,8 @@ def encode_examples(
     items = []
     for example in examples:
         try:
-            items.append(encode_chat(tokenizer, example, max_length=max_length, label_mode=label_mode))
+            encoded = encode_chat(tokenizer, example, max_length=max_length, label_mode=label_mode)
+            items.append(dataclasses.replace(encoded, index=len(items)))
         except DataError as err:
             if not skip_invalid:
                 raise
@@ -67,8 +69,8 @@ def load_encoded_file(
 class STPCollator:
     """Pads a batch to its own longest example (never to max_length) on the right.
 
-    Returns input_ids, attention_mask, labels (padding = IGNORE_INDEX) and query_span /
-    answer_span as (batch, 2) LongTensors for the STP sampler.
+    Returns input_ids, attention_mask, labels (padding = IGNORE_INDEX), and for the STP sampler
+    query_span / answer_span as (batch, 2) LongTensors and example_index as a (batch,) LongTensor.
     """
 
     pad_token_id: int
@@ -92,4 +94,5 @@ class STPCollator:
             "labels": labels,
             "query_span": torch.tensor([item.query_span for item in batch], dtype=torch.long),
             "answer_span": torch.tensor([item.answer_span for item in batch], dtype=torch.long),
+            "example_index": torch.tensor([item.index for item in batch], dtype=torch.long),
         }

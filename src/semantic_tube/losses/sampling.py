@@ -121,3 +121,24 @@ def sample_positions(
     cpu_q, cpu_a = query_span.detach().cpu().long(), answer_span.detach().cpu().long()
     index = sample_trajectory_indices(trajectory_lengths(cpu_q, cpu_a), k, form, generator)
     return to_positions(index, cpu_q, cpu_a).to(query_span.device)
+
+
+def sample_positions_per_example(
+    query_span: torch.Tensor,
+    answer_span: torch.Tensor,
+    k: int,
+    form: STPForm,
+    seeds: list[int],
+) -> torch.Tensor:
+    """`sample_positions` where row b draws from its own generator seeded with seeds[b].
+
+    An example's draws then depend only on its seed, not on the batch it lands in: batch size
+    x accumulation and the number of processes leave them unchanged. One small draw per row.
+    """
+    if len(seeds) != query_span.shape[0]:
+        raise ValueError(f"need one seed per example: {len(seeds)} seeds for a batch of {query_span.shape[0]}")
+    rows = [
+        sample_positions(query_span[b : b + 1], answer_span[b : b + 1], k, form, torch.Generator().manual_seed(seed))
+        for b, seed in enumerate(seeds)
+    ]
+    return torch.cat(rows)

@@ -13,16 +13,22 @@ from collections import defaultdict
 import torch
 from transformers import Trainer
 
-from semantic_tube.losses.sampling import STPForm, sample_positions
+from semantic_tube.losses.sampling import STPForm, sample_positions_per_example
 from semantic_tube.losses.stp import span_loss, stp_loss
 from semantic_tube.training.config import STPTrainingArguments
 
-SPAN_KEYS = ("query_span", "answer_span")
+BATCH_KEYS = ("query_span", "answer_span", "example_index")  # what STPCollator adds for the sampler
 
 
 def stp_objective(hidden_states: torch.Tensor, positions: torch.Tensor, form: STPForm) -> torch.Tensor:
     """The STP loss of one batch for any form: (batch, seq, dim) and drawn positions -> scalar."""
     return span_loss(hidden_states, positions) if form is STPForm.SPAN else stp_loss(hidden_states, positions)
+
+
+def _seed_of(key: tuple[int, ...]) -> int:
+    """A 63-bit generator seed from a tuple of ints, stable across runs and Python versions."""
+    digest = hashlib.blake2b(repr(key).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") & 0x7FFF_FFFF_FFFF_FFFF
 
 
 class STPTrainer(Trainer):
@@ -33,35 +39,35 @@ class STPTrainer(Trainer):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._metrics: dict[str, dict[str, list[float]]] = {"train": defaultdict(list), "eval": defaultdict(list)}
-        self._draw_counter = (-1, 0)  # (global_step, draws made during it)
         self._steps_seen: dict[str, set[int]] = {"train": set(), "eval": set()}
 
-    def _generator(self) -> torch.Generator:
-        """A CPU generator seeded from (seed, process, global step, call within the step, mode).
+    def _draw_seeds(self, example_index: torch.Tensor) -> list[int]:
+        """One seed per example from (seed, global step, example index, train/eval).
 
-        Deriving the seed instead of carrying one generator along makes the draws after a resume
-        from a checkpoint the same as in an uninterrupted run, with no extra state to save.
+        Keyed by the example, not by the batch, the draws are the same whatever the batch size,
+        accumulation or number of processes, and the same after a resume from a checkpoint as in
+        an uninterrupted run, with no generator state to save.
         """
-        step = self.state.global_step
-        calls = self._draw_counter[1] + 1 if self._draw_counter[0] == step else 0
-        self._draw_counter = (step, calls)
-        key = (self.args.seed, self.args.process_index, step, calls, int(self.model.training))
-        digest = hashlib.blake2b(repr(key).encode(), digest_size=8).digest()
-        return torch.Generator().manual_seed(int.from_bytes(digest, "little") & 0x7FFF_FFFF_FFFF_FFFF)
+        base = (self.args.seed, self.state.global_step, int(self.model.training))
+        return [_seed_of(base + (index,)) for index in example_index.tolist()]
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        spans = {key: inputs.pop(key) for key in SPAN_KEYS if key in inputs}
+        extra = {key: inputs.pop(key) for key in BATCH_KEYS if key in inputs}
         if not self.args.stp_active:
             return super().compute_loss(model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch)
-        if len(spans) != len(SPAN_KEYS):
-            raise ValueError("STP needs query_span and answer_span in every batch; use semantic_tube's STPCollator")
+        if len(extra) != len(BATCH_KEYS):
+            raise ValueError(f"STP needs {', '.join(BATCH_KEYS)} in every batch; use semantic_tube's STPCollator")
         ntp, outputs = super().compute_loss(
             model, {**inputs, "output_hidden_states": True}, return_outputs=True, num_items_in_batch=num_items_in_batch
         )
         hidden = outputs.hidden_states[self.args.stp_layer]
         outputs.hidden_states = None  # the rest of the stack is not needed past this point
-        positions = sample_positions(
-            spans["query_span"], spans["answer_span"], self.args.stp_draws, self.args.stp_form, self._generator()
+        positions = sample_positions_per_example(
+            extra["query_span"],
+            extra["answer_span"],
+            self.args.stp_draws,
+            self.args.stp_form,
+            self._draw_seeds(extra["example_index"]),
         )
         with torch.set_grad_enabled(torch.is_grad_enabled() and self.args.stp_lambda > 0):
             stp = stp_objective(hidden, positions, self.args.stp_form)
