@@ -61,11 +61,12 @@ def resolve_source(model_name_or_path: str | None) -> ModelSource:
 
 def check_model_folder(folder: Path) -> None:
     """A local folder must hold weights (or a LoRA adapter) and a config; say which is missing."""
-    has_adapter = (folder / "adapter_config.json").is_file()
-    weights = list(folder.glob("*.safetensors")) + list(folder.glob("*.bin")) + list(folder.glob("*.gguf"))
-    if not has_adapter and not weights:
+    if (folder / "adapter_config.json").is_file():
+        return
+    has_gguf = any(folder.glob("*.gguf"))
+    if not has_gguf and not any(folder.glob("*.safetensors")) and not any(folder.glob("*.bin")):
         raise FileNotFoundError(f"model folder {folder} holds no weights (*.safetensors, *.bin, *.gguf) and no LoRA adapter")
-    if not has_adapter and not (folder / "config.json").is_file() and not list(folder.glob("*.gguf")):
+    if not has_gguf and not (folder / "config.json").is_file():
         raise FileNotFoundError(f"model folder {folder} has weights but no config.json")
 
 

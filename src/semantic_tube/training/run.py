@@ -20,7 +20,9 @@ from pathlib import Path
 import yaml
 from transformers import set_seed
 
-from semantic_tube.data.collator import EncodedDataset, STPCollator, load_encoded_file
+from semantic_tube.data.collator import EncodedDataset, STPCollator, encode_examples
+from semantic_tube.data.messages import ChatData, ChatExample, read_chat_jsonl
+from semantic_tube.data.nlrx.leakage import find_leakage
 from semantic_tube.training.config import (
     DataArguments,
     Finetuning,
@@ -75,13 +77,14 @@ def attach_lora(model, model_args: ModelArguments):
     return get_peft_model(model, config)
 
 
-def load_split(tokenizer, path: str, data_args: DataArguments) -> EncodedDataset:
-    dataset = load_encoded_file(
+def encode_split(tokenizer, path: str, data: ChatData, data_args: DataArguments) -> EncodedDataset:
+    dataset = encode_examples(
         tokenizer,
-        path,
+        data.examples,
         max_length=data_args.max_length,
         label_mode=data_args.label_mode,
         skip_invalid=data_args.invalid_lines is InvalidLines.SKIP,
+        skipped=data.skipped,
     )
     logger.info("%s: %d examples, %d skipped", path, len(dataset), len(dataset.skipped))
     return dataset
@@ -102,19 +105,26 @@ def train(
         data_args.train_file, generated_test = default_nlrx_files(output_dir, data_args)
     write_resolved_config(output_dir, model_args, data_args, training_args, task_args)
 
+    skip_invalid = data_args.invalid_lines is InvalidLines.SKIP
+    train_data = read_chat_jsonl(data_args.train_file, skip_invalid=skip_invalid)
+    eval_data = read_chat_jsonl(data_args.eval_file, skip_invalid=skip_invalid) if data_args.eval_file else None
     tokenizer = load_tokenizer(model_args.model_name_or_path)
-    train_set = load_split(tokenizer, data_args.train_file, data_args)
-    eval_set = load_split(tokenizer, data_args.eval_file, data_args) if data_args.eval_file else None
+    train_set = encode_split(tokenizer, data_args.train_file, train_data, data_args)
+    eval_set = encode_split(tokenizer, data_args.eval_file, eval_data, data_args) if eval_data else None
 
-    evaluator, task_file = None, None
+    evaluator = None
     if task_args.eval_task:
         task_file = task_args.eval_task_file or generated_test or data_args.eval_file
         if not task_file:
             raise ValueError(f"eval_task={task_args.eval_task} needs eval_task_file (or eval_file)")
         evaluator = TaskEvaluator(task_args, task_file, output_dir)
 
-    held_out = {"eval_file": data_args.eval_file, "eval_task_file": task_file}
-    leakage = leakage_counts(data_args.train_file, {name: path for name, path in held_out.items() if path})
+    held_out = {}
+    if eval_data:
+        held_out["eval_file"] = eval_data.examples
+    if evaluator:
+        held_out["eval_task_file"] = evaluator.examples
+    leakage = leakage_counts(train_data.examples, held_out)
 
     model = load_model(model_args.model_name_or_path, dtype=model_args.dtype)
     if model_args.finetuning is Finetuning.LORA:
@@ -152,20 +162,16 @@ def train(
     return metrics
 
 
-def leakage_counts(train_file: str, held_out: dict[str, str]) -> dict[str, int]:
-    """Queries and answers of each held-out file also found in the training file: logged as a
+def leakage_counts(train: list[ChatExample], held_out: dict[str, list[ChatExample]]) -> dict[str, int]:
+    """Queries and answers of each held-out set also found in the training data: logged as a
     warning when any, and returned for metrics.json (a leaked test example measures memory)."""
-    from semantic_tube.data.messages import read_chat_jsonl
-    from semantic_tube.data.nlrx.leakage import find_leakage
-
-    train_examples = read_chat_jsonl(train_file, skip_invalid=True).examples
     counts = {}
-    for name, path in held_out.items():
-        leakage = find_leakage(train_examples, read_chat_jsonl(path, skip_invalid=True).examples)
+    for name, examples in held_out.items():
+        leakage = find_leakage(train, examples)
         counts[f"leakage/{name}/queries"] = len(leakage.descriptions)
         counts[f"leakage/{name}/answers"] = len(leakage.regexes)
         if leakage:
-            logger.warning("%s shares text with train_file %s:\n%s", path, train_file, leakage.format(limit=3))
+            logger.warning("%s shares text with the training data:\n%s", name, leakage.format(limit=3))
     return counts
 
 
