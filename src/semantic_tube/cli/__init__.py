@@ -1,5 +1,6 @@
 """The `stp` command: dispatches to one module per sub-command.
 
+    stp --version
     stp train --config configs/smollm2_nlrx.yaml
     stp data nlrx --n 10000 --seed 0 --out data/nlrx
     stp regex equal 'a.*' 'a.*.*'
@@ -7,13 +8,15 @@
     stp score --task gsm8k --predictions predictions.jsonl
 
 Each sub-command module exposes `main(argv) -> int` and is imported only when used, so
-`stp regex` never imports torch.
+`stp regex` and `stp --version` never import torch.
 """
 
 from __future__ import annotations
 
 import importlib
 import sys
+
+from semantic_tube import __version__  # the package's __init__ is lazy: this loads no torch
 
 COMMANDS = {
     "train": ("semantic_tube.cli.train", "fine-tune a model with NTP + lambda * STP"),
@@ -25,8 +28,9 @@ COMMANDS = {
 
 
 def _usage() -> str:
-    lines = ["usage: stp <command> [options]", "", "commands:"]
+    lines = ["usage: stp <command> [options]", "       stp --version", "", "commands:"]
     lines += [f"  {name:<7} {help_}" for name, (_, help_) in COMMANDS.items()]
+    lines += ["", "options:", "  -h, --help     show this message", "  -V, --version  print the version and exit"]
     lines += ["", "Run `stp <command> --help` for the options of one command."]
     return "\n".join(lines)
 
@@ -36,6 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(_usage())
         return 0 if argv else 2
+    if argv[0] in ("-V", "--version"):
+        print(f"stp (semantic-tube) {__version__}")  # the command, its distribution, the version
+        return 0
     command, rest = argv[0], argv[1:]
     if command not in COMMANDS:
         print(f"stp: unknown command {command!r}\n\n{_usage()}", file=sys.stderr)
