@@ -1,5 +1,6 @@
 """`stp regex equal`: single pairs (exit code carries the verdict) and TSV batches (one line per pair)."""
 
+import ast
 import subprocess
 import sys
 
@@ -18,12 +19,14 @@ def test_equivalent_pair_exits_0(capsys):
     assert run(capsys, "equal", ".*", ".*.*") == (0, "equivalent\n", "")
 
 
-def test_different_pair_prints_a_witness_and_exits_1(capsys):
-    assert run(capsys, "equal", "a.*", "a+") == (1, "different\tab\n", "")
+def test_different_pair_prints_a_quoted_witness_and_the_side_matching_it(capsys):
+    assert run(capsys, "equal", "a.*", "a+") == (1, 'different\t"ab"\tmatched by left only\n', "")
+    assert run(capsys, "equal", "a+", "a.*") == (1, 'different\t"ab"\tmatched by right only\n', "")
 
 
-def test_empty_witness_is_an_empty_field(capsys):
-    assert run(capsys, "equal", "a*", "a+") == (1, "different\t\n", "")
+def test_empty_witness_is_visible_as_two_quotes(capsys):
+    assert run(capsys, "equal", "a*", "a+") == (1, 'different\t""\tmatched by left only\n', "")
+    assert run(capsys, "equal", "a+", "a*") == (1, 'different\t""\tmatched by right only\n', "")
 
 
 def test_boundary_flag_changes_the_reading_of_backslash_b(capsys):
@@ -49,7 +52,9 @@ def test_help_works(capsys):
     with pytest.raises(SystemExit) as exited:
         main(["equal", "--help"])
     assert exited.value.code == 0
-    assert "--pairs" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "--pairs" in out and "(default: literal)" in out and "(default: 2.0)" in out
+    assert 'different<TAB>"WITNESS"<TAB>matched by left only | matched by right only' in out
 
 
 def test_pairs_file_gives_one_line_per_pair_in_order(tmp_path, capsys):
@@ -57,7 +62,13 @@ def test_pairs_file_gives_one_line_per_pair_in_order(tmp_path, capsys):
     pairs.write_text(".*\t.*.*\na.*\ta+\n(\ta\na\ta)\n([A-Za-z])&(dog)\t#\n", encoding="utf-8")
     code, out, err = run(capsys, "equal", "--pairs", str(pairs))
     assert code == 0 and err == ""
-    assert out.splitlines() == ["equivalent", "different\tab", "unparsable\tleft", "unparsable\tright", "equivalent"]
+    assert out.splitlines() == [
+        "equivalent",
+        'different\t"ab"\tmatched by left only',
+        "unparsable\tleft",
+        "unparsable\tright",
+        "equivalent",
+    ]
 
 
 def test_pairs_file_reports_timeouts(tmp_path, capsys):
@@ -69,7 +80,18 @@ def test_pairs_file_reports_timeouts(tmp_path, capsys):
 def test_unprintable_witness_is_escaped(tmp_path, capsys):
     pairs = tmp_path / "pairs.tsv"
     pairs.write_text(".\t[ -~]\n", encoding="utf-8")  # they differ only outside printable ASCII
-    assert run(capsys, "equal", "--pairs", str(pairs))[1] == "different\t\\x00\n"
+    assert run(capsys, "equal", "--pairs", str(pairs))[1] == 'different\t"\\x00"\tmatched by left only\n'
+
+
+@pytest.mark.parametrize(
+    ("left", "witness"),
+    [("a*", ""), ('\\"', '"'), ("\\\\", "\\"), ("\t", "\t"), ("\n", "\n"), ("é", "é"), ("\x00", "\x00")],
+)
+def test_every_witness_reads_back_from_its_three_column_line(left, witness, capsys):
+    """A verdict stays one line of three tab-separated fields whatever the witness holds (tab, newline, quote)."""
+    out = run(capsys, "equal", left, "#")[1]  # `#` matches nothing, so the witness is left's shortest match
+    status, quoted, side = out.removesuffix("\n").split("\t")
+    assert (status, ast.literal_eval(quoted), side) == ("different", witness, "matched by left only")
 
 
 def test_malformed_pairs_line_names_file_and_line(tmp_path, capsys):

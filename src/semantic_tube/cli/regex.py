@@ -3,9 +3,9 @@
     stp regex equal 'a.*' 'a.*.*'                 # one pair: exit 0 equivalent, 1 not, 2 bad input
     stp regex equal --pairs pairs.tsv             # one verdict line per tab-separated pair, exit 0
 
-Verdict lines are `equivalent`, `different<TAB>witness`, `unparsable<TAB>left|right|both` or
-`timeout`. Witnesses are written with Python's unicode_escape, so a tab, newline or backslash
-in one cannot break the line format. Imports only the regex package, so it starts fast.
+The verdict lines are listed in OUTPUT_FORMAT (shown by --help). A witness is always quoted and
+escaped, so the empty string is visible as `""` and a tab, newline or backslash in one cannot
+break the line format. Imports only the regex package, so it starts fast.
 """
 
 from __future__ import annotations
@@ -15,9 +15,19 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from semantic_tube.regex import BoundaryMode, EquivalenceResult, RegexSyntaxError, equivalent, parse
+from semantic_tube.regex import BoundaryMode, EquivalenceResult, RegexSyntaxError, equivalent, fullmatch, parse
 
 EXIT_EQUIVALENT, EXIT_DIFFERENT, EXIT_USAGE = 0, 1, 2
+OUTPUT_FORMAT = """\
+output: one line per pair, tab-separated columns
+  equivalent
+  different<TAB>"WITNESS"<TAB>matched by left only | matched by right only
+  unparsable<TAB>left | right | both
+  timeout
+WITNESS is a shortest string that exactly one side matches, written as a double-quoted
+Python string literal (ast.literal_eval reads it back), so "" is the empty string.
+One pair exits 0 when equivalent, 1 when different, 2 on bad input; --pairs exits 0
+once every line is decided."""
 
 
 class _MalformedPairs(Exception):
@@ -30,35 +40,52 @@ def build_parser() -> argparse.ArgumentParser:
     equal = commands.add_parser(
         "equal",
         help="decide whether two regexes match the same strings",
-        description="Decide whether regexes match the same strings (`&` intersection, `~` complement, whole-string).",
+        description="Decide whether regexes match the same strings\n"
+        "(brics dialect: `&` intersection, `~` complement, whole-string matching).",
+        epilog=OUTPUT_FORMAT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # keeps the epilog's table as written
     )
-    equal.add_argument("regexes", nargs="*", metavar="REGEX", help="the two regexes to compare (omit with --pairs)")
+    equal.add_argument(
+        "regexes", nargs="*", metavar="REGEX", help="the two regexes to compare, left then right (omit with --pairs)"
+    )
     equal.add_argument(
         "--pairs",
         metavar="FILE.tsv",
-        help="compare every line's two tab-separated regexes ('-' reads stdin); prints one verdict per line",
+        help="compare every line's two tab-separated regexes ('-' reads stdin); prints one verdict per line "
+        "(default: none, compare the two REGEX arguments)",
     )
     equal.add_argument(
         "--boundary",
         choices=[mode.value for mode in BoundaryMode],
         default=BoundaryMode.LITERAL.value,
-        help="how to read \\b: the letter b as brics does (default), the empty string, or an ASCII word boundary",
+        help="how to read \\b: literal = the letter b, as brics does; strip = the empty string; "
+        "boundary = an ASCII word boundary (default: %(default)s)",
     )
-    equal.add_argument("--timeout", type=float, default=2.0, metavar="SECONDS", help="per-pair time limit (default 2)")
+    equal.add_argument(
+        "--timeout", type=float, default=2.0, metavar="SECONDS", help="per-pair time limit (default: %(default)s)"
+    )
     return parser
 
 
-def format_result(result: EquivalenceResult) -> str:
-    """The one-line verdict shared by both modes."""
+def format_result(result: EquivalenceResult, left: str, boundary: str) -> str:
+    """The one-line verdict shared by both modes (see OUTPUT_FORMAT); `left` is the pair's left regex."""
     if result.status == "different":
-        return f"different\t{_escape(result.witness or '')}"
+        assert result.witness is not None
+        return f"different\t{_quote(result.witness)}\tmatched by {_matching_side(left, result.witness, boundary)} only"
     if result.status == "unparsable":
         return f"unparsable\t{result.unparsable_side}"
     return result.status
 
 
-def _escape(text: str) -> str:
-    return text.encode("unicode_escape").decode("ascii")
+def _quote(text: str) -> str:
+    """`text` as a double-quoted Python literal on one line: the empty witness shows as `""`, not as nothing."""
+    escaped = text.encode("unicode_escape").decode("ascii").replace('"', '\\"')
+    return f'"{escaped}"'
+
+
+def _matching_side(left: str, witness: str, boundary: str) -> str:
+    """Which regex matches the witness; it tells the two apart, so exactly one side does and one run decides."""
+    return "left" if fullmatch(left, witness, boundary) else "right"
 
 
 def main(argv: list[str]) -> int:
@@ -80,7 +107,7 @@ def _compare_one(left: str, right: str, boundary: str, timeout_s: float) -> int:
             if result.unparsable_side in (side, "both"):
                 print(f"stp regex: {side} regex: {_syntax_error(regex)}", file=sys.stderr)
         return EXIT_USAGE
-    print(format_result(result))
+    print(format_result(result, left, boundary))
     return EXIT_EQUIVALENT if result.equal else EXIT_DIFFERENT
 
 
@@ -102,7 +129,7 @@ def _compare_file(name: str, boundary: str, timeout_s: float) -> int:
         print(error, file=sys.stderr)
         return EXIT_USAGE
     for left, right in pairs:
-        print(format_result(equivalent(left, right, boundary=boundary, timeout_s=timeout_s)))
+        print(format_result(equivalent(left, right, boundary=boundary, timeout_s=timeout_s), left, boundary))
     return EXIT_EQUIVALENT
 
 
