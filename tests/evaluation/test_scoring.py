@@ -74,6 +74,19 @@ def test_report_table_and_files(tmp_path):
     assert read_predictions(tmp_path / "predictions.jsonl")[1]["verdicts"]["reason"].startswith("no number")
 
 
+def test_a_subset_without_examples_is_not_applicable(tmp_path):
+    """No empty-language reference here: the subset has count 0 and no rate or interval, not 0.000 [0, 1]."""
+    report = score_records("synth", [nlrx("a", "a"), nlrx("b", "c")])
+    assert report.metrics["empty_reference/count"] == 0 and report.metrics["empty_reference/exact_hits"] == 0
+    assert report.metrics["empty_reference/exact"] is None and report.metrics["empty_reference/exact_ci95_low"] is None
+    row = next(line for line in report.table().splitlines() if line.startswith("empty_reference/exact "))
+    assert row.split() == ["empty_reference/exact", "n/a"]
+    report.write(tmp_path)
+    written = json.loads((tmp_path / "eval.json").read_text())["metrics"]
+    assert written["empty_reference/equivalent"] is None and written["empty_reference/equivalent_ci95_high"] is None
+    assert written["exact"] == 0.5
+
+
 def test_unknown_task_and_bad_predictions_are_named(tmp_path):
     with pytest.raises(EvalError, match="unknown task 'mmlu'.*synth"):
         get_task("mmlu")

@@ -1,8 +1,10 @@
 """Aggregating verdicts into metrics, and the files and table an evaluation leaves behind.
 
-Metrics are one flat `dict[str, float]` (easy to log from a trainer): for each proportion
+Metrics are one flat `dict[str, float | None]` (easy to log from a trainer): for each proportion
 `m`, keys `m`, `m_hits`, `m_ci95_low`, `m_ci95_high`; counts under their own name; a subset's
-keys prefixed with `<subset>/`. `predictions.jsonl` keeps, per example, the prompt, reference,
+keys prefixed with `<subset>/`. A subset without examples has no rate and no interval: they are
+None (null in eval.json, `n/a` in the table) with count and hits 0, since a 0.0 in [0, 1] would
+read as a measured failure. `predictions.jsonl` keeps, per example, the prompt, reference,
 prediction and verdicts (with a `reason` on a miss), so failures can be read, not just counted.
 """
 
@@ -20,13 +22,13 @@ PREDICTIONS_FILE = "predictions.jsonl"
 EVAL_FILE = "eval.json"
 
 
-def proportions(names: tuple[str, ...], verdicts: list[dict], prefix: str = "") -> dict[str, float]:
-    """The count, and each named verdict's rate with its hits and 95% Wilson interval."""
-    metrics: dict[str, float] = {f"{prefix}count": len(verdicts)}
+def proportions(names: tuple[str, ...], verdicts: list[dict], prefix: str = "") -> dict[str, float | None]:
+    """The count, and each named verdict's rate with its hits and 95% Wilson interval (None when no verdicts)."""
+    metrics: dict[str, float | None] = {f"{prefix}count": len(verdicts)}
     for name in names:
         hits = sum(bool(verdict.get(name)) for verdict in verdicts)
-        low, high = wilson_interval(hits, len(verdicts))
-        metrics[f"{prefix}{name}"] = hits / len(verdicts) if verdicts else 0.0
+        low, high = wilson_interval(hits, len(verdicts)) if verdicts else (None, None)
+        metrics[f"{prefix}{name}"] = hits / len(verdicts) if verdicts else None
         metrics[f"{prefix}{name}_hits"] = hits
         metrics[f"{prefix}{name}_ci95_low"] = low
         metrics[f"{prefix}{name}_ci95_high"] = high
@@ -42,7 +44,7 @@ class EvalReport:
     """The outcome of one evaluation: flat metrics, per-example predictions, and analysis results."""
 
     task: str
-    metrics: dict[str, float]
+    metrics: dict[str, float | None]
     predictions: list[dict]
     analyses: dict = field(default_factory=dict)
     meta: dict = field(default_factory=dict)
@@ -68,17 +70,18 @@ class EvalReport:
     def table(self) -> str:
         """A short human-readable table: rates with hits and intervals, then counts, subsets after the whole set."""
         lines = [f"task {self.task}: {int(self.metrics['count'])} examples", f"{'metric':<34} {'value':>7}  {'95% CI':<16} hits"]
-        for key, value in self.metrics.items():
-            if key == "count" or key.endswith(_DERIVED):
-                continue
-            if f"{key}_hits" not in self.metrics:
-                lines.append(f"{key:<34} {_format(value):>7}")
-                continue
-            prefix = key.rpartition("/")[0]
-            total = int(self.metrics[f"{prefix}/count" if prefix else "count"])
-            interval = f"[{self.metrics[f'{key}_ci95_low']:.3f}, {self.metrics[f'{key}_ci95_high']:.3f}]"
-            lines.append(f"{key:<34} {value:>7.3f}  {interval:<16} {int(self.metrics[f'{key}_hits'])}/{total}")
+        lines += [self._row(key, value) for key, value in self.metrics.items() if key != "count" and not key.endswith(_DERIVED)]
         return "\n".join(lines)
+
+    def _row(self, key: str, value: float | None) -> str:
+        if f"{key}_hits" not in self.metrics:
+            return f"{key:<34} {_format(value):>7}"
+        if value is None:  # a subset without examples: nothing was measured
+            return f"{key:<34} {'n/a':>7}"
+        prefix = key.rpartition("/")[0]
+        total = int(self.metrics[f"{prefix}/count" if prefix else "count"])
+        interval = f"[{self.metrics[f'{key}_ci95_low']:.3f}, {self.metrics[f'{key}_ci95_high']:.3f}]"
+        return f"{key:<34} {value:>7.3f}  {interval:<16} {int(self.metrics[f'{key}_hits'])}/{total}"
 
 
 def _format(value: float) -> str:
