@@ -19,6 +19,8 @@ from semantic_tube.data.nlrx.leakage import Leakage, Shared, find_leakage
 from semantic_tube.data.nlrx.stats import count_operators, dataset_stats, format_stats
 
 __all__ = [
+    "DEFAULT_EXAMPLES",
+    "DEFAULT_SEED",
     "NLRX_SYSTEM_PROMPT",
     "GrammarExhausted",
     "GrammarLimits",
@@ -33,6 +35,11 @@ __all__ = [
 ]
 
 NLRX_SYSTEM_PROMPT = "Convert natural language to regular expression."
+# What `stp data nlrx` and `stp train` (with no train_file) generate unless told otherwise; kept
+# here, away from torch, so both read one value and a bare `stp data nlrx` makes the data
+# `stp train` would.
+DEFAULT_EXAMPLES = 2500
+DEFAULT_SEED = 0
 # Draws in a row that may all be duplicates before the grammar counts as used up: at the
 # default limits a miss rate this high is never reached below millions of examples.
 MISS_LIMIT = 5000
