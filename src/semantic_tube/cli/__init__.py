@@ -2,7 +2,7 @@
 
     stp --version
     stp train --config configs/smollm2_nlrx.yaml
-    stp data nlrx --n 10000 --seed 0 --out data/nlrx
+    stp data nlrx --n 10000 --seed 0 --output_dir data/nlrx
     stp regex equal 'a.*' 'a.*.*'
     stp eval --model runs/smollm2_nlrx --task synth
     stp score --task gsm8k --predictions predictions.jsonl

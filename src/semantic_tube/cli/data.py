@@ -1,8 +1,12 @@
 """`stp data`: generate a synthetic NL-RX and inspect data files.
 
-    stp data nlrx --n 10000 --seed 0 --out data/nlrx [--test_fraction 0.2] [--stats] [--reference F]
+    stp data nlrx --output_dir data/nlrx [--n 2500] [--seed 0] [--test_fraction 0.2]
+        [--stats] [--reference FILE]
     stp data stats FILE [--reference FILE]
     stp data leakage FILE_A FILE_B
+
+`--n` and `--seed` default to what `stp train` generates when given no train_file. Multi-word
+options take dashes or underscores (`--test-fraction` is `--test_fraction`), as `stp train` does.
 
 Exit status: 0 on success; 1 when the grammar cannot give --n distinct examples, or when
 `leakage` finds strings in both files (like `diff`); 2 for bad arguments or a malformed or
@@ -17,6 +21,8 @@ from pathlib import Path
 
 from semantic_tube.data.messages import ChatExample, DataError, read_chat_jsonl
 from semantic_tube.data.nlrx import (
+    DEFAULT_EXAMPLES,
+    DEFAULT_SEED,
     GrammarExhausted,
     GrammarLimits,
     dataset_stats,
@@ -37,28 +43,77 @@ def _fraction(text: str) -> float:
     return value
 
 
-def _parser() -> argparse.ArgumentParser:
+def _spellings(*names: str) -> list[str]:
+    """Each option name as given plus its dashed twin (`--test_fraction`, `--test-fraction`).
+
+    `stp train` (HfArgumentParser) takes both spellings, so `stp data` does too; the first
+    name stays first, so argparse still derives the destination from the underscored one.
+    """
+    return list(dict.fromkeys(spelling for name in names for spelling in (name, name.replace("_", "-"))))
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stp data", description="Generate or inspect data sets.")
     commands = parser.add_subparsers(dest="command", required=True)
-
-    nlrx = commands.add_parser("nlrx", help="generate a synthetic NL-RX train/test split")
-    nlrx.add_argument("--n", type=int, required=True, help="number of examples, train and test together")
-    nlrx.add_argument("--seed", type=int, required=True)
-    nlrx.add_argument("--out", type=Path, required=True, help="folder for train.jsonl and test.jsonl")
-    nlrx.add_argument("--test_fraction", type=_fraction, default=0.2, help="share of examples in test (default 0.2)")
-    nlrx.add_argument("--max_depth", type=int, default=GrammarLimits.max_depth, help="operator levels per tree")
-    nlrx.add_argument("--stats", action="store_true", help="print a report on the generated examples")
-    nlrx.add_argument("--reference", type=Path, help="a real data file to report beside (implies --stats)")
-
-    stats = commands.add_parser("stats", help="operator frequencies, lengths and empty-language share")
-    stats.add_argument("file", type=Path)
-    stats.add_argument("--reference", type=Path, help="a second file to report beside the first")
-
-    leakage = commands.add_parser("leakage", help="descriptions and regexes found in both files")
-    leakage.add_argument("file_a", type=Path)
-    leakage.add_argument("file_b", type=Path)
-    leakage.add_argument("--show", type=int, default=10, help="shared strings to list per kind (default 10)")
+    _add_nlrx(commands.add_parser("nlrx", help="generate a synthetic NL-RX train/test split"))
+    _add_stats(commands.add_parser("stats", help="operator frequencies, lengths and empty-language share"))
+    _add_leakage(commands.add_parser("leakage", help="descriptions and regexes found in both files"))
     return parser
+
+
+def _add_nlrx(nlrx: argparse.ArgumentParser) -> None:
+    nlrx.add_argument(
+        "--n",
+        type=int,
+        default=DEFAULT_EXAMPLES,
+        help="number of examples, train and test together (default: %(default)s, as stp train generates)",
+    )
+    nlrx.add_argument(
+        "--seed", type=int, default=DEFAULT_SEED, help="seed of the generator (default: %(default)s, as stp train)"
+    )
+    nlrx.add_argument(
+        *_spellings("--output_dir", "--out"),  # --out, its older name, keeps old commands working
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="folder for train.jsonl and test.jsonl (required, no default)",
+    )
+    nlrx.add_argument(
+        *_spellings("--test_fraction"),
+        type=_fraction,
+        default=0.2,
+        metavar="F",
+        help="share of examples in test (default: %(default)s)",
+    )
+    nlrx.add_argument(
+        *_spellings("--max_depth"),
+        type=int,
+        default=GrammarLimits.max_depth,
+        metavar="D",
+        help="operator levels per tree (default: %(default)s)",
+    )
+    nlrx.add_argument("--stats", action="store_true", help="print a report on the generated examples (default: off)")
+    nlrx.add_argument(
+        "--reference",
+        type=Path,
+        metavar="FILE",
+        help="a real data file to report beside (implies --stats; default: none)",
+    )
+
+
+def _add_stats(stats: argparse.ArgumentParser) -> None:
+    stats.add_argument("file", type=Path, metavar="FILE", help="chat JSONL file to describe")
+    stats.add_argument(
+        "--reference", type=Path, metavar="FILE", help="a second file to report beside the first (default: none)"
+    )
+
+
+def _add_leakage(leakage: argparse.ArgumentParser) -> None:
+    leakage.add_argument("file_a", type=Path, metavar="FILE_A", help="first chat JSONL file")
+    leakage.add_argument("file_b", type=Path, metavar="FILE_B", help="second chat JSONL file")
+    leakage.add_argument(
+        "--show", type=int, default=10, metavar="K", help="shared strings to list per kind (default: %(default)s)"
+    )
 
 
 def _read(path: Path) -> list[ChatExample]:
@@ -79,7 +134,7 @@ def _print_stats(examples: list[ChatExample], name: str, reference: tuple[list[C
 def _nlrx(args: argparse.Namespace) -> int:
     limits = GrammarLimits(max_depth=args.max_depth)
     reference = _read_reference(args)
-    train_path, test_path = write_nlrx(args.out, args.n, args.seed, args.test_fraction, limits=limits)
+    train_path, test_path = write_nlrx(args.output_dir, args.n, args.seed, args.test_fraction, limits=limits)
     print(f"wrote {train_path} and {test_path}")
     if args.stats or args.reference:
         _print_stats(_read(train_path) + _read(test_path), "generated", reference)
@@ -100,7 +155,7 @@ def _leakage(args: argparse.Namespace) -> int:
 
 def main(argv: list[str]) -> int:
     try:
-        args = _parser().parse_args(argv)
+        args = build_parser().parse_args(argv)
     except SystemExit as exit_:  # argparse exits on --help and on bad arguments
         return int(exit_.code or 0)
     run = {"nlrx": _nlrx, "stats": _stats, "leakage": _leakage}[args.command]
