@@ -36,8 +36,10 @@ def test_score_spider_with_db_dir_and_output(tmp_path, capsys):
     output = tmp_path / "out" / "summary.json"
     argv = ["--task", "spider", "--predictions", str(predictions), "--db_dir", str(db_dir), "--output", str(output)]
     assert score.main(argv) == 0
-    metrics = json.loads(output.read_text())["metrics"]
-    assert metrics["execution"] == 0.5 and metrics["unparsable"] == 1
+    summary = json.loads(output.read_text())
+    assert summary["metrics"]["execution"] == 0.5 and summary["metrics"]["unparsable"] == 1
+    assert summary["metrics"]["paper_execution"] == 0.5 and "paper_execution" in summary["meta"]["scoring"]
+    assert "paper_execution: " in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(

@@ -13,11 +13,15 @@ Analyses (--analysis): `svd` saves the singular value spectrum of Enc(Text) - En
 between consecutive hidden-state steps. synth/turk always report accuracy by answer suffix
 (`.*` vs `.*.*`, Table 1), plus any --suffixes.
 
-Scoring: synth/turk exact match and regex equivalence (empty-language references reported
-apart); gsm8k the number after ####; spider execution results compared as multisets, as lists
-when the reference has ORDER BY; nq_open any ';'-separated alternative after normalisation;
-hellaswag the most likely option letter (no generation). Unparsable predictions are misses,
-counted as `unparsable`.
+Scoring, robust metrics then the paper's (the reference evaluate.py's, under `paper_` names):
+synth/turk exact match (the paper's metric) and regex equivalence (empty-language references
+reported apart); gsm8k the number after #### (`correct`) and the reference's string match of
+`\n#### (.+)$` (`paper_correct`); spider execution results compared as multisets, as lists when
+the reference has ORDER BY (`execution`), and the sqlite3 shell's printed output compared as text
+(`paper_execution`; emulated in Python when no sqlite3 shell is installed, the report says which);
+nq_open any ';'-separated alternative after normalisation (`match`) and any "; " piece of the
+prediction inside the reference (`paper_match`); hellaswag the most likely option letter (no
+generation; the paper's metric). Unparsable predictions are misses, counted as `unparsable`.
 """
 
 from __future__ import annotations

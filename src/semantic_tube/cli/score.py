@@ -61,7 +61,7 @@ def main(argv: list[str]) -> int:
     try:
         task = get_task(args.task)
         report = score_records(task, read_predictions(args.predictions), score_options(args), suffixes=suffixes_of(args))
-        report.meta = {"predictions": str(args.predictions)}
+        report.meta["predictions"] = str(args.predictions)
         report.write_summary(args.output or args.predictions.parent / EVAL_FILE)
     except USER_ERRORS as err:
         print(f"stp score: error: {err}", file=sys.stderr)

@@ -6,6 +6,8 @@ keys prefixed with `<subset>/`. A subset without examples has no rate and no int
 None (null in eval.json, `n/a` in the table) with count and hits 0, since a 0.0 in [0, 1] would
 read as a measured failure. `predictions.jsonl` keeps, per example, the prompt, reference,
 prediction and verdicts (with a `reason` on a miss), so failures can be read, not just counted.
+eval.json's `meta.scoring` (also printed under the table) says how a metric whose implementation
+depends on the machine was computed (spider's `paper_execution`: the sqlite3 shell or its emulation).
 """
 
 from __future__ import annotations
@@ -71,6 +73,7 @@ class EvalReport:
         """A short human-readable table: rates with hits and intervals, then counts, subsets after the whole set."""
         lines = [f"task {self.task}: {int(self.metrics['count'])} examples", f"{'metric':<34} {'value':>7}  {'95% CI':<16} hits"]
         lines += [self._row(key, value) for key, value in self.metrics.items() if key != "count" and not key.endswith(_DERIVED)]
+        lines += [f"{metric}: {how}" for metric, how in self.meta.get("scoring", {}).items()]
         return "\n".join(lines)
 
     def _row(self, key: str, value: float | None) -> str:

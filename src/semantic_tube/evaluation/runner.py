@@ -58,7 +58,7 @@ def evaluate(
         meta = _predict(model, tokenizer, task, examples, records, batch_size, max_new_tokens)
         meta["predict_seconds"] = round(time.monotonic() - started, 3)
         report = score_records(task, records, options, suffixes=suffixes)
-        report.meta = meta | {"batch_size": batch_size}
+        report.meta |= meta | {"batch_size": batch_size}
         _analyse(report, model, tokenizer, examples, analyses, batch_size)
     finally:
         model.train(was_training)

@@ -38,4 +38,5 @@ def score_records(
         suffixes = DEFAULT_SUFFIXES
     if suffixes:
         metrics |= suffix_metrics(records, task.metrics, tuple(suffixes))
-    return EvalReport(task=task.name, metrics=metrics, predictions=records)
+    scoring = scorer.describe()
+    return EvalReport(task=task.name, metrics=metrics, predictions=records, meta={"scoring": scoring} if scoring else {})

@@ -30,8 +30,10 @@ _OPTION_LINE = re.compile(r"^\s*([A-Z])\)", re.MULTILINE)
 class Task:
     """What a task's verdicts mean and how to aggregate them.
 
-    `metrics` are verdict keys reported as proportions with Wilson intervals, `counts` verdict
-    keys reported as counts, and `subsets` name -> verdict key: the metrics again, restricted to
+    `metrics` are verdict keys reported as proportions with Wilson intervals (the task's own
+    metrics, then the paper's: a `paper_` name, or for synth/turk `exact` and for hellaswag
+    `accuracy`, which are the reference code's metrics as they stand), `counts` verdict keys
+    reported as counts, and `subsets` name -> verdict key: the metrics again, restricted to
     the examples where that key is true. `check_example` returns (field, problem) for a data
     line the task cannot use.
     """
@@ -97,7 +99,7 @@ TASKS: dict[str, Task] = {
             "gsm8k",
             "GSM8K: grade-school math, answer after ####",
             "Answer the math question, show steps.",
-            ("correct",),
+            ("correct", "paper_correct"),
             lambda options: NumericScorer(),
             check_example=_check_gsm8k,
         ),
@@ -105,7 +107,7 @@ TASKS: dict[str, Task] = {
             "spider",
             "Spider: English to SQL, execution accuracy",
             "Convert natural language to SQL.",
-            ("execution",),
+            ("execution", "paper_execution"),
             ExecutionScorer,
             counts=("unparsable", "timeout"),
             check_example=_check_spider,
@@ -114,7 +116,7 @@ TASKS: dict[str, Task] = {
             "nq_open",
             "NQ-open: short answers, ';'-separated alternatives",
             "Answer the question below.",
-            ("match",),
+            ("match", "paper_match"),
             lambda options: AnswerSetScorer(),
         ),
         Task(

@@ -4,6 +4,10 @@ A scorer maps one prediction record (`prompt`, `reference`, `prediction`, and `c
 the task needs them) to a verdict: a dict of booleans the task aggregates (metrics such as
 `exact`, flags such as `unparsable`) plus an optional `reason` a person can read to see why a
 prediction failed. Scorers never raise on a bad prediction: it is a miss.
+
+Beside its own metrics each task reports the paper's, as the reference evaluate.py computes it,
+under a `paper_` name (gsm8k `paper_correct`, nq_open `paper_match`, spider `paper_execution`);
+NL-RX's `exact` and HellaSwag's `accuracy` already are the paper's metrics.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ class ScoreOptions:
     db_dir: Path | None = None  # Spider databases, <db_dir>/<db_id>/<db_id>.sqlite
     regex_timeout_s: float = 2.0  # per regex-equivalence decision
     sql_timeout_s: float = 5.0  # per query
+    sqlite_shell: str | None = "sqlite3"  # spider paper_execution: the shell to run; None (or not installed): emulate it
 
 
 class Scorer:
@@ -29,3 +34,7 @@ class Scorer:
 
     def score(self, record: dict) -> dict:
         raise NotImplementedError
+
+    def describe(self) -> dict[str, str]:
+        """metric -> how it was computed, for metrics whose implementation depends on the machine."""
+        return {}

@@ -1,4 +1,5 @@
-"""Spider: execution accuracy on the example's SQLite database.
+"""Spider: execution accuracy on the example's SQLite database, robust (`execution`) and as the
+paper measured it (`paper_execution`, the sqlite3 shell's printed output: see `sqlite_shell`).
 
 Prediction and reference run on `<db_dir>/<db_id>/<db_id>.sqlite` (Spider's layout), opened
 read-only through a `file:...?mode=ro` URI so a predicted `DROP TABLE` cannot damage it. Each
@@ -8,7 +9,8 @@ recursive CTE without a limit, a huge cross join) becomes a miss instead of a ha
 Result comparison: rows are compared as multisets (order-insensitive), except when the
 reference has an ORDER BY outside string literals, where order is part of the answer and rows
 are compared as lists. Columns are compared in order (no permutation search, unlike Spider's
-test-suite evaluation); floats are rounded to 6 decimals so float noise is not a miss.
+test-suite evaluation); floats are rounded to 6 decimals so float noise is not a miss. The
+paper's text comparison instead misses a reordered result and hits when both queries fail.
 """
 
 from __future__ import annotations
@@ -21,17 +23,11 @@ from pathlib import Path
 
 from semantic_tube.evaluation.errors import EvalError
 from semantic_tube.evaluation.scorers import ScoreOptions, Scorer
+from semantic_tube.evaluation.scorers.sqlite_shell import PROGRESS_EVERY, QueryTimeout, describe, emulated_output, find_shell, shell_output
 
 _DB_ID = re.compile(r"db_id:\s*\[([^\]]+)\]")
 _STRING_LITERAL = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
 _ORDER_BY = re.compile(r"\border\s+by\b", re.IGNORECASE)
-PROGRESS_EVERY = 1000  # sqlite VM instructions between deadline checks
-
-
-class QueryTimeout(Exception):
-    """A query ran past its time budget."""
-
-
 def db_id_of(prompt: str) -> str | None:
     """The database named by Spider's `For db_id:[name]` prompt prefix."""
     match = _DB_ID.search(prompt)
@@ -71,13 +67,16 @@ def same_results(predicted: list[tuple], reference: list[tuple], ordered: bool) 
 
 
 class ExecutionScorer(Scorer):
-    """Verdict: `execution` (same results), `unparsable` (the prediction fails to run), `timeout`."""
+    """Verdict: `execution` (same results), `paper_execution` (same shell output), `unparsable`
+    (the prediction fails to run), `timeout`."""
 
     def __init__(self, options: ScoreOptions):
         self.db_dir = options.db_dir
         self.timeout_s = options.sql_timeout_s
+        self.shell = find_shell(options.sqlite_shell)
         self._connections: dict[str, sqlite3.Connection] = {}
         self._reference_rows: dict[tuple[str, str], list[tuple] | str] = {}
+        self._reference_outputs: dict[tuple[str, str], str | None] = {}
 
     def check(self, records: list[dict]) -> None:
         """Every record must name a database, and every database must exist, before any work is done."""
@@ -92,9 +91,18 @@ class ExecutionScorer(Scorer):
             if not database_path(self.db_dir, db_id).is_file():
                 raise EvalError(f"database not found: {database_path(self.db_dir, db_id)} (db_id {db_id!r})")
 
+    def describe(self) -> dict[str, str]:
+        return {"paper_execution": describe(self.shell)}
+
     def score(self, record: dict) -> dict:
         db_id = db_id_of(record.get("prompt", ""))
         self.check([record])
+        verdict = self._execution(db_id, record)
+        paper = self._paper_output(db_id, record["prediction"])
+        verdict["paper_execution"] = paper is not None and paper == self._paper_reference(db_id, record["reference"])
+        return verdict
+
+    def _execution(self, db_id: str, record: dict) -> dict:
         reference = self._reference(db_id, record["reference"])
         if isinstance(reference, str):
             return {"execution": False, "unparsable": False, "timeout": False, "reason": f"reference fails: {reference}"}
@@ -112,6 +120,20 @@ class ExecutionScorer(Scorer):
             "timeout": False,
             "reason": f"{len(predicted)} rows (first {predicted[:3]}) instead of {len(reference)} (first {reference[:3]})",
         }
+
+    def _paper_output(self, db_id: str, sql: str) -> str | None:
+        """What the sqlite3 shell prints for `sql` (or its emulation); None when it timed out."""
+        path = database_path(self.db_dir, db_id)
+        try:
+            return shell_output(self.shell, path, sql, self.timeout_s) if self.shell else emulated_output(path, sql, self.timeout_s)
+        except QueryTimeout:
+            return None
+
+    def _paper_reference(self, db_id: str, sql: str) -> str | None:
+        key = (db_id, sql)
+        if key not in self._reference_outputs:
+            self._reference_outputs[key] = self._paper_output(db_id, sql)
+        return self._reference_outputs[key]
 
     def _reference(self, db_id: str, sql: str) -> list[tuple] | str:
         """Reference rows, cached (references repeat across runs of one file); an error message if it fails."""
