@@ -6,7 +6,9 @@ import pytest
 
 from semantic_tube.data.messages import ChatExample
 from semantic_tube.evaluation import evaluate
-from semantic_tube.evaluation.generation import _decode, answer_budget, end_of_turn_id, generate_answers, stop_token_ids
+from semantic_tube.evaluation.errors import EvalError
+from semantic_tube.evaluation.generation import _decode, end_of_turn_id, generate_answers, stop_token_ids
+from semantic_tube.evaluation.tasks import get_task
 from semantic_tube.evaluation.likelihood import option_log_likelihoods
 from tests.tiny_models import tiny_model, tiny_tokenizer
 
@@ -47,10 +49,20 @@ def test_decoding_cuts_at_the_first_stop_token():
     assert _decode(tokenizer, text_ids * 5, [stop], max_new_tokens=len(text_ids) * 5).truncated
 
 
-def test_budget_follows_the_longest_reference():
+def test_budget_does_not_depend_on_the_examples():
+    """An example evaluated alone or beside a long reference (another --limit) gets the task's
+    fixed budget, hence the same prediction and verdict."""
     tokenizer = tiny_tokenizer("chatml")
-    longest = len(tokenizer("x" * 200, add_special_tokens=False)["input_ids"])
-    assert answer_budget(tokenizer, ["a", "x" * 200]) >= longest + 16
+    model = tiny_model(tokenizer, seed=3).eval()
+    first = examples()[0]
+    alone = evaluate(model, tokenizer, "nq_open", [first])
+    beside_long = evaluate(model, tokenizer, "nq_open", [first, ChatExample(user="q", assistant="x " * 300)])
+    assert alone.meta["max_new_tokens"] == beside_long.meta["max_new_tokens"] == get_task("nq_open").max_new_tokens == 128
+    assert alone.predictions[0]["prediction"] == beside_long.predictions[0]["prediction"]
+    assert alone.predictions[0]["verdicts"] == beside_long.predictions[0]["verdicts"]
+    assert get_task("gsm8k").max_new_tokens == 512
+    with pytest.raises(EvalError, match="max_new_tokens must be >= 1"):
+        evaluate(model, tokenizer, "nq_open", [first], max_new_tokens=0)
 
 
 def test_option_likelihoods_do_not_depend_on_batching(tiny):

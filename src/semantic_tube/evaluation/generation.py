@@ -3,8 +3,8 @@
 Prompts are `encode_prompt` ids (the chat template's text up to the generation prompt, no
 extra special tokens), batched by length with left padding and decoded with the KV cache.
 Decoding stops at the tokenizer's EOS and at the template's end-of-turn token when it differs
-(`<|eot_id|>`, `<end_of_turn>` ...). The token budget comes from the longest reference, so a
-model that never stops costs a bounded time and a long reference is never silently cut.
+(`<|eot_id|>`, `<end_of_turn>` ...). The token budget is the caller's (a task's fixed default,
+`Task.max_new_tokens`): an answer that hits it is flagged `truncated`, not silently cut.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from semantic_tube.data.chat import encode_prompt, render_chat
 from semantic_tube.data.messages import ChatExample
 from semantic_tube.evaluation.batching import length_sorted_batches, model_device, pad_left
 
-BUDGET_MARGIN = 16  # extra tokens beyond the longest reference (at least; 25% for long answers)
 _SENTINEL = "zq7sentinel"
 
 
@@ -28,12 +27,6 @@ class Generation:
     text: str
     tokens: int
     truncated: bool
-
-
-def answer_budget(tokenizer, references: list[str]) -> int:
-    """max_new_tokens: tokens of the longest reference plus a margin (+1 for the end-of-turn token)."""
-    longest = max((len(tokenizer(text, add_special_tokens=False)["input_ids"]) for text in references), default=0)
-    return longest + max(BUDGET_MARGIN, longest // 4) + 1
 
 
 def end_of_turn_id(tokenizer) -> int | None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from semantic_tube.data.messages import ChatExample
 from semantic_tube.evaluation.errors import EvalError
-from semantic_tube.evaluation.generation import answer_budget, generate_answers
+from semantic_tube.evaluation.generation import generate_answers
 from semantic_tube.evaluation.likelihood import option_log_likelihoods
 from semantic_tube.evaluation.report import EvalReport
 from semantic_tube.evaluation.representations import difference_spectra, text_code_embeddings
@@ -38,8 +38,10 @@ def evaluate(
 ) -> EvalReport:
     """Score `model` on `examples`; writes predictions.jsonl and eval.json when `output_dir` is given.
 
-    max_new_tokens defaults to the longest reference's token count plus a margin. The model's
-    train/eval mode is restored afterwards, so a trainer can call this mid-training.
+    max_new_tokens defaults to the task's fixed budget (`Task.max_new_tokens`), never to one
+    derived from these examples' references, so an example gets the same verdict whatever else
+    is evaluated with it. The model's train/eval mode is restored afterwards, so a trainer can
+    call this mid-training.
     """
     task = get_task(task)
     unknown = set(analyses) - set(ANALYSES)
@@ -47,6 +49,8 @@ def evaluate(
         raise EvalError(f"unknown analysis {', '.join(sorted(unknown))}; known: {', '.join(ANALYSES)}")
     if not examples:
         raise EvalError(f"no examples to evaluate task {task.name} on")
+    if max_new_tokens is not None and max_new_tokens < 1:
+        raise EvalError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
     options = score_options or ScoreOptions()
     examples = [task.with_default_system(example) for example in examples]
     records = [_record(example) for example in examples]
@@ -80,7 +84,7 @@ def _predict(model, tokenizer, task: Task, examples, records, batch_size: int, m
             record["prediction"] = max(option_scores, key=option_scores.get)
             record["choices"] = option_scores
         return {}
-    budget = max_new_tokens or answer_budget(tokenizer, [example.assistant for example in examples])
+    budget = max_new_tokens or task.max_new_tokens
     generations = generate_answers(model, tokenizer, examples, max_new_tokens=budget, batch_size=batch_size)
     for record, generation in zip(records, generations):
         record["prediction"] = generation.text

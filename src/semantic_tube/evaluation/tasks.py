@@ -23,6 +23,9 @@ from semantic_tube.evaluation.scorers.sql import ExecutionScorer, db_id_of
 
 GENERATE = "generate"  # the model writes the answer greedily
 CHOOSE = "choose"  # the model ranks given options by likelihood
+# The reference evaluate.py's default budget. Fixed per task, never derived from the examples
+# evaluated, so an example's verdict does not depend on which others share its run (--limit).
+DEFAULT_MAX_NEW_TOKENS = 128
 _OPTION_LINE = re.compile(r"^\s*([A-Z])\)", re.MULTILINE)
 
 
@@ -35,7 +38,9 @@ class Task:
     `accuracy`, which are the reference code's metrics as they stand), `counts` verdict keys
     reported as counts, and `subsets` name -> verdict key: the metrics again, restricted to
     the examples where that key is true. `check_example` returns (field, problem) for a data
-    line the task cannot use.
+    line the task cannot use. `max_new_tokens` is 128 (the reference's default) except where the
+    paper's answers run longer: GSM8K solutions reach about 240 SmolLM2 tokens in the shared
+    samples (median 117), so 512; Spider queries reach 137, so 256.
     """
 
     name: str
@@ -46,6 +51,7 @@ class Task:
     counts: tuple[str, ...] = ("unparsable",)
     subsets: dict[str, str] = field(default_factory=dict)
     mode: str = GENERATE
+    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS  # generation budget (GENERATE tasks)
     suffix_split: bool = False  # report accuracy by answer suffix (Table 1), NL-RX only
     check_example: Callable[[ChatExample], tuple[str, str] | None] = lambda example: None  # (field, problem)
 
@@ -101,6 +107,7 @@ TASKS: dict[str, Task] = {
             "Answer the math question, show steps.",
             ("correct", "paper_correct"),
             lambda options: NumericScorer(),
+            max_new_tokens=512,
             check_example=_check_gsm8k,
         ),
         Task(
@@ -110,6 +117,7 @@ TASKS: dict[str, Task] = {
             ("execution", "paper_execution"),
             ExecutionScorer,
             counts=("unparsable", "timeout"),
+            max_new_tokens=256,
             check_example=_check_spider,
         ),
         Task(
