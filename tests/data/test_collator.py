@@ -23,12 +23,12 @@ def test_batches_pad_to_their_own_longest_example(tmp_path):
     tokenizer = tiny_tokenizer("chatml")
     dataset = load_encoded_file(tokenizer, write_file(tmp_path / "d.jsonl", ["dog", "dog.*truck.*ring.*lake"]), max_length=512)
     batch = STPCollator(pad_token_id=tokenizer.pad_token_id)([dataset[0], dataset[1]])
-    lengths = [len(dataset[0].input_ids), len(dataset[1].input_ids)]
+    lengths = [len(dataset[0]["input_ids"]), len(dataset[1]["input_ids"])]
     assert batch["input_ids"].shape == (2, max(lengths))
     assert batch["attention_mask"].sum(1).tolist() == lengths
     short = lengths.index(min(lengths))
     assert (batch["labels"][short, min(lengths) :] == IGNORE_INDEX).all()
-    assert batch["query_span"].tolist() == [list(dataset[0].query_span), list(dataset[1].query_span)]
+    assert batch["query_span"].tolist() == [list(dataset[0]["query_span"]), list(dataset[1]["query_span"])]
     assert batch["answer_span"].dtype == torch.long
     assert batch["example_index"].tolist() == [0, 1]
     multiple = STPCollator(pad_token_id=tokenizer.pad_token_id, pad_to_multiple_of=8)([dataset[0]])

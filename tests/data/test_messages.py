@@ -24,6 +24,8 @@ def write_lines(path, lines):
         ({"messages": [{"role": "user", "content": ""}, {"role": "assistant", "content": "A"}]}, "messages.user", "empty"),
         ({"messages": [{"role": "robot", "content": "Q"}]}, "messages[0].role", "unknown role"),
         ({"messages": [{"role": "user"}]}, "messages[0]", "'role' and 'content'"),
+        ({**GOOD, "text": [{"role": "user"}]}, "text", "non-empty string"),
+        ({**GOOD, "code": 3}, "code", "non-empty string"),
     ],
 )
 def test_bad_line_names_file_line_and_field(tmp_path, bad, field, problem):
@@ -56,3 +58,15 @@ def test_missing_file_and_empty_file(tmp_path):
     (tmp_path / "empty.jsonl").write_text("\n")
     with pytest.raises(DataError, match="no valid examples"):
         read_chat_jsonl(tmp_path / "empty.jsonl")
+
+
+def test_views_are_read_as_strings_or_one_turn_and_written_back(tmp_path):
+    """The paper's HellaSwag lines carry "text" and "code" as lists of one turn."""
+    line = {**GOOD, "text": [{"role": "user", "content": "context"}], "code": "ending"}
+    example = read_chat_jsonl(write_lines(tmp_path / "d.jsonl", [line, GOOD])).examples
+    assert (example[0].text, example[0].code) == ("context", "ending")
+    assert (example[1].text, example[1].code) == (None, None)
+    write_chat_jsonl(tmp_path / "out.jsonl", example)
+    assert read_chat_jsonl(tmp_path / "out.jsonl").examples == [
+        ChatExample(**{**vars(e), "source": f"{tmp_path / 'out.jsonl'}:{i + 1}"}) for i, e in enumerate(example)
+    ]

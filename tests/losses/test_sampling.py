@@ -42,12 +42,27 @@ def test_anchored_fixes_the_ends():
     assert set(r.tolist()) == {3, 4, 8, 9, 10}
 
 
-def test_span_draws_every_proper_sub_span_but_never_the_whole():
-    lengths = torch.tensor([5])
-    drawn = sample_trajectory_indices(lengths, 3000, STPForm.SPAN, gen())
+def test_span_draws_as_the_reference_code_does():
+    """Over 5 points the reference draws a uniform in [0, 4), then b uniform in [a+1, 4] except
+    the whole (0, 4): P(a) = 1/4, P(b | a=0) = 1/3, and (3, 4) has probability 1/4 (uniform over
+    the 9 proper pairs would give 1/9)."""
+    n = 6000
+    drawn = sample_trajectory_indices(torch.tensor([5]), n, STPForm.SPAN, gen())
     assert (drawn[0, :, 0] == 0).all() and (drawn[0, :, 3] == 4).all()
-    pairs = set(map(tuple, drawn[0, :, 1:3].tolist()))
-    assert pairs == set(itertools.combinations(range(5), 2)) - {(0, 4)}
+    counts = Counter(map(tuple, drawn[0, :, 1:3].tolist()))
+    assert set(counts) == set(itertools.combinations(range(5), 2)) - {(0, 4)}
+    expected = {(a, b): 1 / 4 * 1 / ((4 - a) - (a == 0)) for a, b in counts}
+    for pair, probability in expected.items():
+        assert counts[pair] / n == pytest.approx(probability, abs=0.02), pair
+
+
+def test_span_points_start_at_the_state_before_the_query():
+    """The reference's points are the states before each content token plus the last one:
+    query 2..4 and answer 8..11 give points 1,2,3,4 and 8,...,11."""
+    positions = sample_positions(QUERY[:1], ANSWER[:1], 400, STPForm.SPAN, gen())
+    first, a, b, last = positions[0].unbind(-1)
+    assert (first == 1).all() and (last == 11).all()
+    assert set(a.tolist()) | set(b.tolist()) == {1, 2, 3, 4, 8, 9, 10, 11}
 
 
 def test_same_seed_same_draws_and_different_seed_different_draws():

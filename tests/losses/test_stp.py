@@ -119,3 +119,147 @@ def test_bfloat16_hidden_states_are_computed_in_float32():
 def test_bad_shapes_raise(hidden_shape, triplets, message):
     with pytest.raises(ValueError, match=message):
         stp_loss(torch.randn(hidden_shape), triplets)
+
+
+# ---------------------------------------------------------------- template gap (Appendix G)
+
+
+def appendix_g_step(h, a, b, g0, g1):
+    """One displacement written literally: h_b - h_(g1-1) + h_(g0-1) - h_a when a < g0 and b >= g1."""
+    if a < g0 and b >= g1:
+        return h[b] - h[g1 - 1] + h[g0 - 1] - h[a]
+    return h[b] - h[a]
+
+
+def loop_tube_skip(hidden, triplets, skip):
+    values = []
+    for row in range(hidden.shape[0]):
+        g0, g1 = skip[row].tolist()
+        for s, r, t in triplets[row].tolist():
+            if min(s, r, t) < 0:
+                continue
+            h = hidden[row]
+            values.append(1 - F.cosine_similarity(appendix_g_step(h, r, t, g0, g1), appendix_g_step(h, s, r, g0, g1), dim=0))
+    return torch.stack(values).mean()
+
+
+def test_gap_skip_equals_the_hand_written_formula_values_and_gradients():
+    """Query at positions 1-4, template gap 5-7, answer 8-11: triplets on both sides and across."""
+    g = torch.Generator().manual_seed(3)
+    hidden = torch.randn(2, 12, 8, generator=g, dtype=torch.float64)
+    triplets = torch.tensor([[[1, 3, 9], [2, 8, 11], [1, 2, 4]], [[8, 9, 10], [4, 8, 9], [1, 4, 8]]])
+    skip = torch.tensor([[5, 8], [5, 8]])
+    a, b = hidden.clone().requires_grad_(True), hidden.clone().requires_grad_(True)
+    fast, slow = stp_loss(a, triplets, skip), loop_tube_skip(b, triplets, skip)
+    fast.backward()
+    slow.backward()
+    assert fast.item() == pytest.approx(slow.item(), abs=1e-6)
+    torch.testing.assert_close(a.grad, b.grad, atol=1e-6, rtol=1e-6)
+    assert fast.item() != pytest.approx(stp_loss(hidden, triplets).item(), abs=1e-3)  # the gap matters
+
+
+def test_appendix_g_two_view_case_by_hand():
+    """s = query start, r = query end (g0 - 1), t = answer end: L = 1 - cos(h_t - h_r', h_r - h_s)
+    with r' = g1 - 1. Points: h_0 = (0,0), h_1 = (1,0) [query]; h_2 = (5,5) [template];
+    h_3 = (9,-9) [state before the answer], h_4 = (10,-9) [answer]. Straight across the gap the
+    steps (1,0) and (9,-9) give cos = 1/sqrt(2); bypassing it, h_4 - h_3 = (1,0): cos = 1, loss 0."""
+    h = line([[0.0, 0.0], [1.0, 0.0], [5.0, 5.0], [9.0, -9.0], [10.0, -9.0]])
+    triplet = torch.tensor([[[0, 1, 4]]])
+    assert stp_loss(h, triplet, torch.tensor([[2, 4]])).item() == pytest.approx(0.0, abs=1e-6)
+    assert stp_loss(h, triplet).item() == pytest.approx(1 - 2**-0.5, abs=1e-6)
+
+
+@pytest.mark.parametrize(("fn", "width"), [(stp_loss, 3), (span_loss, 4)])
+def test_template_states_never_enter_the_loss(fn, width):
+    """Adding any v to every state at positions >= g1 - 1 (the gap's last state and the answer)
+    changes no displacement, so neither the loss nor its gradients with respect to the other
+    states; without `skip` the same shift changes the loss."""
+    g = torch.Generator().manual_seed(5)
+    hidden = torch.randn(3, 14, 6, generator=g, dtype=torch.float64)
+    skip = torch.tensor([[6, 9], [5, 10], [4, 8]])
+    positions = []
+    for g0, g1 in skip.tolist():
+        allowed = [p for p in range(1, 14) if p < g0 or p >= g1]  # query and answer positions
+        rows = [sorted(torch.tensor(allowed)[torch.randperm(len(allowed), generator=g)[:width]].tolist()) for _ in range(5)]
+        positions.append(rows)
+    positions = torch.tensor(positions)
+    shift = torch.zeros_like(hidden)
+    for row, (_, g1) in enumerate(skip.tolist()):
+        shift[row, g1 - 1 :] = torch.randn(6, generator=g, dtype=torch.float64) * 10
+    base, moved = hidden.clone().requires_grad_(True), (hidden + shift).clone().requires_grad_(True)
+    fn(base, positions, skip).backward()
+    fn(moved, positions, skip).backward()
+    assert fn(hidden + shift, positions, skip).item() == pytest.approx(fn(hidden, positions, skip).item(), abs=1e-9)
+    torch.testing.assert_close(base.grad, moved.grad)
+    assert fn(hidden + shift, positions).item() != pytest.approx(fn(hidden, positions).item(), abs=1e-4)
+
+
+@pytest.mark.parametrize("skip", [torch.tensor([[3, 3]]), torch.tensor([[-1, -1]])])
+def test_empty_gap_skips_nothing(skip):
+    g = torch.Generator().manual_seed(0)
+    hidden = torch.randn(1, 8, 4, generator=g)
+    triplets = torch.tensor([[[0, 2, 5], [1, 4, 7]]])
+    assert stp_loss(hidden, triplets, skip).item() == pytest.approx(stp_loss(hidden, triplets).item(), abs=1e-7)
+
+
+def test_several_gaps_compose():
+    """Two gaps, [1, 3) and [5, 7) (system->query and query->answer, say). Crossing each subtracts
+    its own step: 0 -> 4 is h_4 - h_2 + h_0 - h_0 = (2, 0), 4 -> 7 is h_7 - h_6 + h_4 - h_4 = (1, 0).
+    Collinear: loss 0, while straight across the detours it is not."""
+    h = line([[0.0, 0.0], [3.0, 7.0], [0.0, 0.0], [1.0, 0.0], [2.0, 0.0], [8.0, 8.0], [0.0, -5.0], [1.0, -5.0]])
+    skip = torch.tensor([[[1, 3], [5, 7]]])
+    triplet = torch.tensor([[[0, 4, 7]]])
+    assert stp_loss(h, triplet, skip).item() == pytest.approx(0.0, abs=1e-6)
+    assert stp_loss(h, triplet).item() > 0.1
+
+
+def reference_get_embeddings(h, user, assistant, start, end):
+    """The reference code's `get_embeddings`, written out from its text: user/assistant are
+    [start, end) content token spans, offsets index the L + 1 points h[user_start - 1], ..."""
+    us, ue = user
+    as_, ae = assistant
+    q = ue - us
+
+    def point(offset):
+        return us + offset if offset + us < ue else as_ + offset - q
+
+    ps, pe = point(start), point(end)
+    if ps >= as_:
+        before = h[ue - 1] - h[us - 1] + h[ps - 1] - h[as_ - 1]
+        patch = h[pe - 1] - h[ps - 1]
+        after = h[ae - 1] - h[pe - 1]
+    elif pe <= ue:
+        before = h[ps - 1] - h[us - 1]
+        patch = h[pe - 1] - h[ps - 1]
+        after = h[ue - 1] - h[pe - 1] + h[ae - 1] - h[as_ - 1]
+    else:
+        before = h[ps - 1] - h[us - 1]
+        patch = h[ue - 1] - h[ps - 1] + h[pe - 1] - h[as_ - 1]
+        after = h[ae - 1] - h[pe - 1]
+    return 1 - F.cosine_similarity(before + after, patch, dim=0)
+
+
+def test_span_form_with_skip_equals_the_reference_code():
+    """Every (start, end) offset pair of the reference, mapped to our (first, a, b, last)
+    positions through the sampler's own mapping, gives the reference's loss."""
+    from semantic_tube.losses.sampling import to_positions
+
+    g = torch.Generator().manual_seed(9)
+    hidden = torch.randn(1, 16, 5, generator=g, dtype=torch.float64)
+    user, assistant = (3, 7), (11, 15)  # content spans; gap [7, 11)
+    points_query = torch.tensor([[user[0] - 1, user[1]]])  # the span form's points start one earlier
+    length = (user[1] - user[0]) + (assistant[1] - assistant[0])
+    for start in range(length):
+        for end in range(start + 1, length + 1):
+            if end - start >= length:
+                continue
+            index = torch.tensor([[[0, start, end, length]]])
+            spans = to_positions(index, points_query, torch.tensor([assistant]))
+            ours = span_loss(hidden, spans, torch.tensor([[user[1], assistant[0]]]))
+            expected = reference_get_embeddings(hidden[0], user, assistant, start, end)
+            assert ours.item() == pytest.approx(expected.item(), abs=1e-9), (start, end)
+
+
+def test_bad_skip_shape_raises():
+    with pytest.raises(ValueError, match="skip must be"):
+        stp_loss(torch.zeros(2, 5, 3), torch.tensor([[[0, 1, 2]], [[0, 1, 2]]]), torch.tensor([1, 3]))

@@ -2,7 +2,9 @@
 
 import shutil
 
+import numpy as np
 import pytest
+import torch
 from transformers import Trainer
 
 from semantic_tube.data.collator import STPCollator, load_encoded_file
@@ -47,7 +49,9 @@ def losses(trainer, key="loss"):
 def test_both_losses_are_logged_and_add_up(tiny_dir, train_file, tmp_path):
     trainer = make_trainer(tiny_dir, train_file, args(tmp_path, stp_lambda=0.5))
     trainer.train()
-    for entry in (e for e in trainer.state.log_history if "loss" in e):
+    entries = [e for e in trainer.state.log_history if "loss" in e]
+    assert len(entries) == 6  # 12 steps, logged every 2
+    for entry in entries:
         assert entry["loss"] == pytest.approx(entry["ntp_loss"] + 0.5 * entry["stp_loss"], rel=1e-4, abs=1e-4)
         assert 0.0 <= entry["stp_loss"] <= 2.0
 
@@ -96,12 +100,14 @@ class DropSpans(STPCollator):
 
 def test_lambda_zero_gives_exactly_the_plain_trainer_losses(tiny_dir, train_file, tmp_path):
     pad = load_tokenizer(str(tiny_dir)).pad_token_id
-    plain = make_trainer(tiny_dir, train_file, args(tmp_path / "plain"), Trainer, DropSpans(pad_token_id=pad))
+    # The plain Trainer would drop the span fields before DropSpans sees them.
+    plain = make_trainer(tiny_dir, train_file, args(tmp_path / "plain", remove_unused_columns=False), Trainer, DropSpans(pad_token_id=pad))
     plain.train()
     off = make_trainer(tiny_dir, train_file, args(tmp_path / "off", stp_lambda=0.0))
     off.train()
     diagnostic = make_trainer(tiny_dir, train_file, args(tmp_path / "diag", stp_lambda=0.0, stp_log_when_off=True))
     diagnostic.train()
+    assert len(losses(plain)) == 6
     assert losses(off) == losses(plain)
     assert losses(diagnostic) == losses(plain)
     assert losses(off, "stp_loss") == []  # no STP work at all
@@ -122,6 +128,7 @@ def test_stp_changes_training(tiny_dir, train_file, tmp_path):
 def test_other_forms_train(tiny_dir, train_file, tmp_path, form):
     trainer = make_trainer(tiny_dir, train_file, args(tmp_path, stp_lambda=0.1, stp_form=form, stp_draws=3, max_steps=4))
     trainer.train()
+    assert len(losses(trainer, "stp_loss")) == 2
     assert all(0.0 <= value <= 2.0 for value in losses(trainer, "stp_loss"))
 
 
@@ -151,3 +158,75 @@ def test_resume_last_picks_the_newest_checkpoint(tmp_path):
         (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text("{}")
     assert checkpoint_to_resume(args(tmp_path, resume_from_checkpoint="last")).endswith("checkpoint-12")
     assert checkpoint_to_resume(args(tmp_path, resume_from_checkpoint="x/checkpoint-3")) == "x/checkpoint-3"
+
+
+def test_gap_skipping_is_on_by_default_and_changes_the_measured_value(tiny_dir, train_file, tmp_path):
+    skipping = make_trainer(tiny_dir, train_file, args(tmp_path / "a", stp_lambda=0.1, max_steps=2))
+    assert skipping.args.stp_skip_gap
+    skipping.train()
+    across = make_trainer(tiny_dir, train_file, args(tmp_path / "b", stp_lambda=0.1, max_steps=2, stp_skip_gap=False))
+    across.train()
+    assert losses(skipping, "stp_loss") and losses(across, "stp_loss")
+    assert losses(skipping, "stp_loss")[0] != pytest.approx(losses(across, "stp_loss")[0], abs=1e-4)
+
+
+def test_predict_returns_logits_only(tiny_dir, train_file, tmp_path):
+    """The hidden states STP reads are dropped from the outputs: prediction must not gather and
+    accumulate every layer's states."""
+    trainer = make_trainer(tiny_dir, train_file, args(tmp_path, stp_lambda=0.1, prediction_loss_only=False))
+    dataset = trainer.train_dataset
+    output = trainer.predict(torch.utils.data.Subset(dataset, range(3)))
+    assert isinstance(output.predictions, np.ndarray)
+    assert output.predictions.shape[0] == 3 and output.predictions.shape[-1] == trainer.model.config.vocab_size
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{"train_sampling_strategy": "group_by_length"}, {"dataloader_num_workers": 1}, {"remove_unused_columns": True}, {"remove_unused_columns": False}],
+)
+def test_trainer_options_on_the_data_path_work(tiny_dir, train_file, tmp_path, overrides):
+    trainer = make_trainer(tiny_dir, train_file, args(tmp_path, stp_lambda=0.1, max_steps=4, **overrides))
+    trainer.train()
+    assert len(losses(trainer, "stp_loss")) == 2
+
+
+def test_eval_stp_draws_depend_on_the_example_only_and_average_per_example(tiny_dir, train_file, tmp_path):
+    """Two evaluations of the same model at different global steps give the same eval_stp_loss
+    (no resampling noise), and with lambda = 0 eval_ntp_loss equals the Trainer's per-example
+    eval_loss even when the last batch is smaller."""
+    trainer = make_trainer(
+        tiny_dir, train_file, args(tmp_path, stp_lambda=0.0, stp_log_when_off=True, per_device_eval_batch_size=4)
+    )
+    evaluation = torch.utils.data.Subset(trainer.train_dataset, range(7))  # batches of 4 and 3
+    first = trainer.evaluate(evaluation)
+    trainer.state.global_step = 40
+    second = trainer.evaluate(evaluation)
+    assert first["eval_stp_loss"] == second["eval_stp_loss"]
+    assert first["eval_ntp_loss"] == pytest.approx(first["eval_loss"], rel=1e-5)
+
+
+def test_task_metrics_go_through_the_trainer_log(tiny_dir, train_file, tmp_path):
+    """Metrics of the in-training task evaluation reach on_log, where report_to integrations read."""
+    from transformers import TrainerCallback
+
+    from semantic_tube.training.task_eval import TaskEvalCallback
+
+    class FakeEvaluator:
+        def run(self, model, tokenizer, folder=None):
+            return {"task_synth/exact": 0.25}
+
+    class Recorder(TrainerCallback):
+        def __init__(self):
+            self.logged = []
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            self.logged.append(dict(logs))
+
+    trainer = make_trainer(tiny_dir, train_file, args(tmp_path, stp_lambda=0.1, max_steps=4))
+    recorder = Recorder()
+    trainer.add_callback(recorder)
+    trainer.add_callback(TaskEvalCallback(FakeEvaluator(), 2, trainer.log))
+    trainer.train()
+    scored = [entry for entry in recorder.logged if "task_synth/exact" in entry]
+    assert [entry["step"] for entry in trainer.state.log_history if "task_synth/exact" in entry] == [2, 4]
+    assert len(scored) == 2

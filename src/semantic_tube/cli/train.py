@@ -9,18 +9,21 @@ from __future__ import annotations
 import logging
 import sys
 
+from semantic_tube.data.chat import ChatTemplateError
 from semantic_tube.data.messages import DataError
 
 
 def main(argv: list[str]) -> int:
+    from semantic_tube.evaluation.errors import EvalError
     from semantic_tube.training.arguments import parse_train_args
+    from semantic_tube.training.config import ConfigError
     from semantic_tube.training.run import train
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         model_args, data_args, training_args, task_args = parse_train_args(argv)
         metrics = train(model_args, data_args, training_args, task_args)
-    except (DataError, FileNotFoundError, ValueError) as err:  # EvalError is a ValueError
+    except (DataError, ChatTemplateError, ConfigError, EvalError, FileNotFoundError) as err:  # ours only: others keep their traceback
         print(f"stp train: error: {err}", file=sys.stderr)
         return 2
     print(f"done: {training_args.output_dir} (final ntp_loss={metrics.get('final_ntp_loss')}, stp_loss={metrics.get('final_stp_loss')})")

@@ -20,41 +20,56 @@ IGNORE_INDEX = -100  # label of a position that gets no NTP loss (the Trainer's 
 class LabelMode(str, Enum):
     """Which tokens get the next-token loss."""
 
-    ANSWER = "answer"  # the answer and the template's end-of-turn tokens after it (paper)
-    ALL = "all"  # every token, as the public reference code's collator does
+    ANSWER = "answer"  # the answer and the template's end-of-turn tokens after it (this project's default)
+    ALL = "all"  # every token of the conversation
+    REFERENCE = "reference"  # the reference collator: every token whose id is not the eos id (its pad id)
+
+
+class ChatTemplateError(ValueError):
+    """A chat template this project cannot train with as it renders (named in the message)."""
 
 
 @dataclass(frozen=True)
 class EncodedExample:
-    """Token ids and labels of one example, its [start, end) token spans, and its position in
-    its data set (which keys its STP draws, so they do not depend on how batches are formed)."""
+    """Token ids and labels of one example, the [start, end) token spans of its STP trajectory
+    (the query and the answer, or the `text`/`code` views when the line has them; the template
+    tokens between them form the gap STP bypasses), and its position in its data set (which keys
+    its STP draws, so they do not depend on how batches are formed)."""
 
     input_ids: list[int]
     labels: list[int]
     query_span: tuple[int, int]
     answer_span: tuple[int, int]
-    index: int = 0
+    example_index: int = 0
 
 
-def render_chat(tokenizer, example: ChatExample, *, with_answer: bool = True) -> str:
-    """The template's text for the conversation; without the answer it ends with the generation prompt."""
+def render_chat(tokenizer, example: ChatExample, *, with_answer: bool = True, template_kwargs: dict | None = None) -> str:
+    """The template's text for the conversation; without the answer it ends with the generation prompt.
+
+    template_kwargs go to `apply_chat_template` (e.g. {"enable_thinking": False}); training and
+    evaluation pass the same ones, so a model is scored on the prompts it was trained on.
+    """
     return tokenizer.apply_chat_template(
-        example.messages(with_answer=with_answer), tokenize=False, add_generation_prompt=not with_answer
+        example.messages(with_answer=with_answer),
+        tokenize=False,
+        add_generation_prompt=not with_answer,
+        **(template_kwargs or {}),
     )
 
 
-def encode_prompt(tokenizer, example: ChatExample) -> list[int]:
+def encode_prompt(tokenizer, example: ChatExample, template_kwargs: dict | None = None) -> list[int]:
     """Token ids of the prompt a model generates the answer from (same tokenization as training)."""
-    return tokenizer(render_chat(tokenizer, example, with_answer=False), add_special_tokens=False)["input_ids"]
+    rendered = render_chat(tokenizer, example, with_answer=False, template_kwargs=template_kwargs)
+    return tokenizer(rendered, add_special_tokens=False)["input_ids"]
 
 
-def _locate(rendered: str, content: str, cursor: int, example: ChatExample, field_name: str) -> tuple[int, int]:
-    """Character span of `content` in the rendered text, searching from `cursor` (turns come in order).
+def _locate(rendered: str, content: str, cursor: int, example: ChatExample, field_name: str, end: int | None = None) -> tuple[int, int]:
+    """Character span of `content` in rendered[cursor:end] (turns come in order).
 
     Templates that trim contents are handled by falling back to the stripped text.
     """
     for candidate in (content, content.strip()):
-        start = rendered.find(candidate, cursor)
+        start = rendered.find(candidate, cursor, len(rendered) if end is None else end)
         if candidate and start >= 0:
             return start, start + len(candidate)
     raise _error(example, field_name, "the chat template changed this text beyond trimming; cannot locate it")
@@ -71,33 +86,93 @@ def _error(example: ChatExample, field_name: str, problem: str) -> DataError:
     return DataError(path or "<memory>", int(line) if line.isdigit() else 0, field_name, problem)
 
 
-def encode_chat(tokenizer, example: ChatExample, *, max_length: int, label_mode: LabelMode = LabelMode.ANSWER) -> EncodedExample:
+def _template_name(tokenizer) -> str:
+    return f"the chat template of {getattr(tokenizer, 'name_or_path', '') or type(tokenizer).__name__}"
+
+
+def _rendered_pair(tokenizer, example: ChatExample, template_kwargs: dict | None) -> tuple[str, str]:
+    """(prompt with generation prompt, full conversation), checking the first is a prefix of the second.
+
+    Generation conditions on the prompt, training on the full text: they must agree token for
+    token. Templates that render a past assistant turn differently from the one being generated
+    (thinking templates drop or add <think> blocks) break that.
+    """
+    prompt = render_chat(tokenizer, example, with_answer=False, template_kwargs=template_kwargs)
+    full = render_chat(tokenizer, example, template_kwargs=template_kwargs)
+    if not full.startswith(prompt):
+        raise ChatTemplateError(
+            f"{_template_name(tokenizer)} renders the generation prompt {prompt[-60:]!r} differently from the start of "
+            f"the full conversation {full[: len(prompt)][-60:]!r}, so a model would be scored on prompts it was not "
+            "trained on; thinking templates do this: set chat_template_kwargs (e.g. '{\"enable_thinking\": false}')"
+        )
+    return prompt, full
+
+
+def _trajectory_chars(prompt: str, full: str, example: ChatExample, use_views: bool) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Character spans of the STP trajectory's two pieces: the query and the answer, or the
+    `text` and `code` views (Appendix G: the context and the correct ending of a multiple-choice
+    line, with the distractor options between them left out)."""
+    cursor = _locate(prompt, example.system, 0, example, "messages.system")[1] if example.system else 0
+    query = _locate(prompt, example.user, cursor, example, "messages.user")
+    if use_views and example.text is not None:
+        query = _locate(full, example.text, query[0], example, "text")
+    if use_views and example.code is not None:
+        return query, _locate(full, example.code, query[1], example, "code")
+    # The answer is searched after the generation prompt, never inside the template's header:
+    # an answer like "s" or "model" also occurs in `<|im_start|>` or the role name.
+    return query, _locate(full, example.assistant, len(prompt), example, "messages.assistant")
+
+
+def encode_chat(
+    tokenizer,
+    example: ChatExample,
+    *,
+    max_length: int,
+    label_mode: LabelMode = LabelMode.ANSWER,
+    use_views: bool = True,
+    template_kwargs: dict | None = None,
+) -> EncodedExample:
     """Tokenize one example for training.
 
-    Raises `DataError` (naming the example's file and line) when `max_length` cuts into the answer,
-    since training on a truncated answer teaches the model to stop early.
+    Raises `DataError` (naming the example's file and line) when `max_length` cuts into the answer
+    or the end-of-turn token after it, since training on such an example teaches the model to
+    stop early or never. Raises `ChatTemplateError` when the template renders the prompt
+    differently from the conversation's start.
     """
-    rendered = render_chat(tokenizer, example)
-    cursor = 0
-    if example.system:
-        cursor = _locate(rendered, example.system, 0, example, "messages.system")[1]
-    query_chars = _locate(rendered, example.user, cursor, example, "messages.user")
-    answer_chars = _locate(rendered, example.assistant, query_chars[1], example, "messages.assistant")
-    encoding = tokenizer(rendered, add_special_tokens=False, return_offsets_mapping=True)
+    prompt, full = _rendered_pair(tokenizer, example, template_kwargs)
+    query_chars, trajectory_answer_chars = _trajectory_chars(prompt, full, example, use_views)
+    answer_chars = _locate(full, example.assistant, len(prompt), example, "messages.assistant")
+    encoding = tokenizer(full, add_special_tokens=False, return_offsets_mapping=True)
     offsets = [tuple(pair) for pair in encoding["offset_mapping"]]
-    query_span = _token_span(offsets, query_chars)
-    answer_span = _token_span(offsets, answer_chars)
-    if answer_span[1] > max_length:
+    answer_start, answer_end = _token_span(offsets, answer_chars)
+    needed = min(answer_end + 1, len(offsets))  # the answer and the end-of-turn token after it
+    if needed > max_length:
+        part = "the answer" if answer_end > max_length else "the end-of-turn token after the answer"
         raise _error(
             example,
             "messages.assistant",
-            f"max_length={max_length} cuts the answer (it ends at token {answer_span[1]}); raise max_length or skip such lines",
+            f"max_length={max_length} cuts {part} (it needs {needed} tokens); raise max_length or skip such lines",
         )
     input_ids = list(encoding["input_ids"][:max_length])
+    return EncodedExample(
+        input_ids=input_ids,
+        labels=make_labels(input_ids, answer_start, label_mode, tokenizer.eos_token_id),
+        query_span=_token_span(offsets, query_chars),
+        answer_span=_token_span(offsets, trajectory_answer_chars),
+    )
+
+
+def make_labels(input_ids: list[int], answer_start: int, label_mode: LabelMode, eos_token_id: int | None) -> list[int]:
+    """NTP labels for one sequence (IGNORE_INDEX = no loss).
+
+    answer: the answer plus whatever the template closes the turn with (<|im_end|>, <|eot_id|>,
+    ...), so the model learns to stop. all: every token. reference: the public reference code's
+    collator (DataCollatorForLanguageModeling with pad = eos), which drops the loss at every
+    position holding the eos id, wherever it is (on SmolLM2 that is each <|im_end|>).
+    """
+    label_mode = LabelMode(label_mode)
     if label_mode is LabelMode.ALL:
-        labels = list(input_ids)
-    else:
-        # The answer plus whatever the template closes the turn with (<|im_end|>, <|eot_id|>, ...),
-        # so the model learns to stop.
-        labels = [IGNORE_INDEX] * answer_span[0] + input_ids[answer_span[0] :]
-    return EncodedExample(input_ids=input_ids, labels=labels, query_span=query_span, answer_span=answer_span)
+        return list(input_ids)
+    if label_mode is LabelMode.REFERENCE:
+        return [IGNORE_INDEX if token == eos_token_id else token for token in input_ids]
+    return [IGNORE_INDEX] * answer_start + input_ids[answer_start:]

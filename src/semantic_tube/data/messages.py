@@ -2,7 +2,10 @@
 
 One JSON object per line: {"messages": [{"role": "system", "content": ...},
 {"role": "user", "content": ...}, {"role": "assistant", "content": ...}]}; the system turn is
-optional. Every problem is reported as a `DataError` naming the file, the 1-based line and
+optional. A line may also carry the paper's two views, `"text"` (the query view) and `"code"` (the
+answer view), each a string or a list holding one {"role", "content"} turn, as the paper's
+HellaSwag file does (the context, and the correct ending); STP then runs from one to the other.
+Every problem is reported as a `DataError` naming the file, the 1-based line and
 the field, so a user can fix the line without guessing.
 """
 
@@ -29,6 +32,8 @@ class ChatExample:
     assistant: str
     system: str | None = None
     source: str = ""  # "path:line", for error messages and predictions files
+    text: str | None = None  # query view (Appendix G), when the line has one
+    code: str | None = None  # answer view
 
     def messages(self, *, with_answer: bool = True) -> list[dict[str, str]]:
         turns = [{"role": "system", "content": self.system}] if self.system else []
@@ -76,7 +81,21 @@ def parse_chat_line(text: str, path: str | Path, line: int) -> ChatExample:
         assistant=contents["assistant"],
         system=contents.get("system") or None,
         source=f"{path}:{line}",
+        text=_view(record, "text", path, line),
+        code=_view(record, "code", path, line),
     )
+
+
+def _view(record: dict, name: str, path: str | Path, line: int) -> str | None:
+    """The content of an optional view field: a string, or a list of one turn with a 'content' string."""
+    if name not in record or record[name] is None:
+        return None
+    value = record[name]
+    if isinstance(value, list) and len(value) == 1 and isinstance(value[0], dict):
+        value = value[0].get("content")
+    if not isinstance(value, str) or not value.strip():
+        raise DataError(path, line, name, "expected a non-empty string or a list of one {'role', 'content'} turn")
+    return value
 
 
 def read_chat_jsonl(path: str | Path, *, skip_invalid: bool = False) -> ChatData:
@@ -110,4 +129,9 @@ def write_chat_jsonl(path: str | Path, examples: list[ChatExample]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as handle:
         for example in examples:
-            handle.write(json.dumps({"messages": example.messages()}, ensure_ascii=False) + "\n")
+            record: dict = {"messages": example.messages()}
+            if example.text is not None:
+                record["text"] = [{"role": "user", "content": example.text}]
+            if example.code is not None:
+                record["code"] = [{"role": "assistant", "content": example.code}]
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")

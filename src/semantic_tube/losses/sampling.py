@@ -19,7 +19,7 @@ class STPForm(str, Enum):
 
     TUBE = "tube"  # paper: s < r < t uniform over the trajectory
     ANCHORED = "anchored"  # Appendix G: s = query start, t = answer end, r uniform in between
-    SPAN = "span"  # public reference code: a random sub-span against its complement
+    SPAN = "span"  # public reference code: a random sub-span against its complement (exactly as it draws)
 
 
 # How many positions one draw of each form holds.
@@ -79,27 +79,22 @@ def sample_trajectory_indices(lengths: torch.Tensor, k: int, form: STPForm, gene
         middle = 1 + _uniform_below((lengths - 2).clamp_min(1).view(-1, 1, 1), (batch, k, 1), generator)
         drawn = torch.cat([torch.zeros_like(middle), middle, last], dim=-1)
     else:
-        drawn = torch.cat([torch.zeros_like(last), _span_pairs(lengths, k, generator), last], dim=-1)
+        drawn = torch.cat([torch.zeros_like(last), _reference_span(lengths, k, generator), last], dim=-1)
     too_short = (lengths < 3).view(-1, 1, 1)
     return drawn.masked_fill(too_short, -1)
 
 
-def _span_pairs(lengths: torch.Tensor, k: int, generator: torch.Generator) -> torch.Tensor:
-    """(a, b), a < b, uniform over the pairs of [0, L) except the whole trajectory (0, L-1),
-    whose complement would be empty. Rejection sampling, redrawing only rejected rows."""
-    pairs = _distinct_sorted(lengths, k, 2, generator)
-    rejected = _is_whole_trajectory(pairs, lengths)
-    while bool(rejected.any()):
-        redraw = _distinct_sorted(lengths, k, 2, generator)
-        pairs = torch.where(rejected.unsqueeze(-1), redraw, pairs)
-        rejected = _is_whole_trajectory(pairs, lengths)
-    return pairs
-
-
-def _is_whole_trajectory(pairs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """(batch, K, 2) pairs -> (batch, K): the pair is (0, L-1) of an example with L >= 3."""
-    last = (lengths - 1).view(-1, 1)
-    return (pairs[..., 0] == 0) & (pairs[..., 1] == last) & (lengths >= 3).view(-1, 1)
+def _reference_span(lengths: torch.Tensor, k: int, generator: torch.Generator) -> torch.Tensor:
+    """(a, b), a < b, drawn as the reference code's `get_s_t` draws them: a uniform in [0, L-1),
+    then b uniform in [a+1, L-1], the whole trajectory (0, L-1) excluded (its complement is empty,
+    and the reference redraws b). So b is uniform in [1, L-2] when a = 0. Not uniform over pairs:
+    short spans late in the trajectory are likelier. lengths: (batch,) point counts, L >= 3 for
+    a valid row. Returns (batch, k, 2)."""
+    size = lengths.view(-1, 1, 1).clamp_min(3)
+    start = _uniform_below(size - 1, (lengths.shape[0], k, 1), generator)
+    high = torch.where(start == 0, size - 2, size - 1 - start)
+    end = start + 1 + _uniform_below(high, (lengths.shape[0], k, 1), generator)
+    return torch.cat([start, end], dim=-1)
 
 
 def sample_positions(
@@ -113,12 +108,18 @@ def sample_positions(
 
     query_span, answer_span: (batch, 2) [start, end) token positions of the query and answer
     content. The result lives on the spans' device.
+
+    `tube` and `anchored` draw among the content tokens' states. `span` follows the reference
+    code, whose trajectory points are the states *before* each content token plus the last one:
+    it starts one position earlier, at the state before the query's first token.
     """
     if query_span.shape != answer_span.shape or query_span.dim() != 2 or query_span.shape[1] != 2:
         raise ValueError(
             f"query_span and answer_span must both be (batch, 2), got {tuple(query_span.shape)} and {tuple(answer_span.shape)}"
         )
     cpu_q, cpu_a = query_span.detach().cpu().long(), answer_span.detach().cpu().long()
+    if STPForm(form) is STPForm.SPAN:
+        cpu_q = torch.stack([torch.where(cpu_q[:, 0] > 0, cpu_q[:, 0] - 1, cpu_q[:, 0]), cpu_q[:, 1]], dim=1)
     index = sample_trajectory_indices(trajectory_lengths(cpu_q, cpu_a), k, form, generator)
     return to_positions(index, cpu_q, cpu_a).to(query_span.device)
 

@@ -12,6 +12,17 @@ Positions always index the sequence dimension of `hidden_states`; a position of 
 absent triplet (an example whose trajectory is too short), which contributes nothing. Every
 function returns per-example values plus a mask, and `masked_mean` reduces them, so a batch with
 nothing valid gives 0, never NaN.
+
+Template gap (Appendix G). Between the query and the answer a chat template puts tokens of its
+own (`<|im_end|>\n<|im_start|>assistant\n`); they are not part of the semantic trajectory. With
+x[s, r] in the query and x[r', t] in the answer, Appendix G writes L = 1 - cos(h_t - h_r', h_r - h_s):
+a displacement that crosses the gap is the sum of its query part and its answer part. In general,
+with `skip` = [g0, g1) the positions to bypass, a displacement h_b - h_a with a < g0 and b >= g1 is
+
+    h_b - h_(g1-1) + h_(g0-1) - h_a
+
+(h_(g0-1) is the state after the query's last token, h_(g1-1) the state just before the answer's
+first token), so no template token's state enters the loss. `skip=None` measures straight across.
 """
 
 from __future__ import annotations
@@ -29,11 +40,15 @@ def safe_cosine(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     u, v: (..., dim) -> (...). Computed in float32 whatever the input dtype, since bf16
     dot products over thousands of dims lose the small angles STP is about.
     """
-    u, v = u.float(), v.float()
+    u, v = _at_least_fp32(u), _at_least_fp32(v)
     norms = torch.linalg.vector_norm(u, dim=-1).clamp_min(NORM_EPS) * torch.linalg.vector_norm(v, dim=-1).clamp_min(
         NORM_EPS
     )
     return (u * v).sum(-1) / norms
+
+
+def _at_least_fp32(x: torch.Tensor) -> torch.Tensor:
+    return x.to(torch.promote_types(x.dtype, torch.float32))
 
 
 def gather_positions(hidden_states: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
@@ -53,6 +68,42 @@ def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (values * mask).sum() / mask.sum().clamp_min(1.0)
 
 
+def _check_skip(hidden_states: torch.Tensor, skip: torch.Tensor | None) -> torch.Tensor | None:
+    """skip: None, (batch, 2) or (batch, G, 2) [g0, g1) -> (batch, G, 2) LongTensor, or None."""
+    if skip is None:
+        return None
+    if skip.dim() == 2:
+        skip = skip.unsqueeze(1)
+    if skip.dim() != 3 or skip.shape[0] != hidden_states.shape[0] or skip.shape[2] != 2:
+        raise ValueError(f"skip must be (batch={hidden_states.shape[0]}, 2) or (batch, G, 2), got shape {tuple(skip.shape)}")
+    if skip.dtype != torch.long:
+        raise ValueError(f"skip must be a LongTensor, got {skip.dtype}")
+    return skip
+
+
+def displacement(hidden_states: torch.Tensor, a: torch.Tensor, b: torch.Tensor, skip: torch.Tensor | None) -> torch.Tensor:
+    """h_b - h_a for a <= b, bypassing each gap [g0, g1) of `skip` that the step crosses.
+
+    hidden_states: (batch, seq, dim); a, b: (batch, K) positions (-1 allowed, masked by the caller);
+    skip: None or (batch, G, 2) from `_check_skip`, a gap with g0 < 1 or g1 <= g0 bypasses nothing.
+    Returns (batch, K, dim), at least float32. Crossing a gap subtracts the gap's own step h_(g1-1) - h_(g0-1), which
+    is h_b - h_(g1-1) + h_(g0-1) - h_a for one gap.
+    """
+    # fp32 before subtracting: a bf16 difference of two nearby states loses the small steps STP compares
+    ends = gather_positions(hidden_states, torch.stack([a, b], dim=-1))
+    ends = _at_least_fp32(ends)  # (batch, K, 2, dim)
+    step = ends[:, :, 1] - ends[:, :, 0]
+    if skip is None:
+        return step
+    g0, g1 = skip.unbind(dim=-1)  # (batch, G)
+    active = (g0 >= 1) & (g1 > g0)
+    edges = gather_positions(hidden_states, torch.stack([g0 - 1, g1 - 1], dim=-1).clamp_min(0))
+    edges = _at_least_fp32(edges)  # (batch, G, 2, dim)
+    gap_step = (edges[:, :, 1] - edges[:, :, 0]) * active.unsqueeze(-1)  # (batch, G, dim)
+    crosses = (a.unsqueeze(-1) < g0.unsqueeze(1)) & (b.unsqueeze(-1) >= g1.unsqueeze(1))  # (batch, K, G)
+    return step - torch.einsum("bkg,bgd->bkd", crosses.to(step.dtype), gap_step)
+
+
 def _check(hidden_states: torch.Tensor, positions: torch.Tensor, width: int, name: str) -> None:
     if hidden_states.dim() != 3:
         raise ValueError(f"hidden_states must be (batch, seq, dim), got shape {tuple(hidden_states.shape)}")
@@ -66,31 +117,37 @@ def _check(hidden_states: torch.Tensor, positions: torch.Tensor, width: int, nam
         raise ValueError(f"{name} holds a position >= seq length {hidden_states.shape[1]}")
 
 
-def tube_loss_per_triplet(hidden_states: torch.Tensor, triplets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """1 - cos(h_t - h_r, h_r - h_s) for each triplet (s, r, t).
+def tube_loss_per_triplet(
+    hidden_states: torch.Tensor, triplets: torch.Tensor, skip: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """1 - cos(h_t - h_r, h_r - h_s) for each triplet (s, r, t), each step bypassing `skip`.
 
     hidden_states: (batch, seq, dim); triplets: (batch, K, 3) positions, a row with any -1 is
-    absent. Returns (loss, present), both (batch, K).
+    absent; skip: None, (batch, 2) or (batch, G, 2). Returns (loss, present), both (batch, K).
     """
     _check(hidden_states, triplets, 3, "triplets")
-    points = gather_positions(hidden_states, triplets)  # (batch, K, 3, dim)
-    h_s, h_r, h_t = points.unbind(dim=2)
-    loss = 1.0 - safe_cosine(h_t - h_r, h_r - h_s)
+    skip = _check_skip(hidden_states, skip)
+    s, r, t = triplets.unbind(dim=-1)
+    loss = 1.0 - safe_cosine(displacement(hidden_states, r, t, skip), displacement(hidden_states, s, r, skip))
     return loss, (triplets >= 0).all(dim=-1)
 
 
-def stp_loss(hidden_states: torch.Tensor, triplets: torch.Tensor) -> torch.Tensor:
+def stp_loss(hidden_states: torch.Tensor, triplets: torch.Tensor, skip: torch.Tensor | None = None) -> torch.Tensor:
     """The paper's STP loss: mean of 1 - cos(h_t - h_r, h_r - h_s) over present triplets.
 
     hidden_states: (batch, seq, dim) float; triplets: (batch, K, 3) LongTensor of positions
-    (s, r, t), a triplet containing -1 is absent. Returns a scalar, 0 when no triplet is present.
+    (s, r, t), a triplet containing -1 is absent; skip: (batch, 2) LongTensor [g0, g1) of
+    positions to bypass (Appendix G; g0 == g1 or -1: nothing), or (batch, G, 2) for several
+    gaps, or None to measure straight across. Returns a scalar, 0 when no triplet is present.
     This is the `tube` and `anchored` forms; they differ only in how triplets are drawn.
     """
-    loss, present = tube_loss_per_triplet(hidden_states, triplets)
+    loss, present = tube_loss_per_triplet(hidden_states, triplets, skip)
     return masked_mean(loss, present)
 
 
-def span_loss_per_span(hidden_states: torch.Tensor, spans: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def span_loss_per_span(
+    hidden_states: torch.Tensor, spans: torch.Tensor, skip: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The public reference code's form: a random sub-span against its complement.
 
     spans: (batch, K, 4) positions (first, a, b, last) with first <= a < b <= last, where first
@@ -101,18 +158,18 @@ def span_loss_per_span(hidden_states: torch.Tensor, spans: torch.Tensor) -> tupl
 
     It differs from the paper's form in what it compares: the paper takes two adjacent steps
     (s->r, r->t); the reference code compares one span with the sum of the two pieces around it.
-    The reference also drops the template step between query and answer from T - P, while here,
-    as in the paper's form, the trajectory is the query's and the answer's positions back to back.
+    Every displacement bypasses `skip` as in `stp_loss`, which is how the reference drops the
+    template step between query and answer (its `get_embeddings`).
     """
     _check(hidden_states, spans, 4, "spans")
-    points = gather_positions(hidden_states, spans)
-    h_first, h_a, h_b, h_last = points.unbind(dim=2)
-    patch = h_b - h_a
-    loss = 1.0 - safe_cosine((h_last - h_first) - patch, patch)
+    skip = _check_skip(hidden_states, skip)
+    first, a, b, last = spans.unbind(dim=-1)
+    patch = displacement(hidden_states, a, b, skip)
+    loss = 1.0 - safe_cosine(displacement(hidden_states, first, last, skip) - patch, patch)
     return loss, (spans >= 0).all(dim=-1)
 
 
-def span_loss(hidden_states: torch.Tensor, spans: torch.Tensor) -> torch.Tensor:
-    """Mean of `span_loss_per_span` over present spans; 0 when none is present."""
-    loss, present = span_loss_per_span(hidden_states, spans)
+def span_loss(hidden_states: torch.Tensor, spans: torch.Tensor, skip: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean of `span_loss_per_span` over present spans (skip as in `stp_loss`); 0 when none is present."""
+    loss, present = span_loss_per_span(hidden_states, spans, skip)
     return masked_mean(loss, present)

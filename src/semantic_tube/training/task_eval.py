@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from transformers import TrainerCallback
@@ -16,7 +17,7 @@ logger = logging.getLogger(__name__)
 class TaskEvaluator:
     """A task, its examples and where reports go; `run` scores a model and returns flat metrics."""
 
-    def __init__(self, config: TaskEvalArguments, data_file: str, output_dir: Path):
+    def __init__(self, config: TaskEvalArguments, data_file: str, output_dir: Path, template_kwargs: dict | None = None):
         from semantic_tube.evaluation import ScoreOptions, get_task
 
         self.task = get_task(config.eval_task)
@@ -24,26 +25,34 @@ class TaskEvaluator:
         self.options = ScoreOptions(db_dir=Path(config.eval_db_dir) if config.eval_db_dir else None)
         self.batch_size = config.eval_task_batch_size
         self.output_dir = output_dir / "eval" / self.task.name
+        self.template_kwargs = template_kwargs  # the training run's, so prompts render as in training
 
     def run(self, model, tokenizer, folder: str | None = None) -> dict[str, float]:
         from semantic_tube.evaluation import evaluate
 
         target = self.output_dir / folder if folder else self.output_dir
         report = evaluate(
-            model, tokenizer, self.task, self.examples, batch_size=self.batch_size, output_dir=target, score_options=self.options
+            model,
+            tokenizer,
+            self.task,
+            self.examples,
+            batch_size=self.batch_size,
+            output_dir=target,
+            score_options=self.options,
+            **({"template_kwargs": self.template_kwargs} if self.template_kwargs else {}),
         )
         logger.info("%s on %d examples -> %s", self.task.name, len(self.examples), target)
         return {f"task_{self.task.name}/{key}": value for key, value in report.metrics.items()}
 
 
 class TaskEvalCallback(TrainerCallback):
-    """Every `every` optimizer steps, score the task and add the metrics to the log history."""
+    """Every `every` optimizer steps, score the task and log the metrics through `log` (the
+    trainer's), so they reach the log history and every `report_to` integration."""
 
-    def __init__(self, evaluator: TaskEvaluator, every: int):
-        self.evaluator, self.every = evaluator, every
+    def __init__(self, evaluator: TaskEvaluator, every: int, log: Callable[[dict[str, float]], None]):
+        self.evaluator, self.every, self.log = evaluator, every, log
 
     def on_step_end(self, args, state, control, model=None, processing_class=None, **kwargs):
         if state.global_step % self.every or not state.is_world_process_zero:
             return
-        metrics = self.evaluator.run(model, processing_class, folder=f"step-{state.global_step}")
-        state.log_history.append({**metrics, "step": state.global_step})
+        self.log(self.evaluator.run(model, processing_class, folder=f"step-{state.global_step}"))

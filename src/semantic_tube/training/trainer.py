@@ -20,9 +20,16 @@ from semantic_tube.training.config import STPTrainingArguments
 BATCH_KEYS = ("query_span", "answer_span", "example_index")  # what STPCollator adds for the sampler
 
 
-def stp_objective(hidden_states: torch.Tensor, positions: torch.Tensor, form: STPForm) -> torch.Tensor:
-    """The STP loss of one batch for any form: (batch, seq, dim) and drawn positions -> scalar."""
-    return span_loss(hidden_states, positions) if form is STPForm.SPAN else stp_loss(hidden_states, positions)
+def template_gap(query_span: torch.Tensor, answer_span: torch.Tensor) -> torch.Tensor:
+    """(batch, 2) [g0, g1): the template tokens between the trajectory's query and answer pieces."""
+    return torch.stack([query_span[:, 1], answer_span[:, 0]], dim=1)
+
+
+def stp_objective(hidden_states: torch.Tensor, positions: torch.Tensor, form: STPForm, skip: torch.Tensor | None) -> torch.Tensor:
+    """The STP loss of one batch for any form: (batch, seq, dim), drawn positions and the gap to
+    bypass (or None) -> scalar."""
+    loss = span_loss if form is STPForm.SPAN else stp_loss
+    return loss(hidden_states, positions, skip)
 
 
 def _seed_of(key: tuple[int, ...]) -> int:
@@ -41,15 +48,22 @@ class STPTrainer(Trainer):
         self._metrics: dict[str, dict[str, list[float]]] = {"train": defaultdict(list), "eval": defaultdict(list)}
         self._steps_seen: dict[str, set[int]] = {"train": set(), "eval": set()}
 
-    def _draw_seeds(self, example_index: torch.Tensor) -> list[int]:
-        """One seed per example from (seed, global step, example index, train/eval).
+    def _draw_seeds(self, example_index: torch.Tensor, training: bool) -> list[int]:
+        """One seed per example from (seed, global step, example index) in training, and from
+        (seed, example index) alone in evaluation.
 
         Keyed by the example, not by the batch, the draws are the same whatever the batch size,
         accumulation or number of processes, and the same after a resume from a checkpoint as in
-        an uninterrupted run, with no generator state to save.
+        an uninterrupted run, with no generator state to save. Evaluation draws the same triplets
+        every time, so `eval_stp_loss` moves only when the model does.
         """
-        base = (self.args.seed, self.state.global_step, int(self.model.training))
+        base = (self.args.seed, self.state.global_step, 1) if training else (self.args.seed, "eval")
         return [_seed_of(base + (index,)) for index in example_index.tolist()]
+
+    def _set_signature_columns_if_needed(self):
+        """Keep the spans when `remove_unused_columns` drops what the model's forward does not take."""
+        super()._set_signature_columns_if_needed()
+        self._signature_columns = list(dict.fromkeys([*self._signature_columns, *BATCH_KEYS]))
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         extra = {key: inputs.pop(key) for key in BATCH_KEYS if key in inputs}
@@ -61,16 +75,19 @@ class STPTrainer(Trainer):
             model, {**inputs, "output_hidden_states": True}, return_outputs=True, num_items_in_batch=num_items_in_batch
         )
         hidden = outputs.hidden_states[self.args.stp_layer]
-        outputs.hidden_states = None  # the rest of the stack is not needed past this point
+        # Return the outputs without the stack of every layer's states: prediction and
+        # compute_metrics would otherwise gather and accumulate all of them.
+        outputs = type(outputs)(**{key: value for key, value in outputs.items() if key != "hidden_states"})
         positions = sample_positions_per_example(
             extra["query_span"],
             extra["answer_span"],
             self.args.stp_draws,
             self.args.stp_form,
-            self._draw_seeds(extra["example_index"]),
+            self._draw_seeds(extra["example_index"], model.training),
         )
+        skip = template_gap(extra["query_span"], extra["answer_span"]) if self.args.stp_skip_gap else None
         with torch.set_grad_enabled(torch.is_grad_enabled() and self.args.stp_lambda > 0):
-            stp = stp_objective(hidden, positions, self.args.stp_form)
+            stp = stp_objective(hidden, positions, self.args.stp_form, skip)
         stp_term = stp
         if model.training:
             # Log both terms on the footing of the loss the Trainer reports: per optimizer step,
@@ -82,7 +99,7 @@ class STPTrainer(Trainer):
             self._record("train", ntp if scaled else ntp / ga_steps, stp / ga_steps)
             stp_term = stp / ga_steps if scaled else stp
         else:
-            self._record("eval", ntp, stp)
+            self._record("eval", ntp, stp, weight=len(extra["example_index"]))
         loss = ntp + self.args.stp_lambda * stp_term if self.args.stp_lambda > 0 else ntp
         return (loss, outputs) if return_outputs else loss
 
@@ -93,21 +110,24 @@ class STPTrainer(Trainer):
             return self.loss_is_scaled_for_ga
         return (self.model_accepts_loss_kwargs and num_items_in_batch is not None) or self.compute_loss_func is not None
 
-    def _record(self, mode: str, ntp: torch.Tensor, stp: torch.Tensor) -> None:
+    def _record(self, mode: str, ntp: torch.Tensor, stp: torch.Tensor, weight: int = 1) -> None:
+        """Keep (weight * value, weight) per batch: training weighs each micro-batch 1, evaluation
+        weighs each batch by its examples, as the Trainer averages `eval_loss`."""
         self._steps_seen[mode].add(self.state.global_step)
-        self._metrics[mode]["ntp_loss"].append(self.accelerator.gather(ntp.detach()).mean().item())
-        self._metrics[mode]["stp_loss"].append(self.accelerator.gather(stp.detach()).mean().item())
+        for key, value in (("ntp_loss", ntp), ("stp_loss", stp)):
+            self._metrics[mode][key].append((weight * self.accelerator.gather(value.detach()).mean().item(), weight))
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         """Add the NTP and STP means: per optimizer step for training (so that
-        loss = ntp_loss + stp_lambda * stp_loss), per batch for evaluation."""
+        loss = ntp_loss + stp_lambda * stp_loss), per example for evaluation."""
         mode = "eval" if any(key.startswith("eval_") for key in logs) else "train" if "loss" in logs else None
         if mode is not None:
             prefix = "eval_" if mode == "eval" else ""
-            count = {"eval": None, "train": len(self._steps_seen["train"])}[mode]
-            for key, values in self._metrics[mode].items():
-                if values:
-                    logs[prefix + key] = round(sum(values) / (count or len(values)), 6)
+            for key, records in self._metrics[mode].items():
+                if records:
+                    total = sum(value for value, _ in records)
+                    count = len(self._steps_seen["train"]) if mode == "train" else sum(weight for _, weight in records)
+                    logs[prefix + key] = round(total / count, 6)
             self._metrics[mode].clear()
             self._steps_seen[mode].clear()
         super().log(logs, start_time)
