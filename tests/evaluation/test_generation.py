@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import inspect
+import json
+
 import pytest
 
+from semantic_tube.data.chat import encode_chat, encode_prompt
 from semantic_tube.data.messages import ChatExample
 from semantic_tube.evaluation import evaluate
 from semantic_tube.evaluation.errors import EvalError
 from semantic_tube.evaluation.generation import _decode, end_of_turn_id, generate_answers, stop_token_ids
 from semantic_tube.evaluation.tasks import get_task
 from semantic_tube.evaluation.likelihood import option_log_likelihoods
-from tests.tiny_models import tiny_model, tiny_tokenizer
+from tests.tiny_models import CHATML, tiny_model, tiny_tokenizer
 
 QUERIES = ["lines with a vowel", "lines containing the string 'dog' followed by a capital letter", "a", "lines with a number " * 3, "dog", "truck or ring"]
 
@@ -92,5 +96,41 @@ def test_evaluate_restores_training_mode_and_records_truncation(tiny):
     assert model.training
     model.eval()
     assert report.meta["max_new_tokens"] == 4
-    assert report.predictions[0]["system"] == "Answer the question below."  # the task's default
+    assert report.predictions[0]["system"] is None  # as written: no task default is filled in
     assert report.meta["truncated"] == sum(record["truncated"] for record in report.predictions)
+
+
+def first_forward_ids(model, run) -> list[int]:
+    """The input ids of the first sequence in the first forward pass `run()` makes."""
+    seen = []
+    handle = model.register_forward_pre_hook(lambda module, args, kwargs: seen.append(kwargs["input_ids"][0].tolist()), with_kwargs=True)
+    try:
+        run()
+    finally:
+        handle.remove()
+    return seen[0]
+
+
+def test_the_model_is_prompted_with_the_start_of_the_training_sequence(tmp_path):
+    """A line without a system turn is evaluated without one (the template's own default applies,
+    as in training): the prompt is the training sequence up to the answer, token for token."""
+    tokenizer = tiny_tokenizer("chatml")
+    model = tiny_model(tokenizer, seed=3).eval()
+    data = tmp_path / "nq.jsonl"
+    data.write_text(json.dumps({"messages": [{"role": "user", "content": "lines with a vowel"}, {"role": "assistant", "content": "dog"}]}) + "\n")
+    (example,) = get_task("nq_open").load(data)
+    assert example.system is None
+    prompt = first_forward_ids(model, lambda: evaluate(model, tokenizer, "nq_open", [example], max_new_tokens=1))
+    trained = encode_chat(tokenizer, example, max_length=512)
+    assert prompt == trained.input_ids[: trained.answer_span[0]]
+
+
+@pytest.mark.skipif("template_kwargs" not in inspect.signature(encode_prompt).parameters, reason="data.chat has no template_kwargs yet")
+def test_template_kwargs_reach_the_chat_template():
+    tokenizer = tiny_tokenizer("chatml")
+    tokenizer.chat_template = "{{ marker or '' }}" + CHATML
+    model = tiny_model(tokenizer, seed=3).eval()
+    example = ChatExample(user="lines with a vowel", assistant="dog")
+    plain = first_forward_ids(model, lambda: evaluate(model, tokenizer, "nq_open", [example], max_new_tokens=1))
+    marked = first_forward_ids(model, lambda: evaluate(model, tokenizer, "nq_open", [example], max_new_tokens=1, template_kwargs={"marker": "dog"}))
+    assert marked == tokenizer("dog", add_special_tokens=False)["input_ids"] + plain

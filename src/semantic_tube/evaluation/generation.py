@@ -16,6 +16,7 @@ import torch
 from semantic_tube.data.chat import encode_prompt, render_chat
 from semantic_tube.data.messages import ChatExample
 from semantic_tube.evaluation.batching import length_sorted_batches, model_device, pad_left
+from semantic_tube.evaluation.prompts import template_options
 
 _SENTINEL = "zq7sentinel"
 
@@ -29,29 +30,29 @@ class Generation:
     truncated: bool
 
 
-def end_of_turn_id(tokenizer) -> int | None:
+def end_of_turn_id(tokenizer, template_kwargs: dict | None = None) -> int | None:
     """The special token the chat template closes an assistant turn with, found by rendering one."""
-    rendered = render_chat(tokenizer, ChatExample(user="q", assistant=_SENTINEL))
+    rendered = render_chat(tokenizer, ChatExample(user="q", assistant=_SENTINEL), **template_options(template_kwargs))
     tail = rendered[rendered.rindex(_SENTINEL) + len(_SENTINEL) :]
     ids = tokenizer(tail, add_special_tokens=False)["input_ids"]
     special = set(tokenizer.all_special_ids) | set(tokenizer.added_tokens_decoder)
     return ids[0] if ids and ids[0] in special else None
 
 
-def stop_token_ids(tokenizer, model=None) -> list[int]:
+def stop_token_ids(tokenizer, model=None, template_kwargs: dict | None = None) -> list[int]:
     """EOS, the end-of-turn token and the model's own configured EOS ids, deduplicated."""
-    ids = [tokenizer.eos_token_id, end_of_turn_id(tokenizer)]
+    ids = [tokenizer.eos_token_id, end_of_turn_id(tokenizer, template_kwargs)]
     configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
     ids += configured if isinstance(configured, list) else [configured]
     return list(dict.fromkeys(i for i in ids if i is not None))
 
 
 def generate_answers(
-    model, tokenizer, examples: list[ChatExample], *, max_new_tokens: int, batch_size: int = 16
+    model, tokenizer, examples: list[ChatExample], *, max_new_tokens: int, batch_size: int = 16, template_kwargs: dict | None = None
 ) -> list[Generation]:
     """Greedy answers for `examples`, in their order; batch_size=1 decodes one at a time."""
-    prompts = [encode_prompt(tokenizer, example) for example in examples]
-    stops = stop_token_ids(tokenizer, model)
+    prompts = [encode_prompt(tokenizer, example, **template_options(template_kwargs)) for example in examples]
+    stops = stop_token_ids(tokenizer, model, template_kwargs)
     results: list[Generation | None] = [None] * len(examples)
     for batch in length_sorted_batches([len(p) for p in prompts], batch_size):
         generated = _generate_batch(model, tokenizer, [prompts[i] for i in batch], max_new_tokens, stops)

@@ -15,16 +15,18 @@ import torch
 from semantic_tube.data.chat import encode_chat
 from semantic_tube.data.messages import ChatExample
 from semantic_tube.evaluation.batching import length_sorted_batches, model_device, pad_left, positions_from_mask
+from semantic_tube.evaluation.prompts import template_options
 
 _NO_LIMIT = 1 << 30  # encode_chat's max_length: options are scored whole
 
 
 def option_log_likelihoods(
-    model, tokenizer, examples: list[ChatExample], options: list[list[str]], *, batch_size: int = 16
+    model, tokenizer, examples: list[ChatExample], options: list[list[str]], *, batch_size: int = 16, template_kwargs: dict | None = None
 ) -> list[dict[str, float]]:
     """For each example, {option: sum of log p(answer tokens | conversation so far)}."""
     items = [(e, option) for e, example in enumerate(examples) for option in options[e]]
-    encoded = [encode_chat(tokenizer, dataclasses.replace(examples[e], assistant=option), max_length=_NO_LIMIT) for e, option in items]
+    render = template_options(template_kwargs)
+    encoded = [encode_chat(tokenizer, dataclasses.replace(examples[e], assistant=option), max_length=_NO_LIMIT, **render) for e, option in items]
     scores: list[float] = [0.0] * len(items)
     for batch in length_sorted_batches([len(x.input_ids) for x in encoded], batch_size):
         batch_scores = _score_batch(model, tokenizer, [encoded[i].input_ids for i in batch], [encoded[i].answer_span for i in batch])

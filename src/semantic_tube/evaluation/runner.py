@@ -35,13 +35,15 @@ def evaluate(
     score_options: ScoreOptions | None = None,
     suffixes: tuple[str, ...] | None = None,
     analyses: tuple[str, ...] = (),
+    template_kwargs: dict | None = None,
 ) -> EvalReport:
     """Score `model` on `examples`; writes predictions.jsonl and eval.json when `output_dir` is given.
 
     max_new_tokens defaults to the task's fixed budget (`Task.max_new_tokens`), never to one
     derived from these examples' references, so an example gets the same verdict whatever else
-    is evaluated with it. The model's train/eval mode is restored afterwards, so a trainer can
-    call this mid-training.
+    is evaluated with it. Examples are rendered as they are, as in training (no system prompt is
+    added), with the training run's `template_kwargs` when given (see `evaluation.prompts`). The
+    model's train/eval mode is restored afterwards, so a trainer can call this mid-training.
     """
     task = get_task(task)
     unknown = set(analyses) - set(ANALYSES)
@@ -52,18 +54,17 @@ def evaluate(
     if max_new_tokens is not None and max_new_tokens < 1:
         raise EvalError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
     options = score_options or ScoreOptions()
-    examples = [task.with_default_system(example) for example in examples]
     records = [_record(example) for example in examples]
     check_records(task, records, options)  # a missing database fails now, not after generating
     was_training = model.training
     model.eval()
     try:
         started = time.monotonic()
-        meta = _predict(model, tokenizer, task, examples, records, batch_size, max_new_tokens)
+        meta = _predict(model, tokenizer, task, examples, records, batch_size, max_new_tokens, template_kwargs)
         meta["predict_seconds"] = round(time.monotonic() - started, 3)
         report = score_records(task, records, options, suffixes=suffixes)
         report.meta |= meta | {"batch_size": batch_size}
-        _analyse(report, model, tokenizer, examples, analyses, batch_size)
+        _analyse(report, model, tokenizer, examples, analyses, batch_size, template_kwargs)
     finally:
         model.train(was_training)
     if output_dir is not None:
@@ -75,29 +76,29 @@ def _record(example: ChatExample) -> dict:
     return {"source": example.source, "system": example.system, "prompt": example.user, "reference": example.assistant}
 
 
-def _predict(model, tokenizer, task: Task, examples, records, batch_size: int, max_new_tokens: int | None) -> dict:
+def _predict(model, tokenizer, task: Task, examples, records, batch_size: int, max_new_tokens: int | None, template_kwargs) -> dict:
     """Fill each record's `prediction` (and `choices` or `truncated`); returns what to record in meta."""
     if task.mode == CHOOSE:
         options = [choices_of(example.user) for example in examples]
-        scores = option_log_likelihoods(model, tokenizer, examples, options, batch_size=batch_size)
+        scores = option_log_likelihoods(model, tokenizer, examples, options, batch_size=batch_size, template_kwargs=template_kwargs)
         for record, option_scores in zip(records, scores):
             record["prediction"] = max(option_scores, key=option_scores.get)
             record["choices"] = option_scores
         return {}
     budget = max_new_tokens or task.max_new_tokens
-    generations = generate_answers(model, tokenizer, examples, max_new_tokens=budget, batch_size=batch_size)
+    generations = generate_answers(model, tokenizer, examples, max_new_tokens=budget, batch_size=batch_size, template_kwargs=template_kwargs)
     for record, generation in zip(records, generations):
         record["prediction"] = generation.text
         record["truncated"] = generation.truncated
     return {"max_new_tokens": budget, "truncated": sum(generation.truncated for generation in generations)}
 
 
-def _analyse(report: EvalReport, model, tokenizer, examples, analyses, batch_size: int) -> None:
+def _analyse(report: EvalReport, model, tokenizer, examples, analyses, batch_size: int, template_kwargs) -> None:
     if "svd" in analyses:
         spectra = difference_spectra(*text_code_embeddings(model, tokenizer, examples, batch_size=batch_size))
         report.analyses["svd"] = spectra
         report.metrics |= {"svd/rank_raw": spectra["rank_raw"], "svd/rank_normalized": spectra["rank_normalized"]}
     if "straightness" in analyses:
-        values = trajectory_straightness(model, tokenizer, examples, batch_size=batch_size)
+        values = trajectory_straightness(model, tokenizer, examples, batch_size=batch_size, template_kwargs=template_kwargs)
         report.analyses["straightness"] = values
         report.metrics |= {f"straightness/{key}": value for key, value in values.items()}

@@ -17,6 +17,7 @@ import torch
 from semantic_tube.data.chat import encode_chat
 from semantic_tube.data.messages import ChatExample
 from semantic_tube.evaluation.batching import last_layer_states, length_sorted_batches
+from semantic_tube.evaluation.prompts import template_options
 from semantic_tube.losses import STPForm, sample_positions
 from semantic_tube.losses.stp import safe_cosine, tube_loss_per_triplet
 
@@ -24,10 +25,17 @@ _NO_LIMIT = 1 << 30
 
 
 def trajectory_straightness(
-    model, tokenizer, examples: list[ChatExample], *, batch_size: int = 16, triplets: int = 16, seed: int = 0
+    model,
+    tokenizer,
+    examples: list[ChatExample],
+    *,
+    batch_size: int = 16,
+    triplets: int = 16,
+    seed: int = 0,
+    template_kwargs: dict | None = None,
 ) -> dict[str, float]:
     """{'stp': mean 1 - cos over triplets, 'curvature_deg': mean consecutive-step angle, and their counts}."""
-    encoded = [encode_chat(tokenizer, example, max_length=_NO_LIMIT) for example in examples]
+    encoded = [encode_chat(tokenizer, example, max_length=_NO_LIMIT, **template_options(template_kwargs)) for example in examples]
     generator = torch.Generator().manual_seed(seed)
     stp_values: list[torch.Tensor] = []
     angles: list[torch.Tensor] = []

@@ -1,12 +1,13 @@
-"""The evaluation tasks of the paper: name, default system prompt, data checks and scorer.
+"""The evaluation tasks of the paper: name, the paper's system prompt, data checks and scorer.
 
-A task's data is the paper's messages-format JSONL; lines without a system turn get the task's
-default system prompt, so a model is evaluated with the prompt it was trained with.
+A task's data is the paper's messages-format JSONL, used as it is: a line's own system turn, or
+none, so a model is evaluated on the prompt it was trained with (see `evaluation.prompts`).
+`Task.system_prompt` records the system prompt the paper's data carries for the task; it is
+documentation, never filled into a line that lacks one.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -45,7 +46,7 @@ class Task:
 
     name: str
     description: str
-    system_prompt: str
+    system_prompt: str  # the paper's data carries it; documentation only, never injected
     metrics: tuple[str, ...]
     make_scorer: Callable[[ScoreOptions], Scorer]
     counts: tuple[str, ...] = ("unparsable",)
@@ -56,16 +57,13 @@ class Task:
     check_example: Callable[[ChatExample], tuple[str, str] | None] = lambda example: None  # (field, problem)
 
     def load(self, path: str | Path, *, limit: int | None = None) -> list[ChatExample]:
-        """Read a messages-format JSONL file, check each line for this task, apply the default system prompt."""
+        """Read a messages-format JSONL file and check each line for this task; examples stay as written."""
         examples = read_chat_jsonl(path).examples[:limit]
         for example in examples:
             problem = self.check_example(example)
             if problem:
                 raise DataError(path, int(example.source.rpartition(":")[2]), *problem)
-        return [self.with_default_system(example) for example in examples]
-
-    def with_default_system(self, example: ChatExample) -> ChatExample:
-        return example if example.system else dataclasses.replace(example, system=self.system_prompt)
+        return examples
 
 
 def choices_of(prompt: str) -> list[str]:
