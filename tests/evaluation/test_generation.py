@@ -13,7 +13,7 @@ from semantic_tube.evaluation import evaluate
 from semantic_tube.evaluation.errors import EvalError
 from semantic_tube.evaluation.generation import _decode, end_of_turn_id, generate_answers, stop_token_ids
 from semantic_tube.evaluation.tasks import get_task
-from semantic_tube.evaluation.likelihood import option_log_likelihoods
+from semantic_tube.evaluation.likelihood import NEXT_TOKEN, PER_OPTION, choose_options, next_token_log_probs, option_log_likelihoods, single_token_ids
 from tests.tiny_models import CHATML, tiny_model, tiny_tokenizer
 
 QUERIES = ["lines with a vowel", "lines containing the string 'dog' followed by a capital letter", "a", "lines with a number " * 3, "dog", "truck or ring"]
@@ -77,6 +77,56 @@ def test_option_likelihoods_do_not_depend_on_batching(tiny):
     single = option_log_likelihoods(model, tokenizer, queries, options, batch_size=1)
     for a, b in zip(batched, single):
         assert a.keys() == {"A", "B", "C"} and all(a[k] == pytest.approx(b[k], abs=1e-4) for k in a)
+
+
+def hellaswag(n):
+    return [ChatExample(user=f"ctx {i} {QUERIES[i % len(QUERIES)]}\nA) x\nB) y\nC) z\nD) w", assistant="C") for i in range(n)]
+
+
+def test_next_token_letters_score_as_the_per_option_answers(tiny):
+    """A one-token answer's log-likelihood is the log-probability read at the prompt's last
+    position, so both methods give the same numbers, hence the same ranking."""
+    model, tokenizer = tiny
+    data, options = hellaswag(4), [["A", "B", "C", "D"]] * 4
+    token_ids = single_token_ids(tokenizer, data[0], ["A", "B", "C", "D"])
+    assert token_ids is not None
+    fast = next_token_log_probs(model, tokenizer, data, options, token_ids, batch_size=3)
+    slow = option_log_likelihoods(model, tokenizer, data, options, batch_size=3)
+    for a, b in zip(fast, slow):
+        assert a.keys() == b.keys() and all(a[k] == pytest.approx(b[k], abs=1e-4) for k in a)
+        assert sorted(a, key=a.get) == sorted(b, key=b.get)
+
+
+def forward_rows(model, run) -> list[int]:
+    """The batch size of every forward pass `run()` makes."""
+    rows = []
+    handle = model.register_forward_pre_hook(lambda module, args, kwargs: rows.append(kwargs["input_ids"].shape[0]), with_kwargs=True)
+    try:
+        run()
+    finally:
+        handle.remove()
+    return rows
+
+
+def test_hellaswag_runs_one_forward_per_example(tiny):
+    model, tokenizer = tiny
+    report = None
+
+    def run():
+        nonlocal report
+        report = evaluate(model, tokenizer, "hellaswag", hellaswag(3), batch_size=1)
+
+    assert forward_rows(model, run) == [1, 1, 1]
+    assert report.meta["choice_scoring"] == NEXT_TOKEN
+    assert forward_rows(model, lambda: evaluate(model, tokenizer, "hellaswag", hellaswag(3), batch_size=8)) == [3]
+
+
+def test_multi_token_options_fall_back_to_per_option_scoring(tiny):
+    model, tokenizer = tiny
+    data, options = hellaswag(2), [["dog.*", "truck or ring"]] * 2
+    scores, method = choose_options(model, tokenizer, data, options, batch_size=4)
+    assert method == PER_OPTION
+    assert scores == option_log_likelihoods(model, tokenizer, data, options, batch_size=4)
 
 
 def test_evaluate_hellaswag_ranks_without_generation(tiny, tmp_path):

@@ -12,7 +12,7 @@ from pathlib import Path
 from semantic_tube.data.messages import ChatExample
 from semantic_tube.evaluation.errors import EvalError
 from semantic_tube.evaluation.generation import generate_answers
-from semantic_tube.evaluation.likelihood import option_log_likelihoods
+from semantic_tube.evaluation.likelihood import choose_options
 from semantic_tube.evaluation.report import EvalReport
 from semantic_tube.evaluation.representations import difference_spectra, text_code_embeddings
 from semantic_tube.evaluation.scorers import ScoreOptions
@@ -80,11 +80,11 @@ def _predict(model, tokenizer, task: Task, examples, records, batch_size: int, m
     """Fill each record's `prediction` (and `choices` or `truncated`); returns what to record in meta."""
     if task.mode == CHOOSE:
         options = [choices_of(example.user) for example in examples]
-        scores = option_log_likelihoods(model, tokenizer, examples, options, batch_size=batch_size, template_kwargs=template_kwargs)
+        scores, method = choose_options(model, tokenizer, examples, options, batch_size=batch_size, template_kwargs=template_kwargs)
         for record, option_scores in zip(records, scores):
             record["prediction"] = max(option_scores, key=option_scores.get)
             record["choices"] = option_scores
-        return {}
+        return {"choice_scoring": method}
     budget = max_new_tokens or task.max_new_tokens
     generations = generate_answers(model, tokenizer, examples, max_new_tokens=budget, batch_size=batch_size, template_kwargs=template_kwargs)
     for record, generation in zip(records, generations):
