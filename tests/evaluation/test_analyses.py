@@ -31,6 +31,22 @@ def test_step_angles_of_a_line_and_a_zigzag():
     assert torch.allclose(_step_angles(zigzag, torch.tensor([0, 2]), torch.tensor([2, 4])), torch.full((2,), 90.0))
 
 
+def test_figure6_renders_query_and_answer_as_the_reference(tmp_path):
+    """Each embedding is the last hidden state of the turn rendered alone with the generation
+    prompt (reference evaluate.py, `similarity`); the line's system turn is left out."""
+    tokenizer = tiny_tokenizer("chatml")
+    model = tiny_model(tokenizer, seed=1).eval()
+    example = ChatExample(user="lines with a vowel", assistant="dog.*", system="Convert natural language to regular expression.")
+    text, code = text_code_embeddings(model, tokenizer, [example, example], batch_size=2)
+    for role, content, embedding in (("user", example.user, text[0]), ("assistant", example.assistant, code[0])):
+        rendered = tokenizer.apply_chat_template([{"role": role, "content": content}], tokenize=False, add_generation_prompt=True)
+        assert rendered.endswith("<|im_start|>assistant\n")
+        ids = tokenizer(rendered, add_special_tokens=False, return_tensors="pt")["input_ids"]
+        with torch.inference_mode():
+            expected = model(input_ids=ids, output_hidden_states=True).hidden_states[-1][0, -1]
+        assert torch.allclose(embedding, expected, atol=1e-5)
+
+
 def test_analyses_on_a_tiny_model(tmp_path):
     tokenizer = tiny_tokenizer("chatml")
     model = tiny_model(tokenizer, seed=1).eval()

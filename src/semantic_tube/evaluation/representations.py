@@ -1,11 +1,17 @@
 """Figure 6 of the paper: the singular value spectrum of Enc(Text) - Enc(Code).
 
-Query ("text") and answer ("code") are encoded separately, each rendered alone by the chat
-template (the query as a user turn, the answer as an assistant turn, no system prompt), and
-represented by the last token's last-layer hidden state. If the model maps a query and its
-answer to nearby points along a shared direction, the differences concentrate in few singular
-directions; a flatter spectrum means less structure. The spectrum is given raw and with each
-difference scaled to unit length, so a few large differences cannot dominate it.
+Query ("text") and answer ("code") are encoded separately and represented by the last token's
+last-layer hidden state, rendered as the reference evaluate.py renders them (`similarity`):
+the query as a lone user turn with the generation prompt (the line's system turn left out), and
+the answer as a lone assistant turn, also followed by the generation prompt, since the reference
+passes add_generation_prompt=True for both. Both embeddings are thus read at the same kind of
+position, the end of an assistant header. A template that inserts a default system prompt when
+there is none (SmolLM2's) does so on both sides, as there.
+
+If the model maps a query and its answer to nearby points along a shared direction, the
+differences concentrate in few singular directions; a flatter spectrum means less structure.
+The spectrum is given raw and with each difference scaled to unit length, so a few large
+differences cannot dominate it.
 """
 
 from __future__ import annotations
@@ -15,35 +21,46 @@ from pathlib import Path
 
 import torch
 
+from semantic_tube.data.chat import encode_prompt
 from semantic_tube.data.messages import ChatExample
 from semantic_tube.evaluation.batching import last_layer_states, length_sorted_batches
+from semantic_tube.evaluation.prompts import template_options
 
 SPECTRA_FILE = "svd.json"
 PLOT_FILE = "svd.png"
 RANK_TOLERANCE = 1e-5  # singular values below this fraction of the largest count as zero
 
 
-def encode_last_token(model, tokenizer, conversations: list[list[dict]], *, batch_size: int = 16) -> torch.Tensor:
-    """(N, hidden) float32: each conversation's last-token hidden state from the last layer."""
-    sequences = [tokenizer(tokenizer.apply_chat_template(turns, tokenize=False), add_special_tokens=False)["input_ids"] for turns in conversations]
+def text_code_sequences(tokenizer, examples: list[ChatExample], template_kwargs: dict | None = None) -> tuple[list[list[int]], list[list[int]]]:
+    """Token ids of each query and each answer, rendered alone as described above."""
+    text = [encode_prompt(tokenizer, ChatExample(user=e.user, assistant=e.assistant), **template_options(template_kwargs)) for e in examples]
+    code = [_answer_alone(tokenizer, e.assistant, template_kwargs) for e in examples]
+    return text, code
+
+
+def _answer_alone(tokenizer, answer: str, template_kwargs: dict | None) -> list[int]:
+    turns = [{"role": "assistant", "content": answer}]
+    rendered = tokenizer.apply_chat_template(turns, tokenize=False, add_generation_prompt=True, **(template_kwargs or {}))
+    return tokenizer(rendered, add_special_tokens=False)["input_ids"]
+
+
+def encode_last_token(model, tokenizer, sequences: list[list[int]], *, batch_size: int = 16) -> torch.Tensor:
+    """(N, hidden) float32: each sequence's last-token hidden state from the last layer."""
     states: list[torch.Tensor | None] = [None] * len(sequences)
     for batch in length_sorted_batches([len(s) for s in sequences], batch_size):
-        last = _last_states(model, tokenizer, [sequences[i] for i in batch])
+        # left padding: the last column is every sequence's last token
+        last = last_layer_states(model, tokenizer.pad_token_id, [sequences[i] for i in batch])[:, -1]
         for i, row in zip(batch, last):
             states[i] = row
     return torch.stack(states)
 
 
-def _last_states(model, tokenizer, sequences: list[list[int]]) -> torch.Tensor:
-    # left padding: the last column is every sequence's last token
-    return last_layer_states(model, tokenizer.pad_token_id, sequences)[:, -1]
-
-
-def text_code_embeddings(model, tokenizer, examples: list[ChatExample], *, batch_size: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
+def text_code_embeddings(
+    model, tokenizer, examples: list[ChatExample], *, batch_size: int = 16, template_kwargs: dict | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Enc(Text) and Enc(Code), each (N, hidden)."""
-    text = encode_last_token(model, tokenizer, [[{"role": "user", "content": e.user}] for e in examples], batch_size=batch_size)
-    code = encode_last_token(model, tokenizer, [[{"role": "assistant", "content": e.assistant}] for e in examples], batch_size=batch_size)
-    return text, code
+    text, code = text_code_sequences(tokenizer, examples, template_kwargs)
+    return encode_last_token(model, tokenizer, text, batch_size=batch_size), encode_last_token(model, tokenizer, code, batch_size=batch_size)
 
 
 def difference_spectra(text: torch.Tensor, code: torch.Tensor) -> dict:
