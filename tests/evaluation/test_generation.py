@@ -184,3 +184,14 @@ def test_template_kwargs_reach_the_chat_template():
     plain = first_forward_ids(model, lambda: evaluate(model, tokenizer, "nq_open", [example], max_new_tokens=1))
     marked = first_forward_ids(model, lambda: evaluate(model, tokenizer, "nq_open", [example], max_new_tokens=1, template_kwargs={"marker": "dog"}))
     assert marked == tokenizer("dog", add_special_tokens=False)["input_ids"] + plain
+
+
+@pytest.mark.parametrize("task", ["nq_open", "hellaswag"])
+def test_progress_goes_to_stderr_and_can_be_turned_off(tiny, capsys, task):
+    model, tokenizer = tiny
+    data = hellaswag(3) if task == "hellaswag" else examples()[:3]
+    evaluate(model, tokenizer, task, data, batch_size=2, max_new_tokens=2)
+    captured = capsys.readouterr()
+    assert "3/3" in captured.err and "3/3" not in captured.out
+    evaluate(model, tokenizer, task, data, batch_size=2, max_new_tokens=2, progress=False)
+    assert capsys.readouterr().err == ""

@@ -8,9 +8,11 @@ positions as it would alone: batched and one-at-a-time runs then agree.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 
 import torch
+from tqdm import tqdm
 
 
 def length_sorted_batches(lengths: list[int], batch_size: int) -> Iterator[list[int]]:
@@ -37,6 +39,11 @@ def pad_left(sequences: list[list[int]], pad_id: int, device: torch.device | str
 def positions_from_mask(attention_mask: torch.Tensor) -> torch.Tensor:
     """Position ids that start at 0 on each sequence's first real token."""
     return (attention_mask.cumsum(-1) - 1).clamp_min(0)
+
+
+def progress_bar(total: int, description: str, unit: str, enabled: bool) -> tqdm:
+    """Units done / total on stderr (stdout carries the report), so a long evaluation shows it is alive."""
+    return tqdm(total=total, desc=description, unit=unit, file=sys.stderr, disable=not enabled)
 
 
 def model_device(model) -> torch.device:

@@ -15,7 +15,7 @@ import torch
 
 from semantic_tube.data.chat import encode_prompt, render_chat
 from semantic_tube.data.messages import ChatExample
-from semantic_tube.evaluation.batching import length_sorted_batches, model_device, pad_left
+from semantic_tube.evaluation.batching import length_sorted_batches, model_device, pad_left, progress_bar
 from semantic_tube.evaluation.prompts import template_options
 
 _SENTINEL = "zq7sentinel"
@@ -48,16 +48,25 @@ def stop_token_ids(tokenizer, model=None, template_kwargs: dict | None = None) -
 
 
 def generate_answers(
-    model, tokenizer, examples: list[ChatExample], *, max_new_tokens: int, batch_size: int = 16, template_kwargs: dict | None = None
+    model,
+    tokenizer,
+    examples: list[ChatExample],
+    *,
+    max_new_tokens: int,
+    batch_size: int = 16,
+    template_kwargs: dict | None = None,
+    progress: bool = False,
 ) -> list[Generation]:
     """Greedy answers for `examples`, in their order; batch_size=1 decodes one at a time."""
     prompts = [encode_prompt(tokenizer, example, **template_options(template_kwargs)) for example in examples]
     stops = stop_token_ids(tokenizer, model, template_kwargs)
     results: list[Generation | None] = [None] * len(examples)
-    for batch in length_sorted_batches([len(p) for p in prompts], batch_size):
-        generated = _generate_batch(model, tokenizer, [prompts[i] for i in batch], max_new_tokens, stops)
-        for i, tokens in zip(batch, generated):
-            results[i] = _decode(tokenizer, tokens, stops, max_new_tokens)
+    with progress_bar(len(prompts), "generating", "prompt", progress) as bar:
+        for batch in length_sorted_batches([len(p) for p in prompts], batch_size):
+            generated = _generate_batch(model, tokenizer, [prompts[i] for i in batch], max_new_tokens, stops)
+            for i, tokens in zip(batch, generated):
+                results[i] = _decode(tokenizer, tokens, stops, max_new_tokens)
+            bar.update(len(batch))
     return results
 
 

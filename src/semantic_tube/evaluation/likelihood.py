@@ -19,7 +19,7 @@ import torch
 
 from semantic_tube.data.chat import encode_chat, encode_prompt
 from semantic_tube.data.messages import ChatExample
-from semantic_tube.evaluation.batching import length_sorted_batches, model_device, pad_left, positions_from_mask
+from semantic_tube.evaluation.batching import length_sorted_batches, model_device, pad_left, positions_from_mask, progress_bar
 from semantic_tube.evaluation.prompts import template_options
 
 _NO_LIMIT = 1 << 30  # encode_chat's max_length: options are scored whole
@@ -28,15 +28,21 @@ PER_OPTION = "per_option"  # one forward per option, the answer's summed log-pro
 
 
 def choose_options(
-    model, tokenizer, examples: list[ChatExample], options: list[list[str]], *, batch_size: int = 16, template_kwargs: dict | None = None
+    model,
+    tokenizer,
+    examples: list[ChatExample],
+    options: list[list[str]],
+    *,
+    batch_size: int = 16,
+    template_kwargs: dict | None = None,
+    progress: bool = False,
 ) -> tuple[list[dict[str, float]], str]:
     """For each example {option: log-likelihood of answering it}, and the method used (NEXT_TOKEN or PER_OPTION)."""
     token_ids = single_token_ids(tokenizer, examples[0], sorted({o for listed in options for o in listed}), template_kwargs)
+    settings = {"batch_size": batch_size, "template_kwargs": template_kwargs, "progress": progress}
     if token_ids is None:
-        scores = option_log_likelihoods(model, tokenizer, examples, options, batch_size=batch_size, template_kwargs=template_kwargs)
-        return scores, PER_OPTION
-    scores = next_token_log_probs(model, tokenizer, examples, options, token_ids, batch_size=batch_size, template_kwargs=template_kwargs)
-    return scores, NEXT_TOKEN
+        return option_log_likelihoods(model, tokenizer, examples, options, **settings), PER_OPTION
+    return next_token_log_probs(model, tokenizer, examples, options, token_ids, **settings), NEXT_TOKEN
 
 
 def single_token_ids(tokenizer, example: ChatExample, options: list[str], template_kwargs: dict | None = None) -> dict[str, int] | None:
@@ -67,29 +73,41 @@ def next_token_log_probs(
     *,
     batch_size: int = 16,
     template_kwargs: dict | None = None,
+    progress: bool = False,
 ) -> list[dict[str, float]]:
     """For each example, {option: log p(option's token | prompt)}, one forward pass per example."""
     prompts = [encode_prompt(tokenizer, example, **template_options(template_kwargs)) for example in examples]
     result: list[dict[str, float]] = [{} for _ in examples]
-    for batch in length_sorted_batches([len(p) for p in prompts], batch_size):
-        log_probs = _next_token_log_probs(model, tokenizer, [prompts[i] for i in batch])
-        for row, i in enumerate(batch):
-            result[i] = {option: float(log_probs[row, token_ids[option]]) for option in options[i]}
+    with progress_bar(len(prompts), "scoring options", "prompt", progress) as bar:
+        for batch in length_sorted_batches([len(p) for p in prompts], batch_size):
+            log_probs = _next_token_log_probs(model, tokenizer, [prompts[i] for i in batch])
+            for row, i in enumerate(batch):
+                result[i] = {option: float(log_probs[row, token_ids[option]]) for option in options[i]}
+            bar.update(len(batch))
     return result
 
 
 def option_log_likelihoods(
-    model, tokenizer, examples: list[ChatExample], options: list[list[str]], *, batch_size: int = 16, template_kwargs: dict | None = None
+    model,
+    tokenizer,
+    examples: list[ChatExample],
+    options: list[list[str]],
+    *,
+    batch_size: int = 16,
+    template_kwargs: dict | None = None,
+    progress: bool = False,
 ) -> list[dict[str, float]]:
     """For each example, {option: sum of log p(answer tokens | conversation so far)}, one forward per option."""
     items = [(e, option) for e, example in enumerate(examples) for option in options[e]]
     render = template_options(template_kwargs)
     encoded = [encode_chat(tokenizer, _answered(examples[e], option), max_length=_NO_LIMIT, **render) for e, option in items]
     scores: list[float] = [0.0] * len(items)
-    for batch in length_sorted_batches([len(x.input_ids) for x in encoded], batch_size):
-        batch_scores = _score_batch(model, tokenizer, [encoded[i].input_ids for i in batch], [encoded[i].answer_span for i in batch])
-        for i, value in zip(batch, batch_scores):
-            scores[i] = value
+    with progress_bar(len(encoded), "scoring options", "option", progress) as bar:
+        for batch in length_sorted_batches([len(x.input_ids) for x in encoded], batch_size):
+            batch_scores = _score_batch(model, tokenizer, [encoded[i].input_ids for i in batch], [encoded[i].answer_span for i in batch])
+            for i, value in zip(batch, batch_scores):
+                scores[i] = value
+            bar.update(len(batch))
     result: list[dict[str, float]] = [{} for _ in examples]
     for (e, option), value in zip(items, scores):
         result[e][option] = value

@@ -36,6 +36,7 @@ def evaluate(
     suffixes: tuple[str, ...] | None = None,
     analyses: tuple[str, ...] = (),
     template_kwargs: dict | None = None,
+    progress: bool = True,
 ) -> EvalReport:
     """Score `model` on `examples`; writes predictions.jsonl and eval.json when `output_dir` is given.
 
@@ -44,6 +45,7 @@ def evaluate(
     is evaluated with it. Examples are rendered as they are, as in training (no system prompt is
     added), with the training run's `template_kwargs` when given (see `evaluation.prompts`). The
     model's train/eval mode is restored afterwards, so a trainer can call this mid-training.
+    `progress` shows prompts done / total on stderr while generating or scoring options.
     """
     task = get_task(task)
     unknown = set(analyses) - set(ANALYSES)
@@ -60,7 +62,8 @@ def evaluate(
     model.eval()
     try:
         started = time.monotonic()
-        meta = _predict(model, tokenizer, task, examples, records, batch_size, max_new_tokens, template_kwargs)
+        settings = {"batch_size": batch_size, "template_kwargs": template_kwargs, "progress": progress}
+        meta = _predict(model, tokenizer, task, examples, records, max_new_tokens, settings)
         meta["predict_seconds"] = round(time.monotonic() - started, 3)
         report = score_records(task, records, options, suffixes=suffixes)
         report.meta |= meta | {"batch_size": batch_size}
@@ -76,17 +79,20 @@ def _record(example: ChatExample) -> dict:
     return {"source": example.source, "system": example.system, "prompt": example.user, "reference": example.assistant}
 
 
-def _predict(model, tokenizer, task: Task, examples, records, batch_size: int, max_new_tokens: int | None, template_kwargs) -> dict:
-    """Fill each record's `prediction` (and `choices` or `truncated`); returns what to record in meta."""
+def _predict(model, tokenizer, task: Task, examples, records, max_new_tokens: int | None, settings: dict) -> dict:
+    """Fill each record's `prediction` (and `choices` or `truncated`); returns what to record in meta.
+
+    settings: batch_size, template_kwargs and progress, passed to generation or option scoring.
+    """
     if task.mode == CHOOSE:
         options = [choices_of(example.user) for example in examples]
-        scores, method = choose_options(model, tokenizer, examples, options, batch_size=batch_size, template_kwargs=template_kwargs)
+        scores, method = choose_options(model, tokenizer, examples, options, **settings)
         for record, option_scores in zip(records, scores):
             record["prediction"] = max(option_scores, key=option_scores.get)
             record["choices"] = option_scores
         return {"choice_scoring": method}
     budget = max_new_tokens or task.max_new_tokens
-    generations = generate_answers(model, tokenizer, examples, max_new_tokens=budget, batch_size=batch_size, template_kwargs=template_kwargs)
+    generations = generate_answers(model, tokenizer, examples, max_new_tokens=budget, **settings)
     for record, generation in zip(records, generations):
         record["prediction"] = generation.text
         record["truncated"] = generation.truncated
