@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from semantic_tube.cli import score
+from semantic_tube.evaluation.tasks import TASKS
 from tests.evaluation.spider_fixture import build_databases
 
 
@@ -45,7 +47,7 @@ def test_score_spider_with_db_dir_and_output(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--task", "mmlu"], "unknown task 'mmlu'"),
+        (["--task", "mmlu"], "invalid choice: 'mmlu'"),
         (["--task", "spider", "--db_dir", "{tmp}/nowhere"], "database folder not found"),
         (["--task", "gsm8k", "--predictions", "{tmp}/missing.jsonl"], "predictions file not found"),
     ],
@@ -83,15 +85,20 @@ def tiny_folder(tmp_path_factory):
     return save_tiny(tmp_path_factory.mktemp("tiny") / "model", "chatml", seed=2)
 
 
+def written_folder(out: str) -> Path:
+    return Path(out.strip().splitlines()[-1].removeprefix("wrote "))
+
+
 def test_eval_synth_writes_predictions_eval_json_and_svd(tiny_folder, tmp_path, capsys):
     from semantic_tube.cli import evaluate
 
     data = write_jsonl(tmp_path / "test.jsonl", nlrx_rows(4))
-    argv = ["--model", str(tiny_folder), "--task", "synth", "--data", str(data), "--limit", "3", "--batch_size", "2"]
+    argv = ["--model", str(tiny_folder), "--task", "synth", "--data", str(data), "--limit", "3", "--batch_size", "2", "--max_new_tokens", "8"]
     assert evaluate.main(argv + ["--dtype", "float32", "--analysis", "svd", "straightness", "--suffixes", "*"]) == 0
     out = capsys.readouterr().out
     assert "equivalent" in out and "suffix[.*.*]/count" in out
-    folder = tiny_folder / "eval" / "synth"
+    folder = written_folder(out)
+    assert folder.parent == tiny_folder and folder.name.startswith("eval-synth-")
     records = [json.loads(line) for line in (folder / "predictions.jsonl").read_text().splitlines()]
     assert len(records) == 3 and {"prompt", "reference", "prediction", "verdicts"} <= records[0].keys()
     summary = json.loads((folder / "eval.json").read_text())
@@ -115,7 +122,7 @@ def test_eval_spider_on_the_fixture_database(tiny_folder, tmp_path, capsys):
     ("case", "message"),
     [
         ("no_data", "needs --data"),
-        ("unknown_task", "unknown task 'mmlu'"),
+        ("unknown_task", "invalid choice: 'mmlu'"),
         ("no_answer", "broken.jsonl:2: messages.assistant"),
         ("no_weights", "holds no weights"),
         ("missing_database", "nowhere.sqlite"),
@@ -139,3 +146,67 @@ def test_eval_bad_input_is_a_clear_error(tmp_path, capsys, case, message):
     assert evaluate.main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+# --- stp eval: options and output folders ----------------------------------------------------
+
+
+def test_eval_options_take_dashes_underscores_and_aliases(tmp_path):
+    from semantic_tube.cli.evaluate import build_parser
+
+    parser = build_parser()
+    underscores = parser.parse_args([
+        "--model_name_or_path", "m", "--task", "spider", "--data", "d.jsonl", "--output_dir", "o", "--max_new_tokens", "9",
+        "--db_dir", "db", "--sql_timeout", "1", "--batch_size", "3", "--overwrite_output_dir",
+    ])  # fmt: skip
+    dashes = parser.parse_args([
+        "--model", "m", "--task", "spider", "--eval-file", "d.jsonl", "--output-dir", "o", "--max-new-tokens", "9",
+        "--db-dir", "db", "--sql-timeout", "1", "--batch-size", "3", "--overwrite-output-dir",
+    ])  # fmt: skip
+    assert underscores == dashes
+    assert parser.parse_args(["--task", "synth", "--eval_file", "d.jsonl", "--model-name-or-path", "m"]).data == Path("d.jsonl")
+
+
+@pytest.mark.parametrize("command", ["eval", "score"])
+def test_every_option_says_its_default_and_task_lists_its_choices(command, capsys):
+    from semantic_tube.cli import evaluate
+
+    parser = {"eval": evaluate, "score": score}[command].build_parser()
+    for action in parser._actions:
+        if action.option_strings != ["-h", "--help"]:
+            assert "default" in action.help or "required" in action.help, action.option_strings
+    assert {"eval": evaluate, "score": score}[command].main(["--help"]) == 0
+    assert "{" + ",".join(TASKS) + "}" in capsys.readouterr().out
+
+
+def test_eval_never_overwrites_a_training_runs_scores(tiny_folder, tmp_path, capsys):
+    """`stp train` writes <run>/eval/<task>/; `stp eval` on that run writes fresh timestamped folders beside it."""
+    from semantic_tube.cli import evaluate
+
+    trained = tiny_folder / "eval" / "synth"
+    trained.mkdir(parents=True, exist_ok=True)
+    (trained / "eval.json").write_text('{"from": "training"}\n')
+    data = write_jsonl(tmp_path / "test.jsonl", nlrx_rows(2))
+    argv = ["--model_name_or_path", str(tiny_folder), "--task", "synth", "--data", str(data), "--max-new-tokens", "2"]
+    assert evaluate.main(argv) == 0
+    first = written_folder(capsys.readouterr().out)
+    assert evaluate.main(argv) == 0
+    second = written_folder(capsys.readouterr().out)
+    assert first != second and (first / "eval.json").is_file() and (second / "eval.json").is_file()
+    assert first.parent == second.parent == tiny_folder
+    assert (trained / "eval.json").read_text() == '{"from": "training"}\n'
+
+
+def test_eval_refuses_an_existing_eval_json_unless_told(tiny_folder, tmp_path, capsys):
+    from semantic_tube.cli import evaluate
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "eval.json").write_text("{}\n")
+    data = write_jsonl(tmp_path / "test.jsonl", nlrx_rows(2))
+    argv = ["--model", str(tiny_folder), "--task", "synth", "--data", str(data), "--output-dir", str(out), "--max_new_tokens", "2"]
+    assert evaluate.main(argv) == 2
+    assert "already exists; pass --overwrite_output_dir" in capsys.readouterr().err
+    assert (out / "eval.json").read_text() == "{}\n"
+    assert evaluate.main(argv + ["--overwrite_output_dir"]) == 0
+    assert json.loads((out / "eval.json").read_text())["metrics"]["count"] == 2

@@ -1,66 +1,103 @@
 """`stp eval`: generate with a model on a task's data and score it.
 
-    stp eval --model runs/smollm2_nlrx --task synth --data data/nlrx/test.jsonl
-    stp eval --model runs/x --task spider --data spider_dev.jsonl --db_dir spider/database --limit 200
+    stp eval --model_name_or_path runs/smollm2_nlrx --task synth --data data/nlrx/test.jsonl
+    stp eval --model runs/x --task spider --eval-file spider_dev.jsonl --db-dir spider/database --limit 200
     stp eval --model runs/x --task synth --data test.jsonl --analysis svd straightness
 
 Writes predictions.jsonl (prompt, reference, prediction, per-metric verdicts and the reason for
-a miss) and eval.json (each metric with its 95% Wilson interval, the counts) into --output_dir,
-and prints a table. Without --model the embedded SmolLM2-135M-Instruct is used.
+a miss) and eval.json (each metric with its 95% Wilson interval, the counts; a subset without
+examples is null, printed n/a) and prints a table. The folder is --output_dir, by default a
+fresh <model folder>/eval-<task>-<timestamp> (./eval-<task>-<timestamp> for a hub id or the
+embedded model), so a training run's own scores (<run>/eval/<task>/) are never touched; an
+existing eval.json is replaced only with --overwrite_output_dir. Without --model_name_or_path
+the embedded SmolLM2-135M-Instruct is used. Multi-word options take dashes or underscores
+(`--output-dir` = `--output_dir`); --model is --model_name_or_path, --eval_file is --data.
+
+Prompts are the lines as written (a line's own system turn, or none), rendered as training
+renders them. Generation is greedy with a fixed budget per task: 128 new tokens (the paper's
+reference default), gsm8k 512 and spider 256 (their answers run longer); --max_new_tokens
+overrides it. hellaswag needs no generation: one forward pass per example reads the
+log-probabilities of the option letters.
 
 Analyses (--analysis): `svd` saves the singular value spectrum of Enc(Text) - Enc(Code)
 (Figure 6) as svd.json and svd.png; `straightness` adds the mean STP value and the mean angle
 between consecutive hidden-state steps. synth/turk always report accuracy by answer suffix
 (`.*` vs `.*.*`, Table 1), plus any --suffixes.
 
-Scoring, robust metrics then the paper's (the reference evaluate.py's, under `paper_` names):
+Scoring, each task's metrics then the paper's (the reference evaluate.py's, `paper_` names):
 synth/turk exact match (the paper's metric) and regex equivalence (empty-language references
 reported apart); gsm8k the number after #### (`correct`) and the reference's string match of
-`\n#### (.+)$` (`paper_correct`); spider execution results compared as multisets, as lists when
+`\\n#### (.+)$` (`paper_correct`); spider execution results compared as multisets, as lists when
 the reference has ORDER BY (`execution`), and the sqlite3 shell's printed output compared as text
 (`paper_execution`; emulated in Python when no sqlite3 shell is installed, the report says which);
 nq_open any ';'-separated alternative after normalisation (`match`) and any "; " piece of the
-prediction inside the reference (`paper_match`); hellaswag the most likely option letter (no
-generation; the paper's metric). Unparsable predictions are misses, counted as `unparsable`.
+prediction inside the reference (`paper_match`); hellaswag the most likely option letter (the
+paper's metric). Unparsable predictions are misses, counted as `unparsable`.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
-from semantic_tube.cli.score import USER_ERRORS, add_scoring_arguments, score_options, suffixes_of
+from semantic_tube.cli.score import USER_ERRORS, add_option, add_scoring_arguments, score_options, suffixes_of
 from semantic_tube.evaluation.errors import EvalError
+from semantic_tube.evaluation.report import EVAL_FILE
 from semantic_tube.evaluation.runner import ANALYSES, evaluate
 from semantic_tube.evaluation.scoring import check_records
-from semantic_tube.evaluation.tasks import get_task
+from semantic_tube.evaluation.tasks import DEFAULT_MAX_NEW_TOKENS, TASKS, get_task
 from semantic_tube.training.model import load_model, load_tokenizer
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stp eval", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", help="output folder (full or LoRA), model id or .gguf file (default: the embedded model)")
+    add_option(
+        parser,
+        "--model_name_or_path",
+        "--model",
+        metavar="MODEL",
+        help="output folder of `stp train` (full or LoRA), hub id or .gguf file (default: the embedded SmolLM2-135M-Instruct)",
+    )
     add_scoring_arguments(parser)
-    parser.add_argument("--data", type=Path, help="the task's messages-format JSONL (required)")
-    parser.add_argument("--limit", type=int, help="evaluate only the first N examples")
-    parser.add_argument("--output_dir", type=Path, help="default: <model folder>/eval/<task>, or ./eval/<task> for a model id")
-    parser.add_argument("--batch_size", type=int, default=16, help="prompts per generation batch (default 16)")
-    parser.add_argument("--max_new_tokens", type=int, help="token budget (default: longest reference + a margin)")
-    parser.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"])
-    parser.add_argument("--analysis", nargs="+", default=[], choices=ANALYSES, help="extra analyses: svd (Figure 6), straightness")
+    add_option(parser, "--data", "--eval_file", type=Path, metavar="FILE", help="the task's messages-format JSONL (required)")
+    add_option(parser, "--limit", type=int, help="evaluate only the first N examples (default: all)")
+    add_option(
+        parser,
+        "--output_dir",
+        type=Path,
+        metavar="DIR",
+        help="where to write (default: <model folder>/eval-<task>-<timestamp>, or ./eval-<task>-<timestamp> for a hub id or the embedded model)",
+    )
+    add_option(parser, "--overwrite_output_dir", action="store_true", help="replace an eval.json already in --output_dir (default: off, an error)")
+    add_option(parser, "--batch_size", type=int, default=16, help="prompts per generation batch (default: 16)")
+    budgets = ", ".join(f"{task.name} {task.max_new_tokens}" for task in TASKS.values() if task.max_new_tokens != DEFAULT_MAX_NEW_TOKENS)
+    add_option(parser, "--max_new_tokens", type=int, help=f"generation budget (default: the task's, {DEFAULT_MAX_NEW_TOKENS}; {budgets})")
+    add_option(parser, "--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"], help="weights' dtype (default: auto)")
+    add_option(parser, "--analysis", nargs="+", default=[], choices=ANALYSES, help="extra analyses: svd (Figure 6), straightness (default: none)")
     return parser
 
 
 def default_output_dir(model: str | None, task: str) -> Path:
-    """Next to a model folder's weights, else under the current directory."""
-    if model and Path(model).is_dir():
-        return Path(model) / "eval" / task
-    return Path("eval") / task
+    """A fresh eval-<task>-<timestamp> folder next to a model folder's weights, else under the
+    current directory; never an existing folder, so nothing is overwritten by default."""
+    parent = Path(model) if model and Path(model).is_dir() else Path(".")
+    base = f"eval-{task}-{time.strftime('%Y%m%d-%H%M%S')}"
+    folder, n = parent / base, 1
+    while folder.exists():  # two runs within one second
+        folder, n = parent / f"{base}-{n}", n + 1
+    return folder
+
+
+def check_output_dir(folder: Path, overwrite: bool) -> None:
+    """An existing eval.json is someone's result: replaced only when asked."""
+    if (folder / EVAL_FILE).exists() and not overwrite:
+        raise EvalError(f"{folder / EVAL_FILE} already exists; pass --overwrite_output_dir to replace it, or another --output_dir")
 
 
 def run(args: argparse.Namespace):
-    """Load data first and the model last, so input mistakes surface before a slow model load."""
+    """Check data and output folder first and load the model last, so mistakes surface before a slow model load."""
     task = get_task(args.task)
     if args.data is None:
         raise EvalError(f"task {task.name} needs --data: a messages-format JSONL file of its examples")
@@ -68,9 +105,10 @@ def run(args: argparse.Namespace):
         raise EvalError(f"--limit must be >= 1, got {args.limit}")
     examples = task.load(args.data, limit=args.limit)
     check_records(task, [{"prompt": e.user, "source": e.source} for e in examples], score_options(args))
-    tokenizer = load_tokenizer(args.model)
-    model = load_model(args.model, dtype=args.dtype)
-    output_dir = args.output_dir or default_output_dir(args.model, task.name)
+    output_dir = args.output_dir or default_output_dir(args.model_name_or_path, task.name)
+    check_output_dir(output_dir, args.overwrite_output_dir)
+    tokenizer = load_tokenizer(args.model_name_or_path)
+    model = load_model(args.model_name_or_path, dtype=args.dtype)
     report = evaluate(
         model,
         tokenizer,
@@ -82,13 +120,16 @@ def run(args: argparse.Namespace):
         suffixes=suffixes_of(args),
         analyses=tuple(args.analysis),
     )
-    report.meta |= {"model": args.model or "embedded", "data": str(args.data), "limit": args.limit}
+    report.meta |= {"model": args.model_name_or_path or "embedded", "data": str(args.data), "limit": args.limit}
     report.write(output_dir)
     return report, output_dir
 
 
 def main(argv: list[str]) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit_:  # argparse exits on --help and on bad arguments
+        return int(exit_.code or 0)
     try:
         report, output_dir = run(args)
     except (*USER_ERRORS, OSError) as err:

@@ -1,11 +1,13 @@
 """`stp score`: re-score a predictions.jsonl without a model.
 
     stp score --task synth --predictions runs/x/eval/synth/predictions.jsonl
-    stp score --task spider --predictions predictions.jsonl --db_dir spider/database
+    stp score --task spider --predictions predictions.jsonl --db-dir spider/database
 
 Each line needs `reference` and `prediction`; `prompt` where the task reads it (spider's
 db_id) and `choices` where it has them (hellaswag). Writes eval.json next to the predictions
-(or --output) and prints the table. Useful to check or improve a scorer without generating again.
+(or --output) and prints the table: each task's metrics and, under `paper_` names, the paper's
+own. Useful to check or improve a scorer without generating again. Multi-word options take
+dashes or underscores (`--db-dir` = `--db_dir`).
 """
 
 from __future__ import annotations
@@ -25,17 +27,26 @@ from semantic_tube.evaluation.tasks import TASKS, get_task
 USER_ERRORS = (EvalError, DataError, FileNotFoundError)
 
 
+def add_option(parser: argparse.ArgumentParser, *names: str, **settings) -> None:
+    """An option under each name, each multi-word name spelt with underscores and with dashes
+    (`--output_dir`, `--output-dir`), as `stp train` accepts them; the first name is the dest."""
+    spellings = [spelling for name in names for spelling in (name, name.replace("_", "-"))]
+    parser.add_argument(*dict.fromkeys(spellings), **settings)
+
+
 def add_scoring_arguments(parser: argparse.ArgumentParser) -> None:
     """Options shared by `stp score` and `stp eval`."""
-    parser.add_argument("--task", required=True, help=f"one of: {', '.join(TASKS)}")
-    parser.add_argument("--db_dir", type=Path, help="spider: folder of databases, <db_dir>/<db_id>/<db_id>.sqlite")
-    parser.add_argument("--sql_timeout", type=float, default=5.0, help="spider: seconds per query (default 5)")
-    parser.add_argument("--regex_timeout", type=float, default=2.0, help="synth/turk: seconds per equivalence check (default 2)")
-    parser.add_argument(
+    tasks = "; ".join(f"{task.name}: {task.description}" for task in TASKS.values())
+    add_option(parser, "--task", required=True, choices=list(TASKS), help=f"the task to score (required). {tasks}")
+    add_option(parser, "--db_dir", type=Path, metavar="DIR", help="spider: folder of databases, <db_dir>/<db_id>/<db_id>.sqlite (default: none)")
+    add_option(parser, "--sql_timeout", type=float, default=5.0, help="spider: seconds per query (default: 5)")
+    add_option(parser, "--regex_timeout", type=float, default=2.0, help="synth/turk: seconds per equivalence check (default: 2)")
+    add_option(
+        parser,
         "--suffixes",
         nargs="*",
         default=[],
-        help=f"synth/turk: answer suffixes to split accuracy by, besides {' and '.join(DEFAULT_SUFFIXES)} (Table 1)",
+        help=f"synth/turk: answer suffixes to split accuracy by, besides {' and '.join(DEFAULT_SUFFIXES)} (Table 1; default: none)",
     )
 
 
@@ -51,13 +62,16 @@ def suffixes_of(args: argparse.Namespace) -> tuple[str, ...] | None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stp score", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_scoring_arguments(parser)
-    parser.add_argument("--predictions", type=Path, required=True, help="predictions.jsonl to score")
-    parser.add_argument("--output", type=Path, help=f"where to write the summary (default: {EVAL_FILE} next to the predictions)")
+    add_option(parser, "--predictions", type=Path, required=True, help="predictions.jsonl to score (required)")
+    add_option(parser, "--output", type=Path, help=f"where to write the summary (default: {EVAL_FILE} next to the predictions)")
     return parser
 
 
 def main(argv: list[str]) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit_:  # argparse exits on --help and on bad arguments
+        return int(exit_.code or 0)
     try:
         task = get_task(args.task)
         report = score_records(task, read_predictions(args.predictions), score_options(args), suffixes=suffixes_of(args))
