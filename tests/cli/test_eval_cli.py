@@ -93,7 +93,8 @@ def test_eval_synth_writes_predictions_eval_json_and_svd(tiny_folder, tmp_path, 
     from semantic_tube.cli import evaluate
 
     data = write_jsonl(tmp_path / "test.jsonl", nlrx_rows(4))
-    argv = ["--model", str(tiny_folder), "--task", "synth", "--data", str(data), "--limit", "3", "--batch_size", "2", "--max_new_tokens", "8"]
+    argv = ["--model", str(tiny_folder), "--task", "synth", "--data", str(data), "--limit", "3", "--batch_size", "2"]
+    argv += ["--max_new_tokens", "8"]
     assert evaluate.main(argv + ["--dtype", "float32", "--analysis", "svd", "straightness", "--suffixes", "*"]) == 0
     out = capsys.readouterr().out
     assert "equivalent" in out and "suffix[.*.*]/count" in out

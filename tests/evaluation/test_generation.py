@@ -13,7 +13,14 @@ from semantic_tube.evaluation import evaluate
 from semantic_tube.evaluation.errors import EvalError
 from semantic_tube.evaluation.generation import _decode, end_of_turn_id, generate_answers, stop_token_ids
 from semantic_tube.evaluation.tasks import get_task
-from semantic_tube.evaluation.likelihood import NEXT_TOKEN, PER_OPTION, choose_options, next_token_log_probs, option_log_likelihoods, single_token_ids
+from semantic_tube.evaluation.likelihood import (
+    NEXT_TOKEN,
+    PER_OPTION,
+    choose_options,
+    next_token_log_probs,
+    option_log_likelihoods,
+    single_token_ids,
+)
 from tests.tiny_models import CHATML, tiny_model, tiny_tokenizer
 
 QUERIES = ["lines with a vowel", "lines containing the string 'dog' followed by a capital letter", "a", "lines with a number " * 3, "dog", "truck or ring"]
@@ -167,7 +174,8 @@ def test_the_model_is_prompted_with_the_start_of_the_training_sequence(tmp_path)
     tokenizer = tiny_tokenizer("chatml")
     model = tiny_model(tokenizer, seed=3).eval()
     data = tmp_path / "nq.jsonl"
-    data.write_text(json.dumps({"messages": [{"role": "user", "content": "lines with a vowel"}, {"role": "assistant", "content": "dog"}]}) + "\n")
+    line = {"messages": [{"role": "user", "content": "lines with a vowel"}, {"role": "assistant", "content": "dog"}]}
+    data.write_text(json.dumps(line) + "\n")
     (example,) = get_task("nq_open").load(data)
     assert example.system is None
     prompt = first_forward_ids(model, lambda: evaluate(model, tokenizer, "nq_open", [example], max_new_tokens=1))
@@ -182,7 +190,9 @@ def test_template_kwargs_reach_the_chat_template():
     model = tiny_model(tokenizer, seed=3).eval()
     example = ChatExample(user="lines with a vowel", assistant="dog")
     plain = first_forward_ids(model, lambda: evaluate(model, tokenizer, "nq_open", [example], max_new_tokens=1))
-    marked = first_forward_ids(model, lambda: evaluate(model, tokenizer, "nq_open", [example], max_new_tokens=1, template_kwargs={"marker": "dog"}))
+    marked = first_forward_ids(
+        model, lambda: evaluate(model, tokenizer, "nq_open", [example], max_new_tokens=1, template_kwargs={"marker": "dog"})
+    )
     assert marked == tokenizer("dog", add_special_tokens=False)["input_ids"] + plain
 
 

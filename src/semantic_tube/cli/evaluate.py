@@ -68,14 +68,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--output_dir",
         type=Path,
         metavar="DIR",
-        help="where to write (default: <model folder>/eval-<task>-<timestamp>, or ./eval-<task>-<timestamp> for a hub id or the embedded model)",
+        help="where to write (default: <model folder>/eval-<task>-<timestamp>, or ./eval-<task>-<timestamp> for a hub id "
+        "or the embedded model)",
     )
-    add_option(parser, "--overwrite_output_dir", action="store_true", help="replace an eval.json already in --output_dir (default: off, an error)")
+    add_option(
+        parser, "--overwrite_output_dir", action="store_true", help="replace an eval.json already in --output_dir (default: off, an error)"
+    )
     add_option(parser, "--batch_size", type=int, default=16, help="prompts per generation batch (default: 16)")
-    budgets = ", ".join(f"{task.name} {task.max_new_tokens}" for task in TASKS.values() if task.max_new_tokens != DEFAULT_MAX_NEW_TOKENS)
+    longer = [task for task in TASKS.values() if task.max_new_tokens != DEFAULT_MAX_NEW_TOKENS]
+    budgets = ", ".join(f"{task.name} {task.max_new_tokens}" for task in longer)
     add_option(parser, "--max_new_tokens", type=int, help=f"generation budget (default: the task's, {DEFAULT_MAX_NEW_TOKENS}; {budgets})")
     add_option(parser, "--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"], help="weights' dtype (default: auto)")
-    add_option(parser, "--analysis", nargs="+", default=[], choices=ANALYSES, help="extra analyses: svd (Figure 6), straightness (default: none)")
+    add_option(
+        parser, "--analysis", nargs="+", default=[], choices=ANALYSES, help="extra analyses: svd (Figure 6), straightness (default: none)"
+    )
     return parser
 
 

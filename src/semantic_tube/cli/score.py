@@ -38,7 +38,9 @@ def add_scoring_arguments(parser: argparse.ArgumentParser) -> None:
     """Options shared by `stp score` and `stp eval`."""
     tasks = "; ".join(f"{task.name}: {task.description}" for task in TASKS.values())
     add_option(parser, "--task", required=True, choices=list(TASKS), help=f"the task to score (required). {tasks}")
-    add_option(parser, "--db_dir", type=Path, metavar="DIR", help="spider: folder of databases, <db_dir>/<db_id>/<db_id>.sqlite (default: none)")
+    add_option(
+        parser, "--db_dir", type=Path, metavar="DIR", help="spider: folder of databases, <db_dir>/<db_id>/<db_id>.sqlite (default: none)"
+    )
     add_option(parser, "--sql_timeout", type=float, default=5.0, help="spider: seconds per query (default: 5)")
     add_option(parser, "--regex_timeout", type=float, default=2.0, help="synth/turk: seconds per equivalence check (default: 2)")
     add_option(

@@ -1,4 +1,5 @@
-"""Evaluation: the paper's tasks, their scorers, batched generation and the analyses
+"""Evaluation: the paper's tasks, their scorers (each task's metrics beside the paper's own,
+named `paper_...`), batched generation with prompts rendered as in training, and the analyses
 (Table 1's suffix split, Figure 6's spectrum, trajectory straightness).
 
     from semantic_tube.evaluation import evaluate, get_task

@@ -37,7 +37,11 @@ def choose_options(
     template_kwargs: dict | None = None,
     progress: bool = False,
 ) -> tuple[list[dict[str, float]], str]:
-    """For each example {option: log-likelihood of answering it}, and the method used (NEXT_TOKEN or PER_OPTION)."""
+    """For each example {option: log-likelihood of answering it}, and the method used (NEXT_TOKEN or PER_OPTION).
+
+    The options' tokens are read from the first example: what surrounds the answer is the
+    template's generation prompt and end of turn, the same in every example.
+    """
     token_ids = single_token_ids(tokenizer, examples[0], sorted({o for listed in options for o in listed}), template_kwargs)
     settings = {"batch_size": batch_size, "template_kwargs": template_kwargs, "progress": progress}
     if token_ids is None:

@@ -31,9 +31,12 @@ PLOT_FILE = "svd.png"
 RANK_TOLERANCE = 1e-5  # singular values below this fraction of the largest count as zero
 
 
-def text_code_sequences(tokenizer, examples: list[ChatExample], template_kwargs: dict | None = None) -> tuple[list[list[int]], list[list[int]]]:
+def text_code_sequences(
+    tokenizer, examples: list[ChatExample], template_kwargs: dict | None = None
+) -> tuple[list[list[int]], list[list[int]]]:
     """Token ids of each query and each answer, rendered alone as described above."""
-    text = [encode_prompt(tokenizer, ChatExample(user=e.user, assistant=e.assistant), **template_options(template_kwargs)) for e in examples]
+    render = template_options(template_kwargs)
+    text = [encode_prompt(tokenizer, ChatExample(user=e.user, assistant=e.assistant), **render) for e in examples]
     code = [_answer_alone(tokenizer, e.assistant, template_kwargs) for e in examples]
     return text, code
 
@@ -60,7 +63,7 @@ def text_code_embeddings(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Enc(Text) and Enc(Code), each (N, hidden)."""
     text, code = text_code_sequences(tokenizer, examples, template_kwargs)
-    return encode_last_token(model, tokenizer, text, batch_size=batch_size), encode_last_token(model, tokenizer, code, batch_size=batch_size)
+    return tuple(encode_last_token(model, tokenizer, sequences, batch_size=batch_size) for sequences in (text, code))
 
 
 def difference_spectra(text: torch.Tensor, code: torch.Tensor) -> dict:

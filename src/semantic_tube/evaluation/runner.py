@@ -101,7 +101,8 @@ def _predict(model, tokenizer, task: Task, examples, records, max_new_tokens: in
 
 def _analyse(report: EvalReport, model, tokenizer, examples, analyses, batch_size: int, template_kwargs) -> None:
     if "svd" in analyses:
-        spectra = difference_spectra(*text_code_embeddings(model, tokenizer, examples, batch_size=batch_size, template_kwargs=template_kwargs))
+        embeddings = text_code_embeddings(model, tokenizer, examples, batch_size=batch_size, template_kwargs=template_kwargs)
+        spectra = difference_spectra(*embeddings)
         report.analyses["svd"] = spectra
         report.metrics |= {"svd/rank_raw": spectra["rank_raw"], "svd/rank_normalized": spectra["rank_normalized"]}
     if "straightness" in analyses:
