@@ -169,13 +169,14 @@ def test_eval_options_take_dashes_underscores_and_aliases(tmp_path):
 
 
 @pytest.mark.parametrize("command", ["eval", "score"])
-def test_every_option_says_its_default_and_task_lists_its_choices(command, capsys):
+def test_every_option_says_its_default_takes_both_spellings_and_task_lists_its_choices(command, capsys):
     from semantic_tube.cli import evaluate
 
     parser = {"eval": evaluate, "score": score}[command].build_parser()
     for action in parser._actions:
         if action.option_strings != ["-h", "--help"]:
             assert "default" in action.help or "required" in action.help, action.option_strings
+            assert all(name.replace("_", "-") in action.option_strings for name in action.option_strings)
     assert {"eval": evaluate, "score": score}[command].main(["--help"]) == 0
     assert "{" + ",".join(TASKS) + "}" in capsys.readouterr().out
 
