@@ -34,9 +34,9 @@ _OPTION_LINE = re.compile(r"^\s*([A-Z])\)", re.MULTILINE)
 class Task:
     """What a task's verdicts mean and how to aggregate them.
 
-    `metrics` are verdict keys reported as proportions with Wilson intervals (the task's own
-    metrics, then the paper's: a `paper_` name, or for synth/turk `exact` and for hellaswag
-    `accuracy`, which are the reference code's metrics as they stand), `counts` verdict keys
+    `metrics` are verdict keys reported as proportions with Wilson intervals, the task's own and
+    the paper's (a `paper_` name; for synth/turk `exact` and for hellaswag `accuracy` already are
+    the reference code's metrics), `counts` verdict keys
     reported as counts, and `subsets` name -> verdict key: the metrics again, restricted to
     the examples where that key is true. `check_example` returns (field, problem) for a data
     line the task cannot use. `max_new_tokens` is 128 (the reference's default) except where the
