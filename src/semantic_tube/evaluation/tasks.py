@@ -36,9 +36,8 @@ class Task:
 
     `metrics` are verdict keys reported as proportions with Wilson intervals, the task's own and
     the paper's (a `paper_` name; for synth/turk `exact` and for hellaswag `accuracy` already are
-    the reference code's metrics), `counts` verdict keys
-    reported as counts, and `subsets` name -> verdict key: the metrics again, restricted to
-    the examples where that key is true. `check_example` returns (field, problem) for a data
+    the reference code's metrics), `counts` verdict keys reported as counts, and `subsets`
+    name -> verdict key: the metrics again, restricted to the examples where that key is true. `check_example` returns (field, problem) for a data
     line the task cannot use. `max_new_tokens` is 128 (the reference's default) except where the
     paper's answers run longer: GSM8K solutions reach about 240 SmolLM2 tokens in the shared
     samples (median 117), so 512; Spider queries reach 137, so 256.
