@@ -123,5 +123,110 @@ def test_generated_data_and_task_evaluation_during_and_after_training(setup):
 
 def test_unknown_task_fails_before_training(setup, tmp_path, capsys):
     _, _, config = setup
-    assert main(["train", "--config", str(config), "--output_dir", str(tmp_path / "o"), "--eval_task", "nope"]) == 2
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--config", str(config), "--output_dir", str(tmp_path / "o"), "--eval_task", "nope"])
+    assert info.value.code == 2 and "invalid choice: 'nope'" in capsys.readouterr().err
+    preset = tmp_path / "p.yaml"
+    preset.write_text(config.read_text() + "eval_task: nope\n")  # a preset's value is checked too
+    assert main(["train", "--config", str(preset), "--output_dir", str(tmp_path / "o")]) == 2
     assert "nope" in capsys.readouterr().err and not (tmp_path / "o" / "trainer_state.json").exists()
+
+
+def test_the_run_ends_with_its_scores_losses_and_files(setup, capsys):
+    """What the run was for is printed where the user looks: the task table with intervals,
+    the final losses, the run time and the output folder's main files."""
+    root, model_dir, _ = setup
+    out = root / "summary"
+    code = main([
+        "train", "--model_name_or_path", str(model_dir), "--output_dir", str(out), "--nlrx_examples", "60",
+        "--max_steps", "2", "--logging_steps", "1", "--per_device_train_batch_size", "2", "--report_to", "none",
+        "--save_strategy", "no", "--use_cpu", "true", "--eval_task", "synth", "--eval_task_limit", "3",
+    ])  # fmt: skip
+    assert code == 0
+    printed = capsys.readouterr().out
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert "task synth: 3 examples" in printed
+    exact = metrics["task_synth/exact"]
+    low, high = metrics["task_synth/exact_ci95_low"], metrics["task_synth/exact_ci95_high"]
+    assert f"{exact:.3f}  [{low:.3f}, {high:.3f}]" in printed
+    assert f"ntp {metrics['final_ntp_loss']:.4f}, stp {metrics['final_stp_loss']:.4f}" in printed
+    assert "stp train: done in 0m" in printed and str(out) in printed and "eval/synth/eval.json" in printed
+    for name in ("all_results.json", "train_results.json", "eval_results.json"):
+        assert (out / name).is_file(), name
+    assert json.loads((out / "eval_results.json").read_text())["task_synth/exact"] == exact
+
+
+def test_help_lists_the_project_options_first_with_typed_defaults(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = capsys.readouterr().out
+    headings = [line for line in text.splitlines() if line and not line.startswith(" ") and line.endswith(":")]
+    assert headings[1:] == [
+        "STP (Semantic Tube Prediction):", "model:", "data:", "task evaluation:",
+        "run (the Trainer options most runs set):", "transformers.TrainingArguments (the Trainer's own options):",
+    ]  # fmt: skip
+    flat = " ".join(text.split())  # help lines wrap anywhere
+    assert "--stp_form {tube,anchored,span}" in flat and "span: reference code (default: tube)" in flat
+    assert "STPForm" not in text and "LabelMode" not in text
+    assert "{synth,turk,gsm8k,spider,nq_open,hellaswag}" in text
+    assert "`last`" in text
+    options = text[text.index("STP (Semantic Tube Prediction):") :]  # past the usage examples
+    assert options.index("--stp_lambda") < options.index("--model_name_or_path") < options.index("--seed") < options.index("--adam_beta1")
+
+
+@pytest.mark.parametrize(
+    ("alias", "canonical"),
+    [
+        (["--use_peft", "true"], ["--finetuning", "lora"]),
+        (["--assistant_only_loss", "true"], ["--label_mode", "answer"]),
+        (["--completion_only_loss", "false"], ["--label_mode", "all"]),
+        (["--output-dir", "x"], ["--output_dir", "x"]),
+        (["--train-file", "t.jsonl"], ["--train_file", "t.jsonl"]),
+    ],
+)
+def test_aliases_set_the_same_field(alias, canonical):
+    from semantic_tube.training.arguments import parse_train_args
+    from semantic_tube.training.run import resolved_config
+
+    base = ["--output_dir", "o", "--label_mode", "reference"]
+    aliased = resolved_config(*parse_train_args(base + alias))
+    direct = resolved_config(*parse_train_args(base + canonical))
+    differing = {key for key in direct if aliased[key] != direct[key]} - {"use_peft", "assistant_only_loss", "completion_only_loss"}
+    assert differing == set()
+
+
+def test_disagreeing_trl_names_are_an_error(capsys):
+    assert main(["train", "--assistant_only_loss", "true", "--completion_only_loss", "false"]) == 2
+    assert "disagree" in capsys.readouterr().err
+
+
+def test_resolved_config_round_trips_without_secrets(tmp_path):
+    """stp_config.yaml fed back with --config gives the same run; no token and no masked
+    placeholder (which would become the token) is written."""
+    from semantic_tube.training.arguments import parse_train_args
+    from semantic_tube.training.run import resolved_config, write_resolved_config
+
+    argv = ["--output_dir", str(tmp_path), "--hub_token", "hf_secret", "--stp_form", "span", "--seed", "4",
+            "--chat_template_kwargs", '{"enable_thinking": false}', "--use_peft", "true", "--report_to", "none"]  # fmt: skip
+    configs = parse_train_args(argv)
+    write_resolved_config(tmp_path, *configs)
+    written = (tmp_path / "stp_config.yaml").read_text()
+    assert "hf_secret" not in written and "HUB_TOKEN" not in written
+    again = parse_train_args(["--config", str(tmp_path / "stp_config.yaml")])
+    assert again[2].hub_token is None
+    assert resolved_config(*again) == resolved_config(*configs)
+    assert again[1].chat_template_kwargs == {"enable_thinking": False} and again[2].stp_form.value == "span"
+
+
+def test_internal_errors_keep_their_traceback(setup, tmp_path, monkeypatch):
+    """Only the project's own errors become one line; a bug elsewhere must show where it is."""
+    import semantic_tube.training.run as run
+
+    _, _, config = setup
+
+    def broken(*args, **kwargs):
+        raise ValueError("an internal bug")
+
+    monkeypatch.setattr(run, "load_model", broken)
+    with pytest.raises(ValueError, match="an internal bug"):
+        main(["train", "--config", str(config), "--output_dir", str(tmp_path / "o")])

@@ -31,6 +31,13 @@ def test_step_angles_of_a_line_and_a_zigzag():
     assert torch.allclose(_step_angles(zigzag, torch.tensor([0, 2]), torch.tensor([2, 4])), torch.full((2,), 90.0))
 
 
+def test_step_angles_bypass_the_template_gap():
+    """Query 0-1 and answer 4-5 on one line, template states 2-3 far off it: the step into the
+    answer is h_4 - h_3 (Appendix G), so every angle is 0."""
+    h = torch.tensor([[0.0, 0.0], [1.0, 0.0], [9.0, 9.0], [-5.0, 3.0], [-4.0, 3.0], [-3.0, 3.0]])
+    assert torch.allclose(_step_angles(h, torch.tensor([0, 2]), torch.tensor([4, 6])), torch.zeros(2), atol=1e-3)
+
+
 def test_figure6_renders_query_and_answer_as_the_reference(tmp_path):
     """Each embedding is the last hidden state of the turn rendered alone with the generation
     prompt (reference evaluate.py, `similarity`); the line's system turn is left out."""

@@ -136,6 +136,17 @@ def test_multi_token_options_fall_back_to_per_option_scoring(tiny):
     assert scores == option_log_likelihoods(model, tokenizer, data, options, batch_size=4)
 
 
+def test_views_do_not_move_the_scored_answer(tiny):
+    """A line with `text`/`code` views (the paper's HellaSwag file) is scored on its option
+    letters, not on the view STP trains on."""
+    import dataclasses
+
+    model, tokenizer = tiny
+    data, options = hellaswag(2), [["dog.*", "truck or ring"]] * 2
+    viewed = [dataclasses.replace(example, text=example.user.split("\n")[0], code="z") for example in data]
+    assert option_log_likelihoods(model, tokenizer, viewed, options) == option_log_likelihoods(model, tokenizer, data, options)
+
+
 def test_evaluate_hellaswag_ranks_without_generation(tiny, tmp_path):
     model, tokenizer = tiny
     data = [ChatExample(user=f"ctx {i}\nA) x\nB) y\nC) z\nD) w", assistant="C") for i in range(3)]

@@ -212,7 +212,7 @@ def test_task_metrics_go_through_the_trainer_log(tiny_dir, train_file, tmp_path)
     from semantic_tube.training.task_eval import TaskEvalCallback
 
     class FakeEvaluator:
-        def run(self, model, tokenizer, folder=None):
+        def run(self, model, tokenizer, step, folder=None):
             return {"task_synth/exact": 0.25}
 
     class Recorder(TrainerCallback):

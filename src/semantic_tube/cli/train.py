@@ -18,6 +18,7 @@ def main(argv: list[str]) -> int:
     from semantic_tube.training.arguments import parse_train_args
     from semantic_tube.training.config import ConfigError
     from semantic_tube.training.run import train
+    from semantic_tube.training.summary import run_summary
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -26,5 +27,6 @@ def main(argv: list[str]) -> int:
     except (DataError, ChatTemplateError, ConfigError, EvalError, FileNotFoundError) as err:  # ours only: others keep their traceback
         print(f"stp train: error: {err}", file=sys.stderr)
         return 2
-    print(f"done: {training_args.output_dir} (final ntp_loss={metrics.get('final_ntp_loss')}, stp_loss={metrics.get('final_stp_loss')})")
+    if training_args.process_index == 0:  # one summary under a multi-process launcher
+        print(run_summary(metrics, training_args.output_dir))
     return 0

@@ -60,7 +60,7 @@ def single_token_ids(tokenizer, example: ChatExample, options: list[str], templa
     prompt = encode_prompt(tokenizer, example, **render)
     token_ids = {}
     for option in options:
-        encoded = encode_chat(tokenizer, _answered(example, option), max_length=_NO_LIMIT, **render)
+        encoded = encode_chat(tokenizer, _answered(example, option), max_length=_NO_LIMIT, use_views=False, **render)
         start, end = encoded.answer_span
         if end - start != 1 or encoded.input_ids[:start] != prompt:
             return None
@@ -104,7 +104,11 @@ def option_log_likelihoods(
     """For each example, {option: sum of log p(answer tokens | conversation so far)}, one forward per option."""
     items = [(e, option) for e, example in enumerate(examples) for option in options[e]]
     render = template_options(template_kwargs)
-    encoded = [encode_chat(tokenizer, _answered(examples[e], option), max_length=_NO_LIMIT, **render) for e, option in items]
+    # use_views=False: answer_span must be the assistant's option, not the line's `code` view
+    encoded = [
+        encode_chat(tokenizer, _answered(examples[e], option), max_length=_NO_LIMIT, use_views=False, **render)
+        for e, option in items
+    ]
     scores: list[float] = [0.0] * len(items)
     with progress_bar(len(encoded), "scoring options", "option", progress) as bar:
         for batch in length_sorted_batches([len(x.input_ids) for x in encoded], batch_size):

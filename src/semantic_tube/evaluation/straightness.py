@@ -1,7 +1,7 @@
 """How straight a model's hidden-state trajectories are on a task's examples.
 
-Two numbers over the query+answer positions (template tokens between them skipped, as in
-training): the mean STP value 1 - cos(h_t - h_r, h_r - h_s) over random triplets s < r < t
+Two numbers over the query+answer positions (the template tokens between them bypassed in every
+displacement, as in training, Appendix G): the mean STP value 1 - cos(h_t - h_r, h_r - h_s) over random triplets s < r < t
 (the training objective itself, 0 for a straight tube), and the mean angle in degrees between
 consecutive steps h_i - h_{i-1} and h_{i+1} - h_i (local curvature). Comparing them before and
 after training shows whether STP straightened the tube. Examples carry their reference
@@ -19,6 +19,7 @@ from semantic_tube.data.messages import ChatExample
 from semantic_tube.evaluation.batching import last_layer_states, length_sorted_batches
 from semantic_tube.evaluation.prompts import template_options
 from semantic_tube.losses import STPForm, sample_positions
+from semantic_tube.losses.sampling import template_gap
 from semantic_tube.losses.stp import safe_cosine, tube_loss_per_triplet
 
 _NO_LIMIT = 1 << 30
@@ -60,15 +61,19 @@ def _batch_values(model, tokenizer, encoded, triplets: int, generator: torch.Gen
     query_span = torch.tensor([e.query_span for e in encoded]) + shift
     answer_span = torch.tensor([e.answer_span for e in encoded]) + shift
     positions = sample_positions(query_span, answer_span, triplets, STPForm.TUBE, generator)
-    loss, present = tube_loss_per_triplet(hidden, positions)
+    loss, present = tube_loss_per_triplet(hidden, positions, template_gap(query_span, answer_span))
     angles = [_step_angles(hidden[row], query_span[row], answer_span[row]) for row in range(len(encoded))]
     return loss[present], torch.cat(angles)
 
 
 def _step_angles(hidden: torch.Tensor, query_span: torch.Tensor, answer_span: torch.Tensor) -> torch.Tensor:
-    """Angles (degrees) between consecutive steps along the query positions then the answer positions."""
-    positions = torch.cat([torch.arange(*query_span.tolist()), torch.arange(*answer_span.tolist())])
-    steps = hidden[positions].diff(dim=0)
+    """Angles (degrees) between consecutive steps along the query positions then the answer positions.
+
+    Every step is a token's own increment h_p - h_(p-1), including the first answer token's: the
+    step from the query's last state to the answer's first bypasses the template (Appendix G).
+    """
+    positions = torch.cat([torch.arange(*query_span.tolist()), torch.arange(*answer_span.tolist())])[1:]
+    steps = hidden[positions] - hidden[positions - 1]
     if steps.shape[0] < 2:
         return torch.empty(0)
     cosine = safe_cosine(steps[:-1], steps[1:]).clamp(-1.0, 1.0)

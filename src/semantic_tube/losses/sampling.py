@@ -31,6 +31,12 @@ def trajectory_lengths(query_span: torch.Tensor, answer_span: torch.Tensor) -> t
     return (query_span[:, 1] - query_span[:, 0]) + (answer_span[:, 1] - answer_span[:, 0])
 
 
+def template_gap(query_span: torch.Tensor, answer_span: torch.Tensor) -> torch.Tensor:
+    """(batch, 2) [g0, g1): the template tokens between the trajectory's query and answer pieces,
+    the `skip` argument of `stp_loss` / `span_loss`."""
+    return torch.stack([query_span[:, 1], answer_span[:, 0]], dim=1)
+
+
 def to_positions(index: torch.Tensor, query_span: torch.Tensor, answer_span: torch.Tensor) -> torch.Tensor:
     """Map trajectory indices (batch, K, P) to sequence positions; -1 stays -1."""
     q_start = query_span[:, 0].view(-1, 1, 1)

@@ -1,7 +1,14 @@
-"""Reading a run's configuration: a YAML preset plus command-line overrides."""
+"""Reading a run's configuration: a YAML preset plus command-line overrides.
+
+`stp train --help` lists the options a user of this project came for first (STP, model, data,
+task evaluation), each with its default as one would type it, and the Trainer's own options
+after them in their group.
+"""
 
 from __future__ import annotations
 
+import argparse
+from enum import Enum
 from pathlib import Path
 
 import yaml
@@ -10,13 +17,67 @@ from transformers import HfArgumentParser
 from semantic_tube.training.config import ConfigError, DataArguments, ModelArguments, STPTrainingArguments, TaskEvalArguments
 
 CONFIG_CLASSES = (ModelArguments, DataArguments, STPTrainingArguments, TaskEvalArguments)
+STP_GROUP = "STP (Semantic Tube Prediction)"
+COMMON_GROUP = "run (the Trainer options most runs set)"
+COMMON_TRAINER_FIELDS = (
+    "output_dir", "seed", "num_train_epochs", "max_steps", "per_device_train_batch_size", "gradient_accumulation_steps",
+    "learning_rate", "logging_steps", "save_steps", "resume_from_checkpoint", "report_to", "bf16",
+)  # fmt: skip
+DESCRIPTION = """Fine-tune a causal LM with next-token prediction + stp_lambda * STP.
+
+  stp train --config configs/smollm2_nlrx.yaml
+  stp train --model_name_or_path M --train_file F --output_dir O --stp_lambda 0.02 --seed 82
+
+Any field below can be set in the --config YAML (flat keys) and overridden by a flag.
+Multi-word options take dashes or underscores (--output-dir = --output_dir)."""
 
 
 def make_parser() -> HfArgumentParser:
-    parser = HfArgumentParser(CONFIG_CLASSES)
-    parser.prog = "stp train"
+    parser = HfArgumentParser(
+        CONFIG_CLASSES,
+        prog="stp train",
+        usage="stp train [--config YAML] [--FIELD VALUE ...]",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--config", default=None, help="YAML preset (flat keys, any field below); flags override it")
+    _layout_help(parser)
     return parser
+
+
+def _layout_help(parser: HfArgumentParser) -> None:
+    """STP fields first in a group of their own, the Trainer's options last (its most used ones
+    in a group before them); defaults shown as typed."""
+    groups = {group.title: group for group in parser._action_groups}
+    trainer_group = groups[STPTrainingArguments._argument_group_name]
+    groups[STP_GROUP] = parser.add_argument_group(STP_GROUP)
+    groups[COMMON_GROUP] = parser.add_argument_group(COMMON_GROUP)
+    for action in list(trainer_group._group_actions):
+        target = STP_GROUP if action.dest.startswith("stp_") else COMMON_GROUP if action.dest in COMMON_TRAINER_FIELDS else None
+        if target:
+            trainer_group._group_actions.remove(action)
+            groups[target]._group_actions.append(action)
+    for action in parser._actions:
+        if isinstance(action.default, Enum):
+            action.default = action.default.value  # `tube`, not `STPForm.TUBE`; argparse converts it back
+        if action.dest == "resume_from_checkpoint":
+            action.help = "a checkpoint folder to resume from, or `last` for the newest one in output_dir"
+        if action.option_strings and action.option_strings[0] == f"--no_{action.dest}":
+            action.help = f"same as --{action.dest} false"
+            continue
+        shown = action.default not in (None, argparse.SUPPRESS) and action.option_strings
+        if shown and action.help and "%(default)" not in action.help:
+            action.help += " (default: %(default)s)"
+    order = [
+        STP_GROUP,
+        ModelArguments._argument_group_name,
+        DataArguments._argument_group_name,
+        TaskEvalArguments._argument_group_name,
+        COMMON_GROUP,
+        trainer_group.title,
+    ]
+    first = [group for group in parser._action_groups if group.title not in order]
+    parser._action_groups[:] = first + [groups[title] for title in order]
 
 
 def read_yaml_config(path: str | Path, parser: HfArgumentParser) -> dict:

@@ -15,6 +15,7 @@ from transformers import TrainingArguments
 
 from semantic_tube.data.chat import LabelMode
 from semantic_tube.data.nlrx import DEFAULT_EXAMPLES, DEFAULT_SEED
+from semantic_tube.evaluation.tasks import TASKS
 from semantic_tube.losses.sampling import STPForm
 
 
@@ -36,6 +37,8 @@ class InvalidLines(str, Enum):
 
 @dataclass
 class ModelArguments:
+    _argument_group_name = "model"
+
     model_name_or_path: str | None = field(
         default=None,
         metadata={"help": "Hugging Face id, local folder or .gguf file; empty = the embedded SmolLM2-135M-Instruct"},
@@ -51,13 +54,18 @@ class ModelArguments:
     lora_target_modules: str = field(
         default="all-linear", metadata={"help": "comma-separated module names, or all-linear"}
     )
+    use_peft: bool = field(default=False, metadata={"help": "TRL's name for --finetuning lora"})
 
     def __post_init__(self):
         self.finetuning = Finetuning(self.finetuning)
+        if self.use_peft:
+            self.finetuning = Finetuning.LORA
 
 
 @dataclass
 class DataArguments:
+    _argument_group_name = "data"
+
     train_file: str | None = field(
         default=None,
         metadata={"help": "messages-format JSONL; empty = generated NL-RX data (see nlrx_*), written into output_dir/data"},
@@ -81,12 +89,19 @@ class DataArguments:
         metadata={"help": 'keyword arguments for apply_chat_template, as JSON (e.g. \'{"enable_thinking": false}\'); used in training and evaluation'},
     )
     invalid_lines: InvalidLines = field(default=InvalidLines.ERROR, metadata={"help": "error or skip bad data lines"})
+    assistant_only_loss: bool | None = field(
+        default=None, metadata={"help": "TRL's name: true = --label_mode answer, false = --label_mode all"}
+    )
+    completion_only_loss: bool | None = field(
+        default=None, metadata={"help": "TRL's name: true = --label_mode answer, false = --label_mode all"}
+    )
     nlrx_examples: int = field(default=DEFAULT_EXAMPLES, metadata={"help": "generated NL-RX examples (train + test) when no train_file"})
     nlrx_seed: int = field(default=DEFAULT_SEED, metadata={"help": "seed of the generated NL-RX data"})
 
     def __post_init__(self):
         self.label_mode = LabelMode(self.label_mode)
         self.invalid_lines = InvalidLines(self.invalid_lines)
+        self._apply_trl_loss_names()
         if isinstance(self.chat_template_kwargs, str):
             try:
                 self.chat_template_kwargs = json.loads(self.chat_template_kwargs)
@@ -95,14 +110,25 @@ class DataArguments:
         if self.chat_template_kwargs is not None and not isinstance(self.chat_template_kwargs, dict):
             raise ConfigError(f"chat_template_kwargs: expected a mapping, got {self.chat_template_kwargs!r}")
 
+    def _apply_trl_loss_names(self) -> None:
+        """Map TRL's assistant_only_loss / completion_only_loss onto label_mode (both mean: NTP on
+        the answer only); two that disagree are an error, not a silent pick."""
+        given = {name: value for name in ("assistant_only_loss", "completion_only_loss") if (value := getattr(self, name)) is not None}
+        if len(set(given.values())) > 1:
+            raise ConfigError(f"assistant_only_loss and completion_only_loss disagree: {given}")
+        if given:
+            self.label_mode = LabelMode.ANSWER if next(iter(given.values())) else LabelMode.ALL
+
 
 @dataclass
 class TaskEvalArguments:
     """Scoring a task by generation (the same code as `stp eval`) at the end of training,
     and optionally every `eval_task_steps` steps."""
 
+    _argument_group_name = "task evaluation"
+
     eval_task: str | None = field(
-        default=None, metadata={"help": "task to score: synth, turk, gsm8k, spider, nq_open, hellaswag; empty = none"}
+        default=None, metadata={"help": "task to score at the end of training; empty = none", "choices": list(TASKS)}
     )
     eval_task_file: str | None = field(
         default=None, metadata={"help": "its data; empty = the generated NL-RX test split, else eval_file"}
@@ -123,6 +149,10 @@ class TaskEvalArguments:
 
 @dataclass
 class STPTrainingArguments(TrainingArguments):
+    """`transformers.TrainingArguments` plus the STP fields (`stp_*`)."""
+
+    _argument_group_name = "transformers.TrainingArguments (the Trainer's own options)"
+
     stp_lambda: float = field(default=0.02, metadata={"help": "weight of the STP loss; 0 = plain fine-tuning"})
     stp_form: STPForm = field(
         default=STPForm.TUBE,

@@ -42,12 +42,16 @@ METRICS_FILE = "metrics.json"
 
 
 def resolved_config(*configs) -> dict:
-    """All fields of the given dataclasses as one flat dict of plain values (enums by value)."""
+    """All fields of the given dataclasses as one flat dict of plain values (enums by value).
+
+    Secrets are left out, and so are the placeholders `TrainingArguments.to_dict` puts in their
+    place (`hub_token: <HUB_TOKEN>`): read back with --config, a placeholder would become the token.
+    """
     flat = {}
     for config in configs:
         values = config.to_dict() if hasattr(config, "to_dict") else dataclasses.asdict(config)
         flat.update({key: value.value if isinstance(value, Enum) else value for key, value in values.items()})
-    return flat
+    return {key: value for key, value in flat.items() if value != f"<{key.upper()}>"}
 
 
 def write_resolved_config(output_dir: Path, *configs) -> None:
@@ -144,7 +148,6 @@ def train(
         trainer.add_callback(TaskEvalCallback(evaluator, task_args.eval_task_steps, trainer.log))
     result = trainer.train(resume_from_checkpoint=checkpoint_to_resume(training_args))
     trainer.save_model()
-    trainer.save_state()
     write_model_record(output_dir, model_args.model_name_or_path)
 
     metrics = {
@@ -157,14 +160,21 @@ def train(
         "stp_lambda": training_args.stp_lambda,
         "stp_form": training_args.stp_form.value,
     }
-    if eval_set is not None:
-        metrics.update(trainer.evaluate())
+    evaluated = trainer.evaluate() if eval_set is not None else {}
     if evaluator is not None and trainer.is_world_process_zero():
-        task_metrics = evaluator.run(trainer.model, tokenizer)
-        trainer.log(task_metrics)  # through the Trainer, so report_to (TensorBoard, W&B) sees the scores
-        metrics.update(task_metrics)
+        logged = evaluator.scored_step == trainer.state.global_step  # the periodic evaluation just scored this model
+        task_metrics = evaluator.run(trainer.model, tokenizer, trainer.state.global_step)
+        if not logged:
+            trainer.log(task_metrics)  # through the Trainer, so report_to (TensorBoard, W&B) sees the scores
+        evaluated.update(task_metrics)
+    metrics.update(evaluated)
+    trainer.save_state()  # after the final evaluations, so trainer_state.json holds them too
     if trainer.is_world_process_zero():
         (output_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+        # The Trainer's usual files too: train_results.json, eval_results.json and all_results.json.
+        trainer.save_metrics("train", result.metrics)
+        if evaluated:
+            trainer.save_metrics("eval", evaluated)
     return metrics
 
 

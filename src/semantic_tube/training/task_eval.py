@@ -26,23 +26,30 @@ class TaskEvaluator:
         self.batch_size = config.eval_task_batch_size
         self.output_dir = output_dir / "eval" / self.task.name
         self.template_kwargs = template_kwargs  # the training run's, so prompts render as in training
+        self.scored_step: int | None = None  # the optimizer step of the last report, kept for reuse
+        self._last_report = None
 
-    def run(self, model, tokenizer, folder: str | None = None) -> dict[str, float]:
+    def run(self, model, tokenizer, step: int, folder: str | None = None) -> dict[str, float]:
+        """Score the model as it is at optimizer `step` and write the report into the task's
+        folder (or its sub-folder `folder`). A step already scored is not generated again: the
+        end-of-training scores reuse the last periodic evaluation when it was at the final step."""
         from semantic_tube.evaluation import evaluate
 
         target = self.output_dir / folder if folder else self.output_dir
-        report = evaluate(
-            model,
-            tokenizer,
-            self.task,
-            self.examples,
-            batch_size=self.batch_size,
-            output_dir=target,
-            score_options=self.options,
-            **({"template_kwargs": self.template_kwargs} if self.template_kwargs else {}),
-        )
+        if step != self.scored_step:
+            self._last_report = evaluate(
+                model,
+                tokenizer,
+                self.task,
+                self.examples,
+                batch_size=self.batch_size,
+                score_options=self.options,
+                **({"template_kwargs": self.template_kwargs} if self.template_kwargs else {}),
+            )
+            self.scored_step = step
+        self._last_report.write(target)
         logger.info("%s on %d examples -> %s", self.task.name, len(self.examples), target)
-        return {f"task_{self.task.name}/{key}": value for key, value in report.metrics.items()}
+        return {f"task_{self.task.name}/{key}": value for key, value in self._last_report.metrics.items()}
 
 
 class TaskEvalCallback(TrainerCallback):
@@ -55,4 +62,4 @@ class TaskEvalCallback(TrainerCallback):
     def on_step_end(self, args, state, control, model=None, processing_class=None, **kwargs):
         if state.global_step % self.every or not state.is_world_process_zero:
             return
-        self.log(self.evaluator.run(model, processing_class, folder=f"step-{state.global_step}"))
+        self.log(self.evaluator.run(model, processing_class, state.global_step, folder=f"step-{state.global_step}"))

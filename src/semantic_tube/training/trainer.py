@@ -13,16 +13,11 @@ from collections import defaultdict
 import torch
 from transformers import Trainer
 
-from semantic_tube.losses.sampling import STPForm, sample_positions_per_example
+from semantic_tube.losses.sampling import STPForm, sample_positions_per_example, template_gap
 from semantic_tube.losses.stp import span_loss, stp_loss
 from semantic_tube.training.config import STPTrainingArguments
 
 BATCH_KEYS = ("query_span", "answer_span", "example_index")  # what STPCollator adds for the sampler
-
-
-def template_gap(query_span: torch.Tensor, answer_span: torch.Tensor) -> torch.Tensor:
-    """(batch, 2) [g0, g1): the template tokens between the trajectory's query and answer pieces."""
-    return torch.stack([query_span[:, 1], answer_span[:, 0]], dim=1)
 
 
 def stp_objective(hidden_states: torch.Tensor, positions: torch.Tensor, form: STPForm, skip: torch.Tensor | None) -> torch.Tensor:
@@ -32,7 +27,7 @@ def stp_objective(hidden_states: torch.Tensor, positions: torch.Tensor, form: ST
     return loss(hidden_states, positions, skip)
 
 
-def _seed_of(key: tuple[int, ...]) -> int:
+def draw_seed(key: tuple[int, ...]) -> int:
     """A 63-bit generator seed from a tuple of ints, stable across runs and Python versions."""
     digest = hashlib.blake2b(repr(key).encode(), digest_size=8).digest()
     return int.from_bytes(digest, "little") & 0x7FFF_FFFF_FFFF_FFFF
@@ -58,7 +53,7 @@ class STPTrainer(Trainer):
         every time, so `eval_stp_loss` moves only when the model does.
         """
         base = (self.args.seed, self.state.global_step, 1) if training else (self.args.seed, "eval")
-        return [_seed_of(base + (index,)) for index in example_index.tolist()]
+        return [draw_seed(base + (index,)) for index in example_index.tolist()]
 
     def _set_signature_columns_if_needed(self):
         """Keep the spans when `remove_unused_columns` drops what the model's forward does not take."""

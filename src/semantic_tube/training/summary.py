@@ -1,0 +1,55 @@
+"""What `stp train` prints when it ends: what the run was for, where the user is looking.
+
+The task scores with their 95% intervals (the same table `stp eval` prints), the final NTP and
+STP losses, the run time and the output folder with its main files. Everything here is read
+from the metrics `train()` returned, so the summary and metrics.json cannot disagree.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+TASK_PREFIX = "task_"  # metrics.json keys of the task evaluation: task_<name>/<metric>
+
+
+def task_tables(metrics: dict) -> list[str]:
+    """One `stp eval`-style table per task scored at the end of training."""
+    from semantic_tube.evaluation.report import EvalReport
+
+    tasks = sorted({key[len(TASK_PREFIX) :].partition("/")[0] for key in metrics if key.startswith(TASK_PREFIX) and "/" in key})
+    tables = []
+    for task in tasks:
+        prefix = f"{TASK_PREFIX}{task}/"
+        scores = {key[len(prefix) :]: value for key, value in metrics.items() if key.startswith(prefix)}
+        if "count" in scores:
+            tables.append(EvalReport(task=task, metrics=scores, predictions=[]).table())
+    return tables
+
+
+def format_duration(seconds: float) -> str:
+    minutes, seconds = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m {seconds:02d}s" if hours else f"{minutes}m {seconds:02d}s"
+
+
+def _losses(metrics: dict) -> str:
+    parts = [f"{name} {metrics[f'final_{name}_loss']:.4f}" for name in ("ntp", "stp") if f"final_{name}_loss" in metrics]
+    if "eval_ntp_loss" in metrics:
+        parts.append(f"held-out ntp {metrics['eval_ntp_loss']:.4f}")
+    return ", ".join(parts) or "none logged (fewer steps than logging_steps?)"
+
+
+def run_summary(metrics: dict, output_dir: str | Path) -> str:
+    """The closing lines of `stp train`."""
+    folder = Path(output_dir)
+    lines = [f"stp train: done in {format_duration(metrics.get('train_runtime', 0.0))}, {metrics.get('train_examples', '?')} "
+             f"training examples, seed {metrics.get('seed')}, stp_lambda {metrics.get('stp_lambda')}"]
+    tables = task_tables(metrics)
+    lines += tables or ["no task scored (set eval_task to score one at the end)"]
+    lines.append(f"final losses: {_losses(metrics)}")
+    main_files = ["metrics.json", "stp_config.yaml", "trainer_state.json"]
+    main_files += [str(path.relative_to(folder)) for path in sorted(folder.glob("eval/*/eval.json"))]
+    weights = next((name for name in ("model.safetensors", "adapter_model.safetensors") if (folder / name).is_file()), None)
+    main_files += [weights] if weights else []
+    lines.append(f"output: {folder}/  ({', '.join(name for name in main_files if (folder / name).is_file())})")
+    return "\n".join(lines)
