@@ -1,6 +1,6 @@
 """semantic-tube: fine-tuning language models with Semantic Tube Prediction (STP).
 
-    from semantic_tube import stp_loss, sample_positions, STPForm
+    from semantic_tube import stp_loss, sample_positions, template_gap, STPForm
 
 The names are imported on first use, so `stp regex` and `stp data` start without loading torch.
 """
@@ -14,6 +14,7 @@ _EXPORTS = {
     "sample_trajectory_indices": "semantic_tube.losses.sampling",
     "span_loss": "semantic_tube.losses.stp",
     "stp_loss": "semantic_tube.losses.stp",
+    "template_gap": "semantic_tube.losses.sampling",
 }
 __all__ = sorted(_EXPORTS)
 
