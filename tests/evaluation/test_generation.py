@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 
 import pytest
@@ -179,10 +178,17 @@ def first_forward_ids(model, run) -> list[int]:
     return seen[0]
 
 
-def test_the_model_is_prompted_with_the_start_of_the_training_sequence(tmp_path):
+DEFAULT_SYSTEM = "{% if messages[0]['role'] != 'system' %}{{ '<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n' }}{% endif %}"
+
+
+@pytest.mark.parametrize("default_system", [False, True], ids=["plain", "template-default-system"])
+def test_the_model_is_prompted_with_the_start_of_the_training_sequence(tmp_path, default_system):
     """A line without a system turn is evaluated without one (the template's own default applies,
-    as in training): the prompt is the training sequence up to the answer, token for token."""
+    as in training, as SmolLM2's template does): the prompt is the training sequence up to the
+    answer, token for token."""
     tokenizer = tiny_tokenizer("chatml")
+    if default_system:
+        tokenizer.chat_template = DEFAULT_SYSTEM + CHATML
     model = tiny_model(tokenizer, seed=3).eval()
     data = tmp_path / "nq.jsonl"
     line = {"messages": [{"role": "user", "content": "lines with a vowel"}, {"role": "assistant", "content": "dog"}]}
@@ -192,9 +198,9 @@ def test_the_model_is_prompted_with_the_start_of_the_training_sequence(tmp_path)
     prompt = first_forward_ids(model, lambda: evaluate(model, tokenizer, "nq_open", [example], max_new_tokens=1))
     trained = encode_chat(tokenizer, example, max_length=512)
     assert prompt == trained.input_ids[: trained.answer_span[0]]
+    assert ("helpful assistant" in tokenizer.decode(prompt)) == default_system
 
 
-@pytest.mark.skipif("template_kwargs" not in inspect.signature(encode_prompt).parameters, reason="data.chat has no template_kwargs yet")
 def test_template_kwargs_reach_the_chat_template():
     tokenizer = tiny_tokenizer("chatml")
     tokenizer.chat_template = "{{ marker or '' }}" + CHATML

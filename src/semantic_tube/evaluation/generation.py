@@ -16,7 +16,6 @@ import torch
 from semantic_tube.data.chat import encode_prompt, render_chat
 from semantic_tube.data.messages import ChatExample
 from semantic_tube.evaluation.batching import length_sorted_batches, model_device, pad_left, progress_bar
-from semantic_tube.evaluation.prompts import template_options
 
 _SENTINEL = "zq7sentinel"
 
@@ -32,7 +31,7 @@ class Generation:
 
 def end_of_turn_id(tokenizer, template_kwargs: dict | None = None) -> int | None:
     """The special token the chat template closes an assistant turn with, found by rendering one."""
-    rendered = render_chat(tokenizer, ChatExample(user="q", assistant=_SENTINEL), **template_options(template_kwargs))
+    rendered = render_chat(tokenizer, ChatExample(user="q", assistant=_SENTINEL), template_kwargs=template_kwargs)
     tail = rendered[rendered.rindex(_SENTINEL) + len(_SENTINEL) :]
     ids = tokenizer(tail, add_special_tokens=False)["input_ids"]
     special = set(tokenizer.all_special_ids) | set(tokenizer.added_tokens_decoder)
@@ -58,7 +57,7 @@ def generate_answers(
     progress: bool = False,
 ) -> list[Generation]:
     """Greedy answers for `examples`, in their order; batch_size=1 decodes one at a time."""
-    prompts = [encode_prompt(tokenizer, example, **template_options(template_kwargs)) for example in examples]
+    prompts = [encode_prompt(tokenizer, example, template_kwargs=template_kwargs) for example in examples]
     stops = stop_token_ids(tokenizer, model, template_kwargs)
     results: list[Generation | None] = [None] * len(examples)
     with progress_bar(len(prompts), "generating", "prompt", progress) as bar:

@@ -20,7 +20,6 @@ import torch
 from semantic_tube.data.chat import encode_chat, encode_prompt
 from semantic_tube.data.messages import ChatExample
 from semantic_tube.evaluation.batching import length_sorted_batches, model_device, pad_left, positions_from_mask, progress_bar
-from semantic_tube.evaluation.prompts import template_options
 
 _NO_LIMIT = 1 << 30  # encode_chat's max_length: options are scored whole
 NEXT_TOKEN = "next_token"  # one forward per example, the options' token log-probabilities
@@ -56,11 +55,10 @@ def single_token_ids(tokenizer, example: ChatExample, options: list[str], templa
     the prompt's tokens (then the prompt's last position is not the one that predicts it). Read
     in context, since a tokenizer may encode a letter alone differently than after the prompt.
     """
-    render = template_options(template_kwargs)
-    prompt = encode_prompt(tokenizer, example, **render)
+    prompt = encode_prompt(tokenizer, example, template_kwargs=template_kwargs)
     token_ids = {}
     for option in options:
-        encoded = encode_chat(tokenizer, _answered(example, option), max_length=_NO_LIMIT, use_views=False, **render)
+        encoded = encode_chat(tokenizer, _answered(example, option), max_length=_NO_LIMIT, use_views=False, template_kwargs=template_kwargs)
         start, end = encoded.answer_span
         if end - start != 1 or encoded.input_ids[:start] != prompt:
             return None
@@ -80,7 +78,7 @@ def next_token_log_probs(
     progress: bool = False,
 ) -> list[dict[str, float]]:
     """For each example, {option: log p(option's token | prompt)}, one forward pass per example."""
-    prompts = [encode_prompt(tokenizer, example, **template_options(template_kwargs)) for example in examples]
+    prompts = [encode_prompt(tokenizer, example, template_kwargs=template_kwargs) for example in examples]
     result: list[dict[str, float]] = [{} for _ in examples]
     with progress_bar(len(prompts), "scoring options", "prompt", progress) as bar:
         for batch in length_sorted_batches([len(p) for p in prompts], batch_size):
@@ -103,10 +101,9 @@ def option_log_likelihoods(
 ) -> list[dict[str, float]]:
     """For each example, {option: sum of log p(answer tokens | conversation so far)}, one forward per option."""
     items = [(e, option) for e, example in enumerate(examples) for option in options[e]]
-    render = template_options(template_kwargs)
     # use_views=False: answer_span must be the assistant's option, not the line's `code` view
     encoded = [
-        encode_chat(tokenizer, _answered(examples[e], option), max_length=_NO_LIMIT, use_views=False, **render)
+        encode_chat(tokenizer, _answered(examples[e], option), max_length=_NO_LIMIT, use_views=False, template_kwargs=template_kwargs)
         for e, option in items
     ]
     scores: list[float] = [0.0] * len(items)

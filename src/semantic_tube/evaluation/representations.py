@@ -24,7 +24,6 @@ import torch
 from semantic_tube.data.chat import encode_prompt
 from semantic_tube.data.messages import ChatExample
 from semantic_tube.evaluation.batching import last_layer_states, length_sorted_batches
-from semantic_tube.evaluation.prompts import template_options
 
 SPECTRA_FILE = "svd.json"
 PLOT_FILE = "svd.png"
@@ -35,8 +34,7 @@ def text_code_sequences(
     tokenizer, examples: list[ChatExample], template_kwargs: dict | None = None
 ) -> tuple[list[list[int]], list[list[int]]]:
     """Token ids of each query and each answer, rendered alone as described above."""
-    render = template_options(template_kwargs)
-    text = [encode_prompt(tokenizer, ChatExample(user=e.user, assistant=e.assistant), **render) for e in examples]
+    text = [encode_prompt(tokenizer, ChatExample(user=e.user, assistant=e.assistant), template_kwargs=template_kwargs) for e in examples]
     code = [_answer_alone(tokenizer, e.assistant, template_kwargs) for e in examples]
     return text, code
 

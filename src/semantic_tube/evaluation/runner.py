@@ -2,6 +2,11 @@
 
 The same function serves `stp eval` and the trainer's end-of-training (or every-N-steps)
 evaluation, so both report identical numbers for identical predictions.
+
+Prompts are rendered exactly as training renders them: an example with its own system turn, or
+with none (a template such as SmolLM2's then inserts its own default, as it did in training),
+and with the run's chat-template arguments (`template_kwargs`). A task's system prompt is never
+added: a model scored on prompts it was not trained on measures the mismatch, not the model.
 """
 
 from __future__ import annotations

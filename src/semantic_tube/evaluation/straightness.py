@@ -17,7 +17,6 @@ import torch
 from semantic_tube.data.chat import encode_chat
 from semantic_tube.data.messages import ChatExample
 from semantic_tube.evaluation.batching import last_layer_states, length_sorted_batches
-from semantic_tube.evaluation.prompts import template_options
 from semantic_tube.losses import STPForm, sample_positions
 from semantic_tube.losses.sampling import template_gap
 from semantic_tube.losses.stp import safe_cosine, tube_loss_per_triplet
@@ -36,7 +35,7 @@ def trajectory_straightness(
     template_kwargs: dict | None = None,
 ) -> dict[str, float]:
     """{'stp': mean 1 - cos over triplets, 'curvature_deg': mean consecutive-step angle, and their counts}."""
-    encoded = [encode_chat(tokenizer, example, max_length=_NO_LIMIT, **template_options(template_kwargs)) for example in examples]
+    encoded = [encode_chat(tokenizer, example, max_length=_NO_LIMIT, template_kwargs=template_kwargs) for example in examples]
     generator = torch.Generator().manual_seed(seed)
     stp_values: list[torch.Tensor] = []
     angles: list[torch.Tensor] = []

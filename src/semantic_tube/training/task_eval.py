@@ -44,7 +44,7 @@ class TaskEvaluator:
                 self.examples,
                 batch_size=self.batch_size,
                 score_options=self.options,
-                **({"template_kwargs": self.template_kwargs} if self.template_kwargs else {}),
+                template_kwargs=self.template_kwargs,
             )
             self.scored_step = step
         self._last_report.write(target)
