@@ -230,3 +230,11 @@ def test_internal_errors_keep_their_traceback(setup, tmp_path, monkeypatch):
     monkeypatch.setattr(run, "load_model", broken)
     with pytest.raises(ValueError, match="an internal bug"):
         main(["train", "--config", str(config), "--output_dir", str(tmp_path / "o")])
+
+
+def test_train_fraction_trains_on_a_nested_subset(setup, tmp_path):
+    _, _, config = setup
+    out = tmp_path / "half"
+    assert main(["train", "--config", str(config), "--output_dir", str(out), "--train_fraction", "0.5", "--max_steps", "1", "--eval_file", ""]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["train_examples"] == 20 and metrics["train_fraction"] == 0.5

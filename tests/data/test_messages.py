@@ -70,3 +70,16 @@ def test_views_are_read_as_strings_or_one_turn_and_written_back(tmp_path):
     assert read_chat_jsonl(tmp_path / "out.jsonl").examples == [
         ChatExample(**{**vars(e), "source": f"{tmp_path / 'out.jsonl'}:{i + 1}"}) for i, e in enumerate(example)
     ]
+
+
+def test_nested_subsets_are_nested_seeded_and_in_file_order():
+    from semantic_tube.data.messages import nested_subset
+
+    examples = [ChatExample(user=f"q{i}", assistant="a") for i in range(40)]
+    half, quarter = nested_subset(examples, 0.5, seed=3), nested_subset(examples, 0.25, seed=3)
+    assert len(half) == 20 and len(quarter) == 10 and set(quarter) <= set(half)
+    assert half == sorted(half, key=examples.index)
+    assert nested_subset(examples, 0.5, seed=3) == half and nested_subset(examples, 0.5, seed=4) != half
+    assert nested_subset(examples, 1.0, seed=3) == examples and len(nested_subset(examples, 0.01, seed=0)) == 1
+    with pytest.raises(ValueError, match=r"\(0, 1\]"):
+        nested_subset(examples, 0.0, seed=0)

@@ -12,6 +12,8 @@ the field, so a user can fix the line without guessing.
 from __future__ import annotations
 
 import json
+import math
+import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -135,3 +137,20 @@ def write_chat_jsonl(path: str | Path, examples: list[ChatExample]) -> None:
             if example.code is not None:
                 record["code"] = [{"role": "assistant", "content": example.code}]
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def nested_subset(examples: list[ChatExample], fraction: float, seed: int) -> list[ChatExample]:
+    """The first ceil(fraction * N) examples of one seeded shuffle, in the file's order.
+
+    Subsets of one seed are nested (the 1/4 subset lies inside the 1/2 subset) and do not depend
+    on anything else (method, training seed), so runs at different fractions, or of different
+    methods, differ only in what is compared (the paper's data-efficiency protocol, Sec. 4.3).
+    """
+    if not 0 < fraction <= 1:
+        raise ValueError(f"a data fraction must be in (0, 1], got {fraction}")
+    if fraction == 1:
+        return list(examples)
+    order = list(range(len(examples)))
+    random.Random(seed).shuffle(order)
+    kept = sorted(order[: max(1, math.ceil(fraction * len(examples)))])
+    return [examples[i] for i in kept]

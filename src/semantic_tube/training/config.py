@@ -95,6 +95,13 @@ class DataArguments:
     completion_only_loss: bool | None = field(
         default=None, metadata={"help": "TRL's name: true = --label_mode answer, false = --label_mode all"}
     )
+    train_fraction: float = field(
+        default=1.0,
+        metadata={"help": "train on this fraction of train_file, a seeded subset nested across fractions (Sec. 4.3)"},
+    )
+    train_subset_seed: int = field(
+        default=0, metadata={"help": "seed of the train_fraction subset; the same for every method and training seed"}
+    )
     nlrx_examples: int = field(default=DEFAULT_EXAMPLES, metadata={"help": "generated NL-RX examples (train + test) when no train_file"})
     nlrx_seed: int = field(default=DEFAULT_SEED, metadata={"help": "seed of the generated NL-RX data"})
 
@@ -102,6 +109,8 @@ class DataArguments:
         self.label_mode = LabelMode(self.label_mode)
         self.invalid_lines = InvalidLines(self.invalid_lines)
         self._apply_trl_loss_names()
+        if not 0 < self.train_fraction <= 1:
+            raise ConfigError(f"train_fraction must be in (0, 1], got {self.train_fraction}")
         if isinstance(self.chat_template_kwargs, str):
             try:
                 self.chat_template_kwargs = json.loads(self.chat_template_kwargs)

@@ -21,7 +21,7 @@ import yaml
 from transformers import set_seed
 
 from semantic_tube.data.collator import EncodedDataset, STPCollator, encode_examples
-from semantic_tube.data.messages import ChatData, ChatExample, read_chat_jsonl
+from semantic_tube.data.messages import ChatData, ChatExample, nested_subset, read_chat_jsonl
 from semantic_tube.data.nlrx.leakage import find_leakage
 from semantic_tube.training.config import (
     ConfigError,
@@ -114,6 +114,7 @@ def train(
 
     skip_invalid = data_args.invalid_lines is InvalidLines.SKIP
     train_data = read_chat_jsonl(data_args.train_file, skip_invalid=skip_invalid)
+    train_data.examples = nested_subset(train_data.examples, data_args.train_fraction, data_args.train_subset_seed)
     eval_data = read_chat_jsonl(data_args.eval_file, skip_invalid=skip_invalid) if data_args.eval_file else None
     tokenizer = load_tokenizer(model_args.model_name_or_path)
     train_set = encode_split(tokenizer, data_args.train_file, train_data, data_args)
@@ -154,6 +155,7 @@ def train(
         **result.metrics,
         **last_logged(trainer.state.log_history, ("loss", "ntp_loss", "stp_loss")),
         "train_examples": len(train_set),
+        "train_fraction": data_args.train_fraction,
         "train_skipped_lines": len(train_set.skipped),
         **leakage,
         "seed": training_args.seed,
