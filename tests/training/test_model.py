@@ -28,6 +28,24 @@ def test_embedded_default_tokenizer_finds_spans_in_its_chatml_template():
     assert tokenizer.decode([t for t in encoded.labels if t >= 0]).startswith(example.assistant + "<|im_end|>")
 
 
+@needs_embedded
+@pytest.mark.parametrize("system", [None, "Answer the question below."])
+def test_embedded_tokenizer_short_answer_and_its_default_system_prompt(system):
+    """On SmolLM2's real template: an answer 's' (which also occurs in `<|im_start|>`) is found
+    in the assistant turn, and a line without a system turn gets the template's own default
+    system prompt in training as in the generation prompt."""
+    from semantic_tube.data.chat import encode_prompt
+
+    tokenizer = load_tokenizer(None)
+    example = ChatExample(user="the plural marker", assistant="s", system=system)
+    encoded = encode_chat(tokenizer, example, max_length=256)
+    prompt = encode_prompt(tokenizer, example)
+    assert encoded.answer_span == (len(prompt), len(prompt) + 1)
+    assert tokenizer.decode(encoded.input_ids[slice(*encoded.answer_span)]) == "s"
+    assert encoded.input_ids[: len(prompt)] == prompt
+    assert ("SmolLM" in tokenizer.decode(prompt)) == (system is None)
+
+
 def test_local_folder_loads_and_bad_folders_are_named(tmp_path):
     folder = save_tiny(tmp_path / "tiny", "gemma")
     assert load_tokenizer(str(folder)).chat_template
