@@ -6,12 +6,11 @@ import json
 
 import pytest
 
-from semantic_tube.data.chat import encode_chat, encode_prompt
+from semantic_tube.data.chat import encode_chat
 from semantic_tube.data.messages import ChatExample
 from semantic_tube.evaluation import evaluate
 from semantic_tube.evaluation.errors import EvalError
 from semantic_tube.evaluation.generation import _decode, end_of_turn_id, generate_answers, stop_token_ids
-from semantic_tube.evaluation.tasks import get_task
 from semantic_tube.evaluation.likelihood import (
     NEXT_TOKEN,
     PER_OPTION,
@@ -20,6 +19,7 @@ from semantic_tube.evaluation.likelihood import (
     option_log_likelihoods,
     single_token_ids,
 )
+from semantic_tube.evaluation.tasks import get_task
 from tests.tiny_models import CHATML, tiny_model, tiny_tokenizer
 
 QUERIES = ["lines with a vowel", "lines containing the string 'dog' followed by a capital letter", "a", "lines with a number " * 3, "dog", "truck or ring"]

@@ -28,6 +28,8 @@ from semantic_tube.evaluation.scorers.sqlite_shell import PROGRESS_EVERY, QueryT
 _DB_ID = re.compile(r"db_id:\s*\[([^\]]+)\]")
 _STRING_LITERAL = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
 _ORDER_BY = re.compile(r"\border\s+by\b", re.IGNORECASE)
+
+
 def db_id_of(prompt: str) -> str | None:
     """The database named by Spider's `For db_id:[name]` prompt prefix."""
     match = _DB_ID.search(prompt)
