@@ -1,0 +1,79 @@
+"""Every point's configuration checked by `stp train`'s own parser before anything trains.
+
+The check runs `parse_train_args` (the same code as `stp train --config`) in a child interpreter:
+the sweep process itself never imports torch or transformers, so `--dry-run` stays light and a
+long sweep keeps no accelerator state of its own while its runs train.
+
+    python -m semantic_tube.experiments.validate REQUEST.json RESULT.json   (used by check_configs)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+
+@dataclass(frozen=True)
+class Validation:
+    fields: frozenset[str]  # every field `stp train` knows
+    errors: dict[str, str]  # point id -> the parser's error
+
+
+def check_configs(configs: dict[str, dict], *, on_this_hardware: bool) -> Validation:
+    """Parse each config as `stp train --config` would. `on_this_hardware=False` (dry-run)
+    validates as if the run were on the machine it is meant for: use_cpu is set for the check
+    only, so a GPU preset's bf16 passes on a laptop."""
+    with tempfile.TemporaryDirectory(prefix="stp-validate-") as folder:
+        request, result = Path(folder) / "request.json", Path(folder) / "result.json"
+        request.write_text(json.dumps({"configs": configs, "on_this_hardware": on_this_hardware}))
+        command = [sys.executable, "-m", "semantic_tube.experiments.validate", str(request), str(result)]
+        finished = subprocess.run(command, capture_output=True, text=True)
+        if finished.returncode != 0 or not result.is_file():
+            raise RuntimeError(f"the configuration check failed to run ({' '.join(command)}):\n{finished.stderr[-3000:]}")
+        answer = json.loads(result.read_text())
+    return Validation(frozenset(answer["fields"]), answer["errors"])
+
+
+def _parse_one(config: dict, folder: Path, on_this_hardware: bool) -> str | None:
+    from semantic_tube.training.arguments import parse_train_args
+
+    path = folder / "point.yaml"
+    path.write_text(yaml.safe_dump(config if on_this_hardware else {**config, "use_cpu": True}))
+    captured = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(captured):
+            parse_train_args(["--config", str(path)])
+    except SystemExit:  # argparse printed the reason
+        lines = [line for line in captured.getvalue().splitlines() if line.strip()]
+        return lines[-1].replace("stp train: error: ", "") if lines else "rejected by the argument parser"
+    except Exception as err:  # the config classes' own checks (ConfigError, ValueError, ...)
+        return str(err).replace(str(path), "the point's config")
+    return None
+
+
+def main(argv: list[str]) -> int:
+    from semantic_tube.training.arguments import make_parser
+
+    request_path, result_path = map(Path, argv)
+    request = json.loads(request_path.read_text())
+    errors = {}
+    with tempfile.TemporaryDirectory(prefix="stp-validate-") as folder:
+        for point_id, config in request["configs"].items():
+            error = _parse_one(config, Path(folder), request["on_this_hardware"])
+            if error:
+                errors[point_id] = error
+    fields = sorted(action.dest for action in make_parser()._actions if action.dest not in ("help", "config"))
+    result_path.write_text(json.dumps({"fields": fields, "errors": errors}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
