@@ -6,9 +6,12 @@
     stp regex equal 'a.*' 'a.*.*'
     stp eval --model runs/smollm2_nlrx --task synth
     stp score --task gsm8k --predictions predictions.jsonl
+    stp sweep --config sweeps/quick.yaml --out runs/quick
+    stp report runs/quick
+    stp tune --config configs/smollm2_nlrx.yaml
 
 Each sub-command module exposes `main(argv) -> int` and is imported only when used, so
-`stp regex` and `stp --version` never import torch.
+`stp regex`, `stp --version` and `stp sweep --dry-run` never import torch.
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ COMMANDS = {
     "score": ("semantic_tube.cli.score", "re-score a predictions.jsonl without a model"),
     "data": ("semantic_tube.cli.data", "generate or inspect data sets (nlrx)"),
     "regex": ("semantic_tube.cli.regex", "decide equivalence of brics-dialect regexes"),
+    "sweep": ("semantic_tube.cli.sweep", "run a grid of trainings (resumable, shardable)"),
+    "report": ("semantic_tube.cli.report", "tables, t-tests and figures from a sweep's run folders"),
+    "tune": ("semantic_tube.cli.tune", "pick stp_lambda on a pilot subset (concave fit)"),
 }
 
 
