@@ -1,0 +1,118 @@
+"""The run-folder reader: sweep points and plain `stp train` folders, every status, bad folders."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from semantic_tube.experiments.runs import (
+    FAILED,
+    FINISHED,
+    INCOMPLETE,
+    RUNNING,
+    UNREADABLE,
+    RunFolderError,
+    find_run_folders,
+    read_run,
+    read_runs,
+)
+from tests.experiments.report_fixtures import write_failed, write_point, write_run
+
+
+def by_id(runs):
+    return {run.point_id: run for run in runs}
+
+
+def test_sweep_point_coordinates_come_from_sweep_point_json(tmp_path):
+    write_run(tmp_path / "stp-82", method="stp", seed=82, fraction=0.5, exact_hits=120, extra_coordinates={"data_rule": "epochs"})
+    (run,) = read_runs(tmp_path)
+    assert run.status == FINISHED and run.problem is None
+    assert run.coordinates == {"method": "stp", "seed": 82, "train_fraction": 0.5, "data_rule": "epochs"}
+    assert (run.method, run.seed, run.stp_lambda) == ("stp", 82, 0.02)
+    assert run.metrics["task_synth/exact"] == 0.6
+    assert run.global_step == 50 and run.log_history[0]["ntp_loss"] == pytest.approx(
+        0.205 + 0.8
+    )  # final 0.2 + 0.001 * (82 % 7), 40 of 50 steps left
+    assert run.point["commit"] == "0123abc"
+
+
+def test_plain_train_folder_gets_method_from_lambda_and_coordinates_from_its_config(tmp_path):
+    write_run(tmp_path / "ntp-82", method="ntp", seed=82, exact_hits=100, sweep=False)
+    write_run(tmp_path / "stp-82", method="stp", seed=82, exact_hits=110, sweep=False)
+    runs = by_id(read_runs(tmp_path))
+    assert runs["ntp-82"].method == "ntp" and runs["stp-82"].method == "stp"
+    coordinates = runs["ntp-82"].coordinates
+    assert coordinates["seed"] == 82 and coordinates["stp_lambda"] == 0.0 and coordinates["train_fraction"] == 1.0
+    assert "train_file" not in coordinates and "output_dir" not in coordinates  # paths differ per run
+
+
+def test_a_single_train_folder_is_read_as_one_run(tmp_path):
+    write_run(tmp_path, method="stp", seed=4, exact_hits=10, sweep=False)
+    (run,) = read_runs(tmp_path)
+    assert run.folder == tmp_path and run.seed == 4
+
+
+def test_run_folders_one_level_deeper_are_found(tmp_path):
+    write_run(tmp_path / "group-a" / "p1", method="ntp", seed=82, exact_hits=10)
+    write_run(tmp_path / "p2", method="stp", seed=82, exact_hits=10)
+    (tmp_path / "notes").mkdir()
+    assert find_run_folders(tmp_path) == [tmp_path / "group-a" / "p1", tmp_path / "p2"]
+
+
+def test_failed_point_carries_its_error_and_config_from_sweep_config(tmp_path):
+    folder = write_failed(tmp_path / "p", method="stp", seed=23, error="ValueError: max_length cuts the answer")
+    (folder / "sweep_config.yaml").write_text(yaml.safe_dump({"stp_lambda": 0.04, "seed": 23}))
+    (run,) = read_runs(tmp_path)
+    assert run.status == FAILED and run.problem == "ValueError: max_length cuts the answer"
+    assert run.stp_lambda == 0.04 and run.metrics == {}
+
+
+def test_lock_of_a_live_process_is_running(tmp_path):
+    write_point(tmp_path / "p", method="stp", seed=82)
+    lock = {"pid": os.getpid(), "hostname": socket.gethostname(), "started_at": "2025-01-01T00:00:00+00:00", "child_pid": None}
+    (tmp_path / "p" / ".lock").write_text(json.dumps(lock))
+    run = read_run(tmp_path / "p")
+    assert run.status == RUNNING and f"pid {os.getpid()}" in run.problem
+
+
+def test_lock_of_a_dead_process_on_this_host_is_an_interrupted_point(tmp_path):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    write_point(tmp_path / "p", method="stp", seed=82)
+    lock = {"pid": int(dead.stdout), "hostname": socket.gethostname(), "started_at": "2025-01-01T00:00:00+00:00", "child_pid": None}
+    (tmp_path / "p" / ".lock").write_text(json.dumps(lock))
+    run = read_run(tmp_path / "p")
+    assert run.status == INCOMPLETE and "stale lock" in run.problem
+
+
+def test_point_without_result_error_or_lock_is_incomplete(tmp_path):
+    write_point(tmp_path / "p", method="ntp", seed=4)
+    run = read_run(tmp_path / "p")
+    assert run.status == INCOMPLETE and "interrupted, or not started" in run.problem
+    assert run.coordinates["method"] == "ntp" and run.seed == 4
+
+
+def test_metrics_json_wins_over_a_leftover_failed_json(tmp_path):
+    folder = write_run(tmp_path / "p", method="stp", seed=82, exact_hits=10)
+    (folder / "failed.json").write_text(json.dumps({"error": "old attempt"}))
+    assert read_run(folder).status == FINISHED
+
+
+def test_unparsable_file_makes_an_unreadable_run_naming_it(tmp_path):
+    write_run(tmp_path / "good", method="stp", seed=82, exact_hits=10)
+    bad = write_run(tmp_path / "bad", method="stp", seed=23, exact_hits=10)
+    (bad / "metrics.json").write_text("{not json")
+    runs = by_id(read_runs(tmp_path))
+    assert runs["good"].status == FINISHED
+    assert runs["bad"].status == UNREADABLE and str(bad / "metrics.json") in runs["bad"].problem
+
+
+def test_folder_without_runs_or_missing_is_an_error(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(RunFolderError, match="no run folders"):
+        read_runs(tmp_path / "empty")
+    with pytest.raises(RunFolderError, match="no such folder"):
+        read_runs(tmp_path / "absent")
