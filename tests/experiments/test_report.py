@@ -1,0 +1,255 @@
+"""`stp report` on fabricated run folders: the tables hold the hand-checked numbers, the tests
+equal scipy's, unpaired and failed runs are reported, the figures are written, no torch."""
+
+import math
+import subprocess
+import sys
+
+import pytest
+from scipy import stats as sps
+
+from semantic_tube.cli.report import main
+from semantic_tube.experiments import stats
+from semantic_tube.experiments.report import (
+    ReportError,
+    cells_of,
+    design_of,
+    efficiency_lines,
+    format_p,
+    pair_by_seed,
+    write_report,
+)
+from semantic_tube.experiments.runs import read_runs
+from tests.experiments.report_fixtures import write_failed, write_run
+
+SEEDS = (82, 23, 37)
+# exact hits out of 200 test examples, per (method, fraction), in SEEDS order
+EFFICIENCY = {
+    ("ntp", 1.0): (120, 126, 118),  # 0.600, 0.630, 0.590: mean 0.6067, std 0.0208
+    ("stp", 1.0): (130, 131, 127),  # 0.650, 0.655, 0.635: mean 0.6467, std 0.0104
+    ("ntp", 0.5): (100, 104, 99),
+    ("stp", 0.5): (125, 122, 126),  # mean 0.6217 >= 0.6067: matches full-data NTP
+    ("ntp", 0.25): (80, 85, None),  # seed 37 failed
+    ("stp", 0.25): (118, 121, 119),  # mean 0.5967 < 0.6067
+}
+
+
+def efficiency_sweep(root):
+    """NTP and STP at fractions 1, 1/2, 1/4 over three seeds, one failed point, SVD spectra at full data."""
+    for (method, fraction), hits in EFFICIENCY.items():
+        for seed, exact in zip(SEEDS, hits):
+            folder = root / f"method={method}__train_fraction={fraction}__seed={seed}"
+            if exact is None:
+                write_failed(folder, method=method, seed=seed, fraction=fraction, error="RuntimeError: CUDA out of memory")
+                continue
+            spectrum = [10 / (i + 1) ** (1.5 if method == "stp" else 1.0) for i in range(12)] if fraction == 1.0 else None
+            write_run(
+                folder,
+                method=method,
+                seed=seed,
+                fraction=fraction,
+                exact_hits=exact,
+                suffix_hits=(exact * 3 // 4, exact // 8),
+                svd=spectrum,
+            )
+    return root
+
+
+def lambda_runs(root):
+    """Plain `stp train` folders (no sweep_point.json) at lambda 0 (NTP) and three STP lambdas."""
+    for stp_lambda, hits in {0.0: (120, 124, 119), 0.005: (121, 127, 118), 0.02: (130, 131, 127), 0.08: (128, 127, 126)}.items():
+        for seed, exact in zip(SEEDS, hits):
+            write_run(
+                root / f"lambda{stp_lambda}-{seed}",
+                method="ntp" if stp_lambda == 0 else "stp",
+                seed=seed,
+                stp_lambda=stp_lambda,
+                exact_hits=exact,
+                sweep=False,
+            )
+    return root
+
+
+@pytest.fixture(scope="module")
+def efficiency(tmp_path_factory):
+    root = efficiency_sweep(tmp_path_factory.mktemp("quick"))
+    return root, write_report(root)
+
+
+def test_mean_std_and_n_per_configuration(efficiency):
+    _, report = efficiency
+    assert "| ntp, train_fraction=1 | 3 | 0.607 ± 0.021 |" in report.markdown
+    assert "| stp, train_fraction=1 | 3 | 0.647 ± 0.010 |" in report.markdown
+    assert "| ntp, train_fraction=1/4 | 2 | 0.412 ± 0.018 |" in report.markdown  # (0.400, 0.425): the failed seed is not averaged in
+
+
+def test_t_test_rows_equal_scipy(efficiency):
+    """Full data: differences 0.050, 0.025, 0.045: mean 0.040, sd sqrt(1.75e-4) = 0.0132, t = 5.24."""
+    _, report = efficiency
+    expected = sps.ttest_rel([0.650, 0.655, 0.635], [0.600, 0.630, 0.590], alternative="greater")
+    assert float(expected.statistic) == pytest.approx(5.2372, abs=1e-4)
+    p = format_p(float(expected.pvalue))
+    row = f"| train_fraction=1 | `stp` > `ntp` | 3 | 0.647 | 0.607 | +0.040 ± 0.013 | 5.24 | {p} | yes | none |"
+    assert row in report.markdown
+
+
+def test_unpaired_seed_is_left_out_with_its_reason(efficiency):
+    _, report = efficiency
+    line = next(line for line in report.markdown.splitlines() if line.startswith("| train_fraction=1/4 | `stp` > `ntp` |"))
+    assert "| 2 |" in line and "seed 37 (ntp: failed)" in line
+
+
+def test_detectable_difference_rows_use_the_seed_spread_and_the_test_set(efficiency):
+    _, report = efficiency
+    sd = math.sqrt(1.75e-4)
+    seeds = stats.detectable_difference(sd, 3)
+    test_set = stats.binomial_detectable_difference((0.6467 + 0.6067) / 2, 200)
+    combined = math.hypot(seeds, test_set)
+    gain = stats.seeds_to_detect(0.02, sd)
+    row = f"| train_fraction=1 | `stp` > `ntp` | 3 | 0.013 | {seeds:.3f} | {test_set:.3f} (N=200) | {combined:.3f} | {gain} |"
+    assert row in report.markdown
+
+
+def test_failed_run_is_listed_with_its_error(efficiency):
+    _, report = efficiency
+    assert "| method=ntp__train_fraction=0.25__seed=37 | failed | ntp | 37 | RuntimeError: CUDA out of memory |" in report.markdown
+    assert "1 run folder did not finish" in report.markdown
+
+
+def test_data_efficiency_headline(efficiency):
+    _, report = efficiency
+    assert "| synth: `stp` | 0.607 ± 0.021 (n=3) | 1/2 | 1: 0.647 (n=3), 1/2: 0.622 (n=3), 1/4: 0.597 (n=3) |" in report.markdown
+    assert "*Matches* means: the mean at that fraction, and at every larger fraction, is at least the mean of `ntp`" in report.markdown
+
+
+def test_table_1_by_suffix(efficiency):
+    """STP at full data, `.*`: 97, 98, 95 hits of 150: mean 0.6444, std 0.0102; `.*.*`: 16, 16, 15 of 50."""
+    _, report = efficiency
+    assert "| stp, train_fraction=1 | 3 | 0.644 ± 0.010 (150) | 0.313 ± 0.012 (50) |" in report.markdown
+
+
+def test_provenance_and_scope_are_stated(efficiency):
+    _, report = efficiency
+    text = report.markdown
+    assert "- commit: 0123abc" in text and "sha256: " + "ab" * 32 in text
+    assert "- package versions: semantic-tube 0.1.0, torch 2.13.0, transformers 5.0.0" in text
+    assert "- seeds (finished runs): 23, 37, 82" in text
+    assert "## What these numbers show, and what they cannot" in text
+    assert "`stp` vs `ntp` on synth `exact` (train_fraction=1): +0.040 (higher; n = 3 pairs" in text
+    assert "3 seeds (paper: 5)" in text
+
+
+def test_figures_are_written_and_linked(efficiency):
+    root, report = efficiency
+    names = {path.name for path in report.figures}
+    assert names == {"fig1b_data_efficiency.png", "fig4a_loss_curves.png", "fig6_svd_synth.png"}
+    for path in report.figures:
+        assert path.parent == root and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert f"]({path.name})" in report.markdown
+    assert (root / "report.md").read_text() == report.markdown
+
+
+def test_efficiency_lines_match_down_to_the_last_fraction_at_or_above_full_ntp(efficiency):
+    root, _ = efficiency
+    runs = read_runs(root)
+    design = design_of(runs)
+    lines = {line.arm: line for line in efficiency_lines("task_synth/exact", design, cells_of(runs, design))}
+    assert lines["stp"].matches_down_to == 0.5 and lines["ntp"].matches_down_to == 1.0
+    assert lines["stp"].reference.mean == pytest.approx(0.606667, abs=1e-6)
+
+
+def test_lambda_sweep_of_plain_folders_compares_each_lambda_and_draws_figures_4b_and_7(tmp_path):
+    report = write_report(lambda_runs(tmp_path))
+    assert "Plain `stp train` folders (no sweep_point.json)" in report.markdown
+    assert "| stp λ=0.02 | 3 | 0.647 ± 0.010 |" in report.markdown
+    assert {"fig4b_loss_vs_lambda.png", "fig7_accuracy_vs_lambda.png"} <= {path.name for path in report.figures}
+    assert "`stp λ=0.02` > `ntp`" in report.markdown
+    assert "p-values between all methods" in report.markdown  # Tables 4-5 matrix with 4 methods
+
+
+def test_not_significant_comparison_says_what_the_design_could_detect(tmp_path):
+    for seed, ntp, stp in zip(SEEDS, (120, 126, 118), (125, 119, 124)):
+        write_run(tmp_path / f"ntp-{seed}", method="ntp", seed=seed, exact_hits=ntp, sweep=False)
+        write_run(tmp_path / f"stp-{seed}", method="stp", seed=seed, exact_hits=stp, sweep=False)
+    text = write_report(tmp_path).markdown
+    verdict = next(line for line in text.splitlines() if line.startswith("- `stp` vs `ntp`"))
+    assert "+0.007 (higher; n = 3 pairs" in verdict and "not significant: no evidence either way" in verdict
+    assert "seeds would detect a 2-point gain" in verdict and "a test set of 200 cannot resolve 2 points" in verdict
+
+
+def test_lambda_scale_points_pair_with_the_single_ntp_point(tmp_path):
+    """`stp sweep` keeps one NTP point for lambda_scale 1 and 2 (0 x 2 = 0): STP at both scales pairs with it."""
+    for seed, hits in zip(SEEDS, (120, 126, 118)):
+        write_run(tmp_path / f"ntp-{seed}", method="ntp", seed=seed, exact_hits=hits, extra_coordinates={"lambda_scale": 1})
+        for scale in (1, 2):
+            write_run(
+                tmp_path / f"stp-x{scale}-{seed}",
+                method="stp",
+                seed=seed,
+                stp_lambda=0.02 * scale,
+                exact_hits=hits + 5 * scale + seed % 3,
+                extra_coordinates={"lambda_scale": scale},
+            )
+    text = write_report(tmp_path).markdown
+    assert "| all runs | `stp λ=0.04` > `ntp` | 3 |" in text and "| all runs | `stp λ=0.02` > `ntp` | 3 |" in text
+
+
+def test_pairs_leave_out_duplicated_and_missing_seeds(tmp_path):
+    write_run(tmp_path / "a82", method="stp", seed=82, exact_hits=100)
+    write_run(tmp_path / "a82-again", method="stp", seed=82, exact_hits=101)
+    write_run(tmp_path / "a23", method="stp", seed=23, exact_hits=100)
+    write_run(tmp_path / "b23", method="ntp", seed=23, exact_hits=90)
+    write_run(tmp_path / "b37", method="ntp", seed=37, exact_hits=90)
+    runs = {run.point_id: run for run in read_runs(tmp_path)}
+    first = [runs["a82"], runs["a82-again"], runs["a23"]]
+    pairs, left_out = pair_by_seed(first, [runs["b23"], runs["b37"]], "task_synth/exact", ("stp", "ntp"))
+    assert pairs == [(23, 0.5, 0.45)]
+    assert left_out == ["seed 37 (stp: no run)", "seed 82 (stp: 2 runs share this seed (a82, a82-again); ntp: no run)"]
+
+
+def test_metric_and_baseline_options(tmp_path):
+    lambda_runs(tmp_path)
+    report = write_report(tmp_path, tmp_path / "out", baseline="stp λ=0.005", metric="equivalent")
+    assert report.path == tmp_path / "out" / "report.md"
+    assert "vs `stp λ=0.005`" in report.headline and "synth `equivalent`" in report.headline
+    with pytest.raises(ReportError, match="no such method; methods in these runs: ntp, stp λ=0.005"):
+        write_report(tmp_path, baseline="jepa")
+    with pytest.raises(ReportError, match="not a rate of task synth; its rates: exact, equivalent"):
+        write_report(tmp_path, metric="bleu")
+
+
+def test_cli_prints_where_it_wrote_and_the_headline(tmp_path, capsys):
+    lambda_runs(tmp_path / "runs")
+    assert main([str(tmp_path / "runs"), "--out", str(tmp_path / "report")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"stp report: wrote {tmp_path / 'report' / 'report.md'} and 3 figure(s): ")
+    assert "| stp λ=0.02 | 3 | 0.647 ± 0.010 | +0.042 |" in out
+
+
+def test_cli_errors_name_the_problem(tmp_path, capsys):
+    assert main([str(tmp_path / "absent")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("stp report: error: ") and "no such folder" in err
+    lambda_runs(tmp_path / "runs")
+    assert main([str(tmp_path / "runs"), "--baseline", "jepa"]) == 2
+    assert "--baseline jepa: no such method" in capsys.readouterr().err
+
+
+def test_report_imports_neither_torch_nor_transformers(tmp_path):
+    lambda_runs(tmp_path)
+    script = (
+        "import sys; from semantic_tube.cli.report import main; "
+        f"code = main([{str(tmp_path)!r}]); print(code, 'torch' in sys.modules, 'transformers' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert result.stdout.splitlines()[-1] == "0 False False"
+
+
+def test_a_new_report_removes_only_the_figures_it_no_longer_draws(tmp_path):
+    write_report(lambda_runs(tmp_path / "lambda"), tmp_path / "out")
+    assert (tmp_path / "out" / "fig7_accuracy_vs_lambda.png").is_file()
+    (tmp_path / "out" / "notes.png").write_bytes(b"mine")
+    write_run(tmp_path / "one", method="stp", seed=82, exact_hits=100, sweep=False)
+    report = write_report(tmp_path / "one", tmp_path / "out")
+    assert sorted(path.name for path in (tmp_path / "out").glob("*.png")) == ["fig4a_loss_curves.png", "notes.png"]
+    assert report.markdown.splitlines()[2].startswith(f"`stp report {tmp_path / 'one'} --out {tmp_path / 'out'}` read 1 run folder (1 finished)")
