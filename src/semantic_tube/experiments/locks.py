@@ -49,13 +49,18 @@ class LockInfo:
 
 
 def pid_alive(pid: int) -> bool:
+    """Whether the process runs; a zombie (killed, not yet reaped by its parent) does not."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # alive, owned by another user
         return True
-    return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except (OSError, IndexError):  # no /proc (macOS): a signal-0 answer is all there is
+        return True
+    return state not in ("Z", "X")
 
 
 def read_lock(path: Path) -> LockInfo | None:
