@@ -98,16 +98,16 @@ class Outcome:
 def check_sweep(sweep: Sweep, points: list[Point], out: Path, *, dry_run: bool) -> list[str]:
     """Every field name and every point's configuration (by `stp train`'s parser), the folder,
     and (for a real run) the data files. Raises SweepError; returns notes for a dry run."""
-    validation = check_configs({p.point_id: point_config(p, out / p.point_id) for p in points}, on_this_hardware=not dry_run)
-    check_field_names(sweep, validation.fields)
-    if validation.errors:
-        raise SweepError(f"{sweep.source}: invalid configuration:\n" + _grouped(validation.errors))
-    check_folder(sweep, points, out)
     missing = missing_paths(points)
     if sweep.launcher and not shutil.which(sweep.launcher[0]):
         missing.append(f"launcher {sweep.launcher[0]}")
     if missing and not dry_run:
         raise SweepError(f"{sweep.source}: not found: {', '.join(missing)} (relative paths are read from {Path.cwd()})")
+    check_folder(sweep, points, out)
+    validation = check_configs({p.point_id: point_config(p, out / p.point_id) for p in points}, on_this_hardware=not dry_run)
+    check_field_names(sweep, validation.fields)
+    if validation.errors:
+        raise SweepError(f"{sweep.source}: invalid configuration:\n" + _grouped(validation.errors))
     return [f"not found here (needed before a real run): {', '.join(missing)}"] if missing else []
 
 
@@ -478,8 +478,9 @@ def duration(seconds: float | None) -> str:
 class SweepRunner:
     """Runs points of one sweep into one folder and reports progress on `stream`."""
 
-    def __init__(self, sweep: Sweep, points: list[Point], out: Path, stream: TextIO = sys.stdout):
-        self.sweep, self.points, self.out, self.stream = sweep, points, Path(out), stream
+    def __init__(self, sweep: Sweep, points: list[Point], out: Path, stream: TextIO | None = None):
+        self.sweep, self.points, self.out = sweep, points, Path(out)
+        self.stream = stream or sys.stdout  # looked up now, not at import: a redirected stdout counts
         self.provenance = provenance()
 
     def folder(self, point: Point) -> Path:
@@ -612,9 +613,9 @@ def plan(sweep: Sweep, points: list[Point], out: Path, shard: Shard, notes: list
     return "\n".join(lines + notes)
 
 
-def run_sweep(sweep: Sweep, out: str | Path, shard: Shard = ALL, *, dry_run: bool = False, stream: TextIO = sys.stdout) -> int:
+def run_sweep(sweep: Sweep, out: str | Path, shard: Shard = ALL, *, dry_run: bool = False, stream: TextIO | None = None) -> int:
     """Check everything, then run this shard's points; 1 when any of them failed."""
-    out = Path(out)
+    out, stream = Path(out), stream or sys.stdout
     points = expand(sweep)
     notes = check_sweep(sweep, points, out, dry_run=dry_run)
     if dry_run:
