@@ -1,0 +1,364 @@
+"""Choosing stp_lambda: a short log-spaced grid on a pilot subset, and the peak of a concave fit.
+
+    stp tune --config configs/smollm2_nlrx.yaml [--lambdas 0.005 0.01 ...] [--fraction 0.25] [--seeds 82 23 37]
+
+The paper (Sec. 4.5, App. K) finds accuracy against lambda concave, peaking between 0.01 and 0.08,
+with a precipitous drop (and a jump in spread) past the optimum. So:
+
+- The grid runs through the sweep machinery (one folder per point, resumable: run the same
+  command again), lambdas in increasing order, every seed of one lambda before the next.
+- Collapse: a lambda whose mean score falls below half the best mean so far. The larger lambdas
+  are skipped, and the collapsed point is left out of the fit (a cliff is not a parabola).
+- Fit: least squares of score = a x^2 + b x + c with x = ln(lambda), on every seed's score.
+  Chosen lambda: the vertex exp(-b / 2a) when a < 0 and the vertex lies inside the measured
+  lambdas; otherwise (fewer than 3 lambdas, no interior maximum) the best measured lambda, and
+  the output says which.
+- Interval: bootstrap over seeds (seeds drawn with replacement, the same draw at every lambda, as
+  each seed's runs share everything but lambda), the choice repeated on each draw; the 2.5 and
+  97.5 percentiles of ln(lambda). One seed gives no interval.
+- The pilot: train_fraction = --fraction of the training file, with the config's epochs (its
+  max_steps, if it counts steps, scaled by the fraction), so a pilot run costs that fraction of a
+  full one. The paper's data rule is not applied here: a pilot is meant to be cheap.
+
+Writes into --out: tune.json (every score, the fit, the choice), tune.png (the curve) and
+tuned_config.yaml (the input config with the chosen stp_lambda, ready for `stp train --config`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import TextIO
+
+import numpy as np
+import yaml
+
+from semantic_tube.experiments.grid import DATA_RULE, FRACTION, SEED, expand, parse_sweep
+from semantic_tube.experiments.sweep import Status, SweepRunner, check_sweep, read_score
+
+DEFAULT_LAMBDAS = (0.005, 0.01, 0.02, 0.04, 0.08, 0.16)
+DEFAULT_SEEDS = (82, 23, 37)
+DEFAULT_FRACTION = 0.25
+COLLAPSE_RATIO = 0.5
+BOOTSTRAP_DRAWS = 2000
+# Dropped from the input config: the tune grid sets them per point (the sweep refuses a seed in config).
+SET_BY_TUNE = ("seed", "output_dir", "resume_from_checkpoint", "stp_lambda", "train_fraction")
+
+
+class TuneError(ValueError):
+    """A tune that cannot run: names the option or the config field."""
+
+
+class NothingToFit(TuneError):
+    """No run finished (all failed, or all locked by other processes)."""
+
+
+@dataclass(frozen=True)
+class TuneSettings:
+    config: Path
+    lambdas: tuple[float, ...] = DEFAULT_LAMBDAS
+    fraction: float = DEFAULT_FRACTION
+    seeds: tuple[int, ...] = DEFAULT_SEEDS
+    out: Path | None = None  # default: runs/tune-<config name>
+    metric: str | None = None  # default: the task's main metric
+
+    @property
+    def folder(self) -> Path:
+        return self.out or Path("runs") / f"tune-{self.config.stem}"
+
+
+@dataclass(frozen=True)
+class LambdaScores:
+    """The scores at one lambda, one per seed that finished (a bootstrap draw may repeat seeds)."""
+
+    stp_lambda: float
+    seeds: tuple[int, ...]
+    scores: tuple[float, ...]
+    collapsed: bool = False
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.scores)) if self.scores else math.nan
+
+    @property
+    def std(self) -> float:
+        return float(np.std(self.scores, ddof=1)) if len(self.scores) > 1 else math.nan
+
+
+@dataclass(frozen=True)
+class Choice:
+    stp_lambda: float
+    how: str  # "vertex" or "best measured", with the reason
+    coefficients: tuple[float, float, float] | None = None  # a, b, c of a x^2 + b x + c, x = ln(lambda)
+    low: float | None = None
+    high: float | None = None
+    draws: int = 0  # bootstrap draws behind the interval
+
+    @property
+    def interval(self) -> str:
+        return f"95% bootstrap interval over seeds {self.low:.3g} to {self.high:.3g}" if self.low is not None else "no interval (one seed)"
+
+
+# -------------------------------------------------------------------------------------------
+# The pure part: collapse, fit and choice
+
+
+def is_collapse(mean: float, best_so_far: float, ratio: float = COLLAPSE_RATIO) -> bool:
+    """Below `ratio` of the best mean so far: the precipitous drop past the optimum (App. K)."""
+    return best_so_far > 0 and mean < ratio * best_so_far
+
+
+def fit_quadratic(results: list[LambdaScores]) -> tuple[float, float, float]:
+    """Least squares a x^2 + b x + c through every (ln lambda, score) pair."""
+    x = np.array([math.log(r.stp_lambda) for r in results for _ in r.scores])
+    y = np.array([score for r in results for score in r.scores])
+    a, b, c = np.polyfit(x, y, 2)
+    return float(a), float(b), float(c)
+
+
+def choose(results: list[LambdaScores]) -> Choice:
+    """The vertex of the concave fit when it lies inside the measured lambdas, else the best mean."""
+    usable = [r for r in results if r.scores and not r.collapsed]
+    if not usable:
+        raise NothingToFit("no finished run to choose a lambda from")
+    best = max(usable, key=lambda r: r.mean)
+    if len(usable) < 3:
+        return Choice(best.stp_lambda, f"best measured (a quadratic needs 3 lambdas, {len(usable)} finished)")
+    a, b, c = fit_quadratic(usable)
+    xs = [math.log(r.stp_lambda) for r in usable]
+    if a < 0 and min(xs) <= -b / (2 * a) <= max(xs):
+        return Choice(math.exp(-b / (2 * a)), "vertex of the quadratic in ln(lambda)", (a, b, c))
+    reason = "the fit is not concave" if a >= 0 else "the fit peaks outside the measured lambdas: extend --lambdas"
+    return Choice(best.stp_lambda, f"best measured ({reason})", (a, b, c))
+
+
+def choose_with_interval(results: list[LambdaScores], draws: int = BOOTSTRAP_DRAWS, seed: int = 0) -> Choice:
+    """`choose`, with the percentile interval of the choice over seeds drawn with replacement."""
+    choice = choose(results)
+    seeds = sorted({s for r in results for s in r.seeds})
+    if len(seeds) < 2:
+        return choice
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for _ in range(draws):
+        drawn = rng.choice(seeds, size=len(seeds), replace=True)
+        try:
+            chosen.append(math.log(choose([_redraw(r, drawn) for r in results]).stp_lambda))
+        except NothingToFit:  # a draw of seeds none of whose runs finished
+            continue
+    low, high = np.percentile(chosen, [2.5, 97.5])
+    return Choice(choice.stp_lambda, choice.how, choice.coefficients, math.exp(low), math.exp(high), len(chosen))
+
+
+def _redraw(result: LambdaScores, drawn) -> LambdaScores:
+    by_seed = dict(zip(result.seeds, result.scores))
+    kept = [int(s) for s in drawn if int(s) in by_seed]
+    return LambdaScores(result.stp_lambda, tuple(kept), tuple(by_seed[s] for s in kept), result.collapsed)
+
+
+# -------------------------------------------------------------------------------------------
+# Running it
+
+
+@dataclass
+class TuneResult:
+    settings: TuneSettings
+    task: str
+    metric: str
+    results: list[LambdaScores] = field(default_factory=list)
+    skipped: list[float] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    choice: Choice | None = None
+
+
+def read_config(path: Path) -> tuple[str, dict]:
+    if not path.is_file():
+        raise TuneError(f"config file not found: {path}")
+    text = path.read_text(encoding="utf-8")
+    values = yaml.safe_load(text) or {}
+    if not isinstance(values, dict):
+        raise TuneError(f"{path}: expected a mapping of field: value, as `stp train --config` reads")
+    return text, values
+
+
+def task_and_metric(config: dict, path: Path, metric: str | None) -> tuple[str, str]:
+    from semantic_tube.evaluation.tasks import TASKS
+
+    task = config.get("eval_task")
+    if task not in TASKS:
+        raise TuneError(f"{path}: eval_task: stp tune scores a task; set eval_task to one of {', '.join(TASKS)} (got {task!r})")
+    metrics = TASKS[task].metrics
+    if metric is not None and metric not in metrics:
+        raise TuneError(f"--metric {metric!r}: task {task} reports {', '.join(metrics)}")
+    return task, metric or metrics[0]
+
+
+def tune_document(settings: TuneSettings, config: dict) -> dict:
+    """The sweep `stp tune` runs: the config on the pilot subset, stp_lambda x seed."""
+    if not settings.lambdas or any(not lam > 0 for lam in settings.lambdas):
+        raise TuneError(f"--lambdas: expected positive values, got {list(settings.lambdas)}")
+    if not settings.seeds:
+        raise TuneError("--seeds: give at least one seed")
+    if not 0 < settings.fraction <= 1:
+        raise TuneError(f"--fraction: a data fraction must be in (0, 1], got {settings.fraction}")
+    pilot = {key: value for key, value in config.items() if key not in SET_BY_TUNE}
+    pilot[FRACTION] = settings.fraction
+    if float(pilot.get("max_steps", -1)) > 0:
+        pilot["max_steps"] = max(1, math.ceil(float(pilot["max_steps"]) * settings.fraction))
+    return {
+        "name": f"tune-{settings.config.stem}",
+        "config": pilot,
+        "grid": {DATA_RULE: ["none"], "stp_lambda": sorted(settings.lambdas), SEED: list(settings.seeds)},
+    }
+
+
+def run_tune(settings: TuneSettings, stream: TextIO | None = None) -> TuneResult:
+    """Run the lambdas in increasing order until one collapses, then fit and write the outputs."""
+    text, config = read_config(settings.config)
+    task, metric = task_and_metric(config, settings.config, settings.metric)
+    document = tune_document(settings, config)
+    header = f"# written by `stp tune --config {settings.config}`: the pilot grid it runs\n"
+    sweep = parse_sweep(document, text=header + yaml.safe_dump(document, sort_keys=False), source=f"stp tune ({settings.config})", default_name=document["name"])
+    points = expand(sweep)
+    out = settings.folder
+    check_sweep(sweep, points, out, dry_run=False)
+    runner = SweepRunner(sweep, points, out, stream)
+    runner.prepare()
+    result = TuneResult(settings, task, metric)
+
+    def measure(lam: float) -> LambdaScores:
+        group = [p for p in points if p.coordinates["stp_lambda"] == lam]
+        outcomes = runner.run(group)
+        result.failed.extend(o.point.point_id for o in outcomes if o.status is Status.FAILED)
+        return lambda_scores(runner, group, metric, lam)
+
+    result.results, result.skipped = scan(settings.lambdas, measure)
+    result.choice = choose_with_interval(result.results)
+    write_outputs(result, text, out)
+    return result
+
+
+def scan(lambdas, measure: Callable[[float], LambdaScores]) -> tuple[list[LambdaScores], list[float]]:
+    """Measure lambdas in increasing order until one collapses; returns (measured, skipped)."""
+    results, best, ordered = [], 0.0, sorted(lambdas)
+    for number, lam in enumerate(ordered):
+        scores = measure(lam)
+        if scores.scores and is_collapse(scores.mean, best):
+            results.append(replace(scores, collapsed=True))
+            return results, ordered[number + 1 :]
+        results.append(scores)
+        if scores.scores:
+            best = max(best, scores.mean)
+    return results, []
+
+
+def lambda_scores(runner: SweepRunner, group: list, metric: str, lam: float) -> LambdaScores:
+    found = [(p.coordinates[SEED], read_score(runner.folder(p), p.config, metric)) for p in group]
+    found = [(seed, score.value) for seed, score in found if score is not None]
+    return LambdaScores(lam, tuple(seed for seed, _ in found), tuple(value for _, value in found))
+
+
+# -------------------------------------------------------------------------------------------
+# Outputs
+
+
+def write_outputs(result: TuneResult, config_text: str, out: Path) -> None:
+    choice = result.choice
+    record = {
+        "config": str(result.settings.config),
+        "task": result.task,
+        "metric": result.metric,
+        "fraction": result.settings.fraction,
+        "collapse_ratio": COLLAPSE_RATIO,
+        "lambdas": [{**asdict(r), "mean": _finite(r.mean), "std": _finite(r.std)} for r in result.results],
+        "skipped": result.skipped,
+        "failed": result.failed,
+        "choice": asdict(choice),
+        "chosen_lambda": rounded(choice.stp_lambda),
+    }
+    (out / "tune.json").write_text(json.dumps(record, indent=2, allow_nan=False) + "\n")
+    plot_curve(result, out / "tune.png")
+    comment = f"# stp_lambda chosen by stp tune ({out / 'tune.json'}): {choice.how}, {choice.interval}\n"
+    (out / "tuned_config.yaml").write_text(with_lambda(config_text, rounded(choice.stp_lambda), comment))
+
+
+def _finite(value: float) -> float | None:
+    """JSON has no NaN: a mean without scores, or the std of one seed, is null."""
+    return None if math.isnan(value) else value
+
+
+def rounded(stp_lambda: float) -> float:
+    """Three significant digits: the interval is far wider than that."""
+    return float(f"{stp_lambda:.3g}")
+
+
+def with_lambda(text: str, stp_lambda: float, comment: str) -> str:
+    """The config's own text (comments kept) with its stp_lambda line replaced, or added."""
+    line = f"stp_lambda: {stp_lambda}"
+    pattern = re.compile(r"^stp_lambda\s*:.*$", re.MULTILINE)
+    if pattern.search(text):
+        return comment + pattern.sub(line, text, count=1)
+    return comment + text.rstrip("\n") + f"\n{line}\n"
+
+
+def plot_curve(result: TuneResult, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import matplotlib.ticker
+
+    choice = result.choice
+    figure, axes = plt.subplots(figsize=(6.4, 4.2), dpi=120)
+    for r in result.results:
+        color = "tab:red" if r.collapsed else "0.6"
+        axes.scatter([r.stp_lambda] * len(r.scores), r.scores, s=14, color=color, zorder=2)
+    kept = [r for r in result.results if r.scores and not r.collapsed]
+    axes.errorbar(
+        [r.stp_lambda for r in kept], [r.mean for r in kept], yerr=[0 if math.isnan(r.std) else r.std for r in kept],
+        fmt="o-", color="black", capsize=3, label="mean +- std over seeds", zorder=3,
+    )  # fmt: skip
+    if choice.coefficients is not None:
+        x = np.linspace(math.log(kept[0].stp_lambda), math.log(kept[-1].stp_lambda), 100)
+        axes.plot(np.exp(x), np.polyval(choice.coefficients, x), color="tab:blue", label="quadratic fit in ln(lambda)")
+    axes.axvline(choice.stp_lambda, color="tab:green", label=f"chosen {rounded(choice.stp_lambda):g}")
+    if choice.low is not None:
+        axes.axvspan(choice.low, choice.high, color="tab:green", alpha=0.15, label="95% bootstrap interval")
+    if any(r.collapsed for r in result.results):
+        axes.scatter([], [], color="tab:red", s=14, label=f"collapsed (< {COLLAPSE_RATIO:g} x best mean)")
+    axes.set_xscale("log")
+    ticks = sorted({r.stp_lambda for r in result.results} | set(result.skipped))
+    axes.set_xticks(ticks, [f"{lam:g}" for lam in ticks])  # the grid's own values, not 2 x 10^-2
+    axes.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    axes.set_xlabel("stp_lambda (log scale)" + (f"; skipped after the collapse: {', '.join(f'{lam:g}' for lam in result.skipped)}" if result.skipped else ""))
+    axes.set_ylabel(f"{result.task} {result.metric}")
+    axes.set_title(f"stp tune: {result.settings.config.name}, {result.settings.fraction:g} of the data")
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=8, loc="best")
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+
+
+def report(result: TuneResult) -> str:
+    """The table and the choice, as printed at the end."""
+    lines = [f"stp tune: {result.task} {result.metric} on {result.settings.fraction:g} of the training data", f"{'lambda':>8}  {'mean':>6}  {'std':>6}  seeds"]
+    for r in result.results:
+        note = f"  collapsed (below {COLLAPSE_RATIO:g} x the best mean): larger lambdas skipped" if r.collapsed else ""
+        std = "-" if math.isnan(r.std) else f"{r.std:.3f}"
+        mean = "-" if not r.scores else f"{r.mean:.3f}"
+        lines.append(f"{r.stp_lambda:>8g}  {mean:>6}  {std:>6}  {len(r.scores)}{note}")
+    lines += [f"{lam:>8g}  skipped" for lam in result.skipped]
+    choice = result.choice
+    lines.append(f"chosen stp_lambda {rounded(choice.stp_lambda):g} ({choice.how}; {choice.interval})")
+    if result.failed:
+        lines.append(f"failed runs (left out): {', '.join(result.failed)}")
+    out = result.settings.folder
+    lines.append(f"wrote {out / 'tune.json'}, {out / 'tune.png'}, {out / 'tuned_config.yaml'}")
+    lines.append(f"  stp train --config {out / 'tuned_config.yaml'}")
+    return "\n".join(lines)
+
