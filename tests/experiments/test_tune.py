@@ -1,0 +1,156 @@
+"""`stp tune`: the fit, the choice, its interval and the early stop on fabricated curves (no
+training), then one tiny end-to-end tune of 2 lambdas x 1 seed."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import yaml
+
+from semantic_tube.cli import main
+from semantic_tube.experiments.tune import (
+    LambdaScores,
+    NothingToFit,
+    TuneError,
+    TuneSettings,
+    choose,
+    choose_with_interval,
+    fit_quadratic,
+    is_collapse,
+    scan,
+    task_and_metric,
+    tune_document,
+    with_lambda,
+)
+from tests.tiny_models import save_tiny
+from tests.training.conftest import write_regex_data
+
+LAMBDAS = (0.005, 0.01, 0.02, 0.04, 0.08, 0.16)
+SEEDS = (82, 23, 37)
+
+
+def curve(peak: float, noise: float = 0.0, seeds=SEEDS, lambdas=LAMBDAS, rng_seed: int = 0) -> list[LambdaScores]:
+    """Scores 0.7 - 0.04 (ln lambda - ln peak)^2, a per-seed offset, and per-run noise."""
+    rng = np.random.default_rng(rng_seed)
+    offsets = dict(zip(seeds, rng.normal(0, 0.02, len(seeds))))
+    results = []
+    for lam in lambdas:
+        scores = [0.7 - 0.04 * (math.log(lam) - math.log(peak)) ** 2 + offsets[s] + rng.normal(0, noise) for s in seeds]
+        results.append(LambdaScores(lam, tuple(seeds), tuple(scores)))
+    return results
+
+
+def test_the_fit_recovers_a_known_parabola_exactly():
+    """y = -(x - ln 0.02)^2 + 1 = -x^2 + 2 ln(0.02) x + (1 - ln(0.02)^2): a = -1, b = 2 ln 0.02."""
+    results = [LambdaScores(lam, (1,), (1 - (math.log(lam) - math.log(0.02)) ** 2,)) for lam in LAMBDAS]
+    a, b, c = fit_quadratic(results)
+    assert (a, b, c) == pytest.approx((-1, 2 * math.log(0.02), 1 - math.log(0.02) ** 2), abs=1e-9)
+    assert choose(results).stp_lambda == pytest.approx(0.02, rel=1e-9)
+
+
+def test_the_peak_of_a_noisy_concave_curve_is_found_with_an_interval_that_covers_it():
+    choice = choose_with_interval(curve(peak=0.03, noise=0.01))
+    assert choice.how == "vertex of the quadratic in ln(lambda)"
+    assert choice.stp_lambda == pytest.approx(0.03, rel=0.15)
+    assert choice.low < 0.03 < choice.high and choice.low < choice.stp_lambda < choice.high
+    assert choice.high / choice.low < 4 and choice.draws > 1900
+
+
+def test_the_interval_widens_with_the_seed_to_seed_noise():
+    quiet = choose_with_interval(curve(peak=0.03, noise=0.002))
+    noisy = choose_with_interval(curve(peak=0.03, noise=0.03))
+    assert noisy.high / noisy.low > quiet.high / quiet.low
+
+
+def test_without_an_interior_maximum_the_best_measured_lambda_is_chosen_and_the_reason_said():
+    rising = curve(peak=1.0)  # still rising at 0.16: the vertex lies outside the grid
+    assert choose(rising).stp_lambda == 0.16 and "peaks outside the measured lambdas: extend --lambdas" in choose(rising).how
+    convex = [LambdaScores(lam, (1,), ((math.log(lam) + 4) ** 2,)) for lam in LAMBDAS]
+    assert "the fit is not concave" in choose(convex).how and choose(convex).stp_lambda == 0.16
+    two = curve(peak=0.01, lambdas=(0.01, 0.02))
+    assert choose(two).stp_lambda == 0.01 and choose(two).how == "best measured (a quadratic needs 3 lambdas, 2 finished)"
+
+
+def test_one_seed_gives_no_interval_and_no_runs_nothing_to_fit():
+    choice = choose_with_interval(curve(peak=0.03, seeds=(82,)))
+    assert choice.low is None and choice.interval == "no interval (one seed)"
+    with pytest.raises(NothingToFit):
+        choose([LambdaScores(0.01, (), ())])
+
+
+def test_a_collapse_stops_the_scan_and_is_left_out_of_the_fit():
+    """Means 0.50, 0.60, 0.62, then 0.20 < 0.62 / 2: a collapse; 0.08 and 0.16 are never run."""
+    means = {0.005: 0.50, 0.01: 0.60, 0.02: 0.62, 0.04: 0.20, 0.08: 0.6, 0.16: 0.6}
+    asked = []
+
+    def measure(lam):
+        asked.append(lam)
+        return LambdaScores(lam, SEEDS, tuple(means[lam] + d for d in (-0.01, 0.0, 0.01)))
+
+    results, skipped = scan(reversed(LAMBDAS), measure)  # any order given: measured increasing
+    assert asked == [0.005, 0.01, 0.02, 0.04] and skipped == [0.08, 0.16]
+    assert [r.collapsed for r in results] == [False, False, False, True]
+    assert choose(results).stp_lambda <= 0.02  # the cliff at 0.04 does not drag the fit
+    assert is_collapse(0.30, 0.62) and not is_collapse(0.31, 0.62)  # below half the best so far
+    assert not is_collapse(0.0, 0.0)  # nothing learnt yet is no collapse
+
+
+def test_a_lambda_without_finished_runs_neither_collapses_nor_counts():
+    results, skipped = scan(LAMBDAS[:3], lambda lam: LambdaScores(lam, (), ()) if lam == 0.01 else LambdaScores(lam, (1,), (0.5,)))
+    assert skipped == [] and [len(r.scores) for r in results] == [1, 0, 1]
+
+
+def test_the_tuned_config_keeps_the_input_text_with_the_chosen_lambda():
+    text = "# my preset\nseed: 82\nstp_lambda: 0.02   # paper\nmax_steps: 200\n"
+    tuned = with_lambda(text, 0.031, "# tuned\n")
+    assert tuned == "# tuned\n# my preset\nseed: 82\nstp_lambda: 0.031\nmax_steps: 200\n"
+    assert yaml.safe_load(with_lambda("seed: 1", 0.04, "")) == {"seed": 1, "stp_lambda": 0.04}
+
+
+def test_the_pilot_grid_and_its_errors(tmp_path):
+    settings = TuneSettings(tmp_path / "c.yaml", lambdas=(0.02, 0.01), fraction=0.25, seeds=(82,))
+    config = {"seed": 5, "output_dir": "x", "stp_lambda": 0.02, "max_steps": 200, "eval_task": "synth", "learning_rate": 1e-4}
+    document = tune_document(settings, config)
+    assert document["config"] == {"max_steps": 50, "eval_task": "synth", "learning_rate": 1e-4, "train_fraction": 0.25}
+    assert document["grid"] == {"data_rule": ["none"], "stp_lambda": [0.01, 0.02], "seed": [82]}
+    with pytest.raises(TuneError, match=r"--fraction: a data fraction must be in \(0, 1\], got 1.5"):
+        tune_document(TuneSettings(tmp_path / "c.yaml", fraction=1.5), config)
+    with pytest.raises(TuneError, match="--lambdas: expected positive values"):
+        tune_document(TuneSettings(tmp_path / "c.yaml", lambdas=(0.0, 0.1)), config)
+    assert task_and_metric(config, tmp_path, None) == ("synth", "exact")
+    assert task_and_metric(config, tmp_path, "equivalent") == ("synth", "equivalent")
+    with pytest.raises(TuneError, match="--metric 'accuracy': task synth reports exact, equivalent"):
+        task_and_metric(config, tmp_path, "accuracy")
+    with pytest.raises(TuneError, match="eval_task: stp tune scores a task"):
+        task_and_metric({}, tmp_path / "c.yaml", None)
+
+
+def test_tune_end_to_end_on_a_tiny_model(tmp_path, capsys):
+    """2 lambdas x 1 seed: runs through the sweep machinery, writes the curve, the choice and a
+    config that `stp train` reads back."""
+    from semantic_tube.training.arguments import parse_train_args
+
+    model = save_tiny(tmp_path / "tiny", "chatml", seed=0)
+    config = tmp_path / "pilot.yaml"
+    config.write_text(yaml.safe_dump({
+        "model_name_or_path": str(model), "train_file": str(write_regex_data(tmp_path / "train.jsonl", 32, seed=1)),
+        "eval_task": "synth", "eval_task_file": str(write_regex_data(tmp_path / "test.jsonl", 4, seed=2)), "eval_task_limit": 2,
+        "max_steps": 8, "per_device_train_batch_size": 4, "learning_rate": 0.005, "logging_steps": 2, "save_strategy": "no",
+        "report_to": "none", "use_cpu": True, "max_length": 96, "seed": 1, "stp_lambda": 0.5,
+    }))  # fmt: skip
+    out = tmp_path / "tune"
+    code = main(["tune", "--config", str(config), "--lambdas", "0.02", "0.01", "--seeds", "82", "--fraction", "0.5", "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 0
+    record = json.loads((out / "tune.json").read_text())
+    assert [entry["stp_lambda"] for entry in record["lambdas"]] == [0.01, 0.02] and record["metric"] == "exact"
+    assert record["chosen_lambda"] in (0.01, 0.02) and record["choice"]["how"].startswith("best measured")
+    assert (out / "tune.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    point = out / "data_rule=none__stp_lambda=0.01__train_fraction=0.5__seed=82"
+    assert yaml.safe_load((point / "sweep_config.yaml").read_text())["max_steps"] == 4  # the pilot: half the data, half the steps
+    assert json.loads((point / "metrics.json").read_text())["train_fraction"] == 0.5
+    tuned = out / "tuned_config.yaml"
+    _, _, training_args, _ = parse_train_args(["--config", str(tuned)])
+    assert training_args.stp_lambda == record["chosen_lambda"] and training_args.seed == 1 and training_args.max_steps == 8
+    assert f"chosen stp_lambda {record['chosen_lambda']:g}" in printed and f"stp train --config {tuned}" in printed
