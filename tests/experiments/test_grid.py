@@ -13,7 +13,7 @@ import yaml
 
 from semantic_tube.data.messages import ChatExample, nested_subset
 from semantic_tube.experiments.grid import PAPER_SEEDS, SweepError, combinations, expand, load_sweep, parse_overrides, parse_sweep
-from semantic_tube.experiments.locks import LOCK_FILE, LockInfo, PointLock, acquire, read_lock
+from semantic_tube.experiments.locks import LOCK_FILE, PointLock, acquire, read_lock
 from semantic_tube.experiments.shards import ShardError, resolve_shard
 from semantic_tube.experiments.sweep import check_field_names, estimate_steps, failure_of, missing_paths, plan
 from semantic_tube.experiments.shards import ALL
@@ -319,7 +319,7 @@ def test_a_lock_is_exclusive_and_released_only_by_its_holder(tmp_path):
 
 def test_a_stale_lock_is_taken_over(tmp_path):
     write_lock(tmp_path / "p", dead_pid())
-    assert read_lock(tmp_path / "p" / LOCK_FILE).is_stale()
+    assert read_lock(tmp_path / "p" / LOCK_FILE).is_stale(tmp_path / "p" / LOCK_FILE)
     lock = acquire(tmp_path / "p")
     assert isinstance(lock, PointLock) and read_lock(tmp_path / "p" / LOCK_FILE).pid == os.getpid()
     assert not (tmp_path / "p" / ".lock.takeover").exists()
@@ -331,7 +331,15 @@ def test_a_live_lock_another_hosts_lock_and_a_live_child_are_respected(tmp_path)
     write_lock(tmp_path / "orphan", dead_pid(), child_pid=os.getpid())  # the sweep died, its stp train still runs
     for name in ("live", "remote", "orphan"):
         assert acquire(tmp_path / name) is None, name
-        assert not LockInfo.is_stale(read_lock(tmp_path / name / LOCK_FILE))
+        assert not read_lock(tmp_path / name / LOCK_FILE).is_stale(tmp_path / name / LOCK_FILE)
+
+
+def test_a_lock_left_by_an_earlier_process_with_our_pid_is_stale(tmp_path):
+    """In a restarted container the sweep is PID 1 again: the lock names our pid, yet we do not hold it."""
+    write_lock(tmp_path / "p", os.getpid())
+    lock = acquire(tmp_path / "p")
+    assert isinstance(lock, PointLock) and read_lock(tmp_path / "p" / LOCK_FILE).started_at != "2026-01-01T00:00:00+00:00"
+    assert acquire(tmp_path / "p") is None  # now we hold it
 
 
 def test_an_empty_lock_is_respected_until_its_writer_is_surely_gone(tmp_path):

@@ -5,8 +5,8 @@ process, once started). `O_CREAT | O_EXCL` makes creation atomic on a local disk
 so of two processes (two shards, or a user who started the sweep twice) exactly one gets it.
 
 A lock is stale when its host is this host and neither its pid nor its child's is alive: the
-sweep was killed (SIGKILL, a crash, a reboot) and the next start takes the point over and resumes
-it. A lock from another host is respected, since no process here can tell whether that host is
+sweep was killed (SIGKILL, a crash, a reboot, a restarted container) and the next start takes the
+point over and resumes it. A lock from another host is respected, since no process here can tell whether that host is
 still working: if that host is gone, delete the file (the sweep prints its path). A sweep stopped
 by SIGTERM or Ctrl-C (Slurm's time limit, preemption) removes its own lock, so a requeued job on
 another node resumes the point. A recycled pid can make a dead lock look alive; the same
@@ -26,6 +26,7 @@ from pathlib import Path
 LOCK_FILE = ".lock"
 TAKEOVER_FILE = ".lock.takeover"
 UNREADABLE_GRACE_S = 60  # a lock still empty after this long was left by a writer that died mid-write
+_HELD: set[Path] = set()  # the locks this process holds
 
 
 @dataclass(frozen=True)
@@ -39,9 +40,15 @@ class LockInfo:
     def mine(cls) -> LockInfo:
         return cls(os.getpid(), socket.gethostname(), datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
-    def is_stale(self) -> bool:
-        """Same host, and no process of the lock is alive."""
-        return self.hostname == socket.gethostname() and not any(pid_alive(pid) for pid in (self.pid, self.child_pid) if pid)
+    def is_stale(self, path: Path | None = None) -> bool:
+        """Same host, and no process of the lock is alive. A lock naming this very process that
+        this process does not hold (at `path`; a reader holds none) was left by an earlier one
+        with the same pid: a restarted container, where the sweep is PID 1 every time."""
+        if self.hostname != socket.gethostname():
+            return False
+        earlier_life = self.pid == os.getpid() and (path is None or path.resolve() not in _HELD)
+        pids = (self.child_pid,) if earlier_life else (self.pid, self.child_pid)
+        return not any(pid_alive(pid) for pid in pids if pid)
 
     def describe(self) -> str:
         child = f" (stp train pid {self.child_pid})" if self.child_pid else ""
@@ -77,6 +84,7 @@ class PointLock:
 
     def __init__(self, path: Path, info: LockInfo):
         self.path, self.info = path, info
+        _HELD.add(path.resolve())
 
     def set_child(self, pid: int) -> None:
         """Record the `stp train` process: it may outlive us, and then the lock must not look stale."""
@@ -87,8 +95,9 @@ class PointLock:
 
     def release(self) -> None:
         holder = read_lock(self.path)
-        if holder is not None and (holder.pid, holder.hostname) == (self.info.pid, self.info.hostname):
+        if holder is not None and (holder.pid, holder.hostname, holder.started_at) == (self.info.pid, self.info.hostname, self.info.started_at):
             self.path.unlink(missing_ok=True)
+        _HELD.discard(self.path.resolve())
 
 
 def acquire(folder: Path) -> PointLock | None:
@@ -102,7 +111,7 @@ def acquire(folder: Path) -> PointLock | None:
         if _age_s(path) > UNREADABLE_GRACE_S and _take_over(path, None, info):
             return PointLock(path, info)
         return None
-    if holder.is_stale() and _take_over(path, holder, info):
+    if holder.is_stale(path) and _take_over(path, holder, info):
         return PointLock(path, info)
     return None
 
@@ -124,7 +133,7 @@ def _take_over(path: Path, stale: LockInfo | None, info: LockInfo) -> bool:
     guard = path.with_name(TAKEOVER_FILE)
     if not _create(guard, info):
         left = read_lock(guard)
-        if left is None or not left.is_stale():
+        if left is None or not left.is_stale(guard):
             return False
         guard.unlink(missing_ok=True)  # a takeover that died half-way: a window of microseconds
         if not _create(guard, info):
