@@ -1,6 +1,7 @@
 """`stp train` end to end on a tiny model saved as a local folder."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -150,7 +151,8 @@ def test_the_run_ends_with_its_scores_losses_and_files(setup, capsys):
     low, high = metrics["task_synth/exact_ci95_low"], metrics["task_synth/exact_ci95_high"]
     assert f"{exact:.3f}  [{low:.3f}, {high:.3f}]" in printed
     assert f"ntp {metrics['final_ntp_loss']:.4f}, stp {metrics['final_stp_loss']:.4f}" in printed
-    assert "stp train: done in 0m" in printed and str(out) in printed and "eval/synth/eval.json" in printed
+    assert re.search(r"stp train: done in \d+m \d\ds \(\d+m \d\ds of training\)", printed)
+    assert str(out) in printed and "eval/synth/eval.json" in printed
     for name in ("all_results.json", "train_results.json", "eval_results.json"):
         assert (out / name).is_file(), name
     assert json.loads((out / "eval_results.json").read_text())["task_synth/exact"] == exact

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 
 from semantic_tube.data.chat import ChatTemplateError
 from semantic_tube.data.messages import DataError
@@ -20,6 +21,7 @@ def main(argv: list[str]) -> int:
     from semantic_tube.training.run import train
     from semantic_tube.training.summary import run_summary
 
+    started = time.monotonic()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         model_args, data_args, training_args, task_args = parse_train_args(argv)
@@ -28,5 +30,5 @@ def main(argv: list[str]) -> int:
         print(f"stp train: error: {err}", file=sys.stderr)
         return 2
     if training_args.process_index == 0:  # one summary under a multi-process launcher
-        print(run_summary(metrics, training_args.output_dir))
+        print(run_summary(metrics, training_args.output_dir, time.monotonic() - started))
     return 0

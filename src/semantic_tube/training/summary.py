@@ -39,11 +39,14 @@ def _losses(metrics: dict) -> str:
     return ", ".join(parts) or "none logged (fewer steps than logging_steps?)"
 
 
-def run_summary(metrics: dict, output_dir: str | Path) -> str:
-    """The closing lines of `stp train`."""
+def run_summary(metrics: dict, output_dir: str | Path, elapsed_seconds: float) -> str:
+    """The closing lines of `stp train`; elapsed_seconds is the whole command's time."""
     folder = Path(output_dir)
-    lines = [f"stp train: done in {format_duration(metrics.get('train_runtime', 0.0))}, {metrics.get('train_examples', '?')} "
-             f"training examples, seed {metrics.get('seed')}, stp_lambda {metrics.get('stp_lambda')}"]
+    lines = [
+        f"stp train: done in {format_duration(elapsed_seconds)} ({format_duration(metrics.get('train_runtime', 0.0))} of "
+        f"training), {metrics.get('train_examples', '?')} training examples, seed {metrics.get('seed')}, "
+        f"stp_lambda {metrics.get('stp_lambda')}"
+    ]
     tables = task_tables(metrics)
     lines += tables or ["no task scored (set eval_task to score one at the end)"]
     lines.append(f"final losses: {_losses(metrics)}")
