@@ -2,6 +2,7 @@
 bad input, and every preset in sweeps/ checked by `stp train`'s parser (no training here)."""
 
 import json
+import math
 import os
 import socket
 import subprocess
@@ -12,11 +13,27 @@ import pytest
 import yaml
 
 from semantic_tube.data.messages import ChatExample, nested_subset
-from semantic_tube.experiments.grid import PAPER_SEEDS, SweepError, combinations, expand, load_sweep, parse_overrides, parse_sweep
+from semantic_tube.experiments.grid import (
+    PAPER_SEEDS,
+    SweepError,
+    combinations,
+    expand,
+    load_sweep,
+    parse_overrides,
+    parse_sweep,
+)
 from semantic_tube.experiments.locks import LOCK_FILE, PointLock, acquire, read_lock
-from semantic_tube.experiments.shards import ShardError, resolve_shard
-from semantic_tube.experiments.sweep import check_field_names, estimate_steps, failure_of, missing_paths, plan
-from semantic_tube.experiments.shards import ALL
+from semantic_tube.experiments.shards import ALL, ShardError, resolve_shard
+from semantic_tube.experiments.sweep import (
+    check_field_names,
+    estimate_steps,
+    failure_of,
+    launcher_processes,
+    missing_paths,
+    plan,
+    remove_incomplete_checkpoints,
+    train_command,
+)
 from semantic_tube.experiments.validate import check_configs
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -233,13 +250,13 @@ def test_dry_run_loads_no_torch_and_lists_every_point_with_its_cost(tmp_path):
         f"code = main(['sweep', '--config', {str(ROOT / 'sweeps' / 'quick.yaml')!r}, '--out', {str(tmp_path / 'q')!r}, '--dry-run'])\n"
         "print('torch' in sys.modules, 'transformers' in sys.modules, code)"
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=ROOT, check=False)
     lines = done.stdout.splitlines()
     assert lines[-1] == "False False 0", done.stderr
     point_lines = [line for line in lines if "steps  ~" in line]
     assert len(point_lines) == 18 and all(line.rstrip().endswith("left") for line in point_lines)
     assert "100 steps" in point_lines[0] and "method=ntp__train_fraction=1__seed=82" in point_lines[0]
-    assert any(line.startswith("total: 1800 optimizer steps; 18 points left, ~2h") and "estimate" in line for line in lines)
+    assert any(line.startswith("total: 1800 optimizer steps; 18 of 18 points to run, ~2h") and "estimate" in line for line in lines)
     assert not (tmp_path / "q").exists()  # a dry run writes nothing
 
 
@@ -363,3 +380,42 @@ def test_the_error_of_a_failed_run_is_its_last_error_line(tmp_path):
     assert failure_of(log, 2)[0] == "train.jsonl:3: messages: missing"
     log.write_text("=== a\nINFO step 3\n")
     assert failure_of(log, -9)[0].startswith("stp train killed by SIGKILL (the kernel's out-of-memory killer")
+
+
+def test_a_checkpoint_killed_mid_save_is_removed_before_resuming(tmp_path):
+    """The Trainer writes trainer_state.json last: a checkpoint without it would be picked by
+    `resume_from_checkpoint: last` and fail the resume."""
+    for step, complete in ((5, True), (10, False)):
+        (tmp_path / f"checkpoint-{step}").mkdir()
+        (tmp_path / f"checkpoint-{step}" / "model.safetensors").write_text("x")
+        if complete:
+            (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text("{}")
+    assert remove_incomplete_checkpoints(tmp_path) == [tmp_path / "checkpoint-10"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint-5"]
+
+
+# -------------------------------------------------------------------------------------------
+# Launchers and the example job files
+
+
+def test_a_launcher_starts_each_run_and_counts_in_the_steps():
+    folder = Path("runs/x/p")
+    assert train_command(folder, ("torchrun", "--nproc_per_node=8")) == [
+        "torchrun", "--nproc_per_node=8", "-m", "semantic_tube", "train", "--config", "runs/x/p/sweep_config.yaml",
+    ]  # fmt: skip
+    assert train_command(folder)[:3] == [sys.executable, "-m", "semantic_tube"]
+    assert launcher_processes(("torchrun", "--nnodes", "2", "--nproc-per-node", "4")) == 8 and launcher_processes(()) == 1
+    config = {"train_file": None, "nlrx_examples": 1000, "per_device_train_batch_size": 4, "gradient_accumulation_steps": 4, "num_train_epochs": 4}
+    assert estimate_steps(config, processes=8) == 4 * (math.ceil(math.ceil(800 / 8) / 4) // 4)  # 800 examples over 8 processes
+
+
+def test_the_example_job_files_shard_as_stp_sweep_reads_them():
+    job = yaml.safe_load((ROOT / "examples" / "kubernetes" / "sweep-job.yaml").read_text())
+    spec = job["spec"]
+    container = spec["template"]["spec"]["containers"][0]
+    count = {item["name"]: item["value"] for item in container["env"]}["STP_SHARD_COUNT"]
+    assert spec["completionMode"] == "Indexed" and int(count) == spec["completions"]
+    assert container["command"][:2] == ["stp", "sweep"] and "--shard" not in container["command"]
+    batch = ROOT / "examples" / "slurm" / "sweep.sbatch"
+    assert subprocess.run(["bash", "-n", str(batch)], check=False).returncode == 0
+    assert 'exec stp sweep --config "$SWEEP" --out "$OUT" "$@"' in batch.read_text()

@@ -20,7 +20,16 @@ import yaml
 from semantic_tube.cli import main
 from semantic_tube.experiments.grid import SweepError, expand, load_sweep
 from semantic_tube.experiments.locks import LOCK_FILE
-from semantic_tube.experiments.sweep import Status, SweepRunner, check_folder, point_status, provenance, run_point
+from semantic_tube.experiments.shards import ALL
+from semantic_tube.experiments.sweep import (
+    Status,
+    SweepRunner,
+    check_folder,
+    plan,
+    point_status,
+    provenance,
+    run_point,
+)
 from tests.experiments.test_grid import write_lock
 from tests.tiny_models import save_tiny
 from tests.training.conftest import write_regex_data
@@ -59,7 +68,7 @@ def start_and_kill_at_first_checkpoint(sweep_file: Path, out: Path) -> None:
     process = subprocess.Popen(command, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 240
     try:
-        while not list((out / KILLED).glob("checkpoint-*/trainer_state.json")):
+        while not any(map(_complete, (out / KILLED).glob("checkpoint-*/trainer_state.json"))):
             assert process.poll() is None, "the sweep ended before its first checkpoint"
             assert time.monotonic() < deadline, "no checkpoint within 240 s"
             time.sleep(0.05)
@@ -68,6 +77,14 @@ def start_and_kill_at_first_checkpoint(sweep_file: Path, out: Path) -> None:
         process.wait()
         while _group_alive(process.pid):  # the orphaned `stp train` takes a moment to die
             time.sleep(0.05)
+
+
+def _complete(trainer_state: Path) -> bool:
+    """Written in full: killed while the Trainer writes it, the checkpoint would not count."""
+    try:
+        return bool(json.loads(trainer_state.read_text()))
+    except (OSError, ValueError):
+        return False
 
 
 def _group_alive(group: int) -> bool:
@@ -167,6 +184,10 @@ def test_a_finished_point_is_skipped(resumed):
     assert SweepRunner(sweep, expand(sweep), resumed.out, printed).run(finished) == []
     assert "1 of 1 points already done; 0 to run" in printed.getvalue()
     assert (resumed.out / KILLED / "metrics.json").stat().st_mtime == stamp
+    listing = plan(sweep, expand(sweep), resumed.out, ALL, []).splitlines()  # a dry run now times from the finished point
+    assert next(line for line in listing if KILLED in line).endswith("done")
+    assert next(line for line in listing if BROKEN in line).endswith("failed")
+    assert "1 of 2 points to run" in listing[-1] and "(mean of the finished points: " in listing[-1]
 
 
 def test_every_point_records_where_it_sits_and_how_it_ran(resumed):

@@ -24,7 +24,11 @@ curve (tune.png) and the config with that lambda (tuned_config.yaml).
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from semantic_tube.experiments.tune import DEFAULT_FRACTION, DEFAULT_LAMBDAS, DEFAULT_SEEDS
+    from semantic_tube.experiments.tune import (
+        DEFAULT_FRACTION,
+        DEFAULT_LAMBDAS,
+        DEFAULT_SEEDS,
+    )
 
     parser = argparse.ArgumentParser(
         prog="stp tune", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False
@@ -40,7 +44,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> int:
     from semantic_tube.experiments.grid import SweepError
-    from semantic_tube.experiments.tune import NothingToFit, TuneError, TuneSettings, report, run_tune
+    from semantic_tube.experiments.tune import (
+        NothingToFit,
+        TuneError,
+        TuneSettings,
+        report,
+        run_tune,
+    )
 
     args = build_parser().parse_args(argv)
     settings = TuneSettings(args.config, tuple(args.lambdas), args.fraction, tuple(args.seeds), args.out, args.metric)

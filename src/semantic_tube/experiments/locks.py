@@ -20,7 +20,7 @@ import os
 import socket
 import time
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 LOCK_FILE = ".lock"
@@ -38,7 +38,7 @@ class LockInfo:
 
     @classmethod
     def mine(cls) -> LockInfo:
-        return cls(os.getpid(), socket.gethostname(), datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        return cls(os.getpid(), socket.gethostname(), datetime.now(UTC).isoformat(timespec="seconds"))
 
     def is_stale(self, path: Path | None = None) -> bool:
         """Same host, and no process of the lock is alive. A lock naming this very process that

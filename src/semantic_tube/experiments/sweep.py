@@ -37,7 +37,7 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import Enum
 from importlib import metadata
 from pathlib import Path
@@ -45,7 +45,14 @@ from typing import TextIO
 
 import yaml
 
-from semantic_tube.experiments.grid import SWEEP_AXES, Point, Sweep, SweepError, combinations, expand
+from semantic_tube.experiments.grid import (
+    SWEEP_AXES,
+    Point,
+    Sweep,
+    SweepError,
+    combinations,
+    expand,
+)
 from semantic_tube.experiments.locks import LOCK_FILE, PointLock, acquire, read_lock
 from semantic_tube.experiments.shards import ALL, Shard
 from semantic_tube.experiments.validate import check_configs
@@ -199,7 +206,7 @@ def point_status(folder: Path) -> Status:
     if (folder / FAILED_FILE).is_file():
         return Status.FAILED
     holder = read_lock(folder / LOCK_FILE)
-    if (folder / LOCK_FILE).exists() and (holder is None or not holder.is_stale()):
+    if (folder / LOCK_FILE).exists() and (holder is None or not holder.is_stale(folder / LOCK_FILE)):
         return Status.RUNNING
     return Status.LEFT
 
@@ -294,7 +301,7 @@ def failure_of(log: Path, code: int) -> tuple[str, str]:
         if line.startswith("stp train: error: "):
             return line.removeprefix("stp train: error: "), tail
         head = line.split(":", 1)[0]
-        if head and " " not in head and (head.endswith("Error") or head.endswith("Exception")):
+        if head and " " not in head and head.endswith(("Error", "Exception")):
             return line.strip(), tail
     if code < 0:
         name = signal.Signals(-code).name if -code in signal.valid_signals() else str(-code)
@@ -609,7 +616,7 @@ def plan(sweep: Sweep, points: list[Point], out: Path, shard: Shard, notes: list
         time = f"~{duration(total_seconds)} ({CostModel().describe()})"
     per_process = f" ({processes} processes per run)" if processes > 1 else ""
     steps = f"{total_steps} optimizer steps" if not uncounted else f"{total_steps} optimizer steps + {uncounted} points whose training file is not here"
-    lines.append(f"total: {steps}{per_process}; {left} points left, {time}")
+    lines.append(f"total: {steps}{per_process}; {left} of {len(mine)} points to run, {time}")
     return "\n".join(lines + notes)
 
 
@@ -655,4 +662,4 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")

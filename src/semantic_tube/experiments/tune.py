@@ -37,7 +37,13 @@ from typing import TextIO
 import numpy as np
 import yaml
 
-from semantic_tube.experiments.grid import DATA_RULE, FRACTION, SEED, expand, parse_sweep
+from semantic_tube.experiments.grid import (
+    DATA_RULE,
+    FRACTION,
+    SEED,
+    expand,
+    parse_sweep,
+)
 from semantic_tube.experiments.sweep import Status, SweepRunner, check_sweep, read_score
 
 DEFAULT_LAMBDAS = (0.005, 0.01, 0.02, 0.04, 0.08, 0.16)

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import yaml
 
+from semantic_tube.experiments.grid import SweepError
+
 
 @dataclass(frozen=True)
 class Validation:
@@ -35,9 +37,9 @@ def check_configs(configs: dict[str, dict], *, on_this_hardware: bool) -> Valida
         request, result = Path(folder) / "request.json", Path(folder) / "result.json"
         request.write_text(json.dumps({"configs": configs, "on_this_hardware": on_this_hardware}))
         command = [sys.executable, "-m", "semantic_tube.experiments.validate", str(request), str(result)]
-        finished = subprocess.run(command, capture_output=True, text=True)
+        finished = subprocess.run(command, capture_output=True, text=True, check=False)
         if finished.returncode != 0 or not result.is_file():
-            raise RuntimeError(f"the configuration check failed to run ({' '.join(command)}):\n{finished.stderr[-3000:]}")
+            raise SweepError(f"the configuration check failed to run ({' '.join(command)}):\n{finished.stderr[-3000:]}")
         answer = json.loads(result.read_text())
     return Validation(frozenset(answer["fields"]), answer["errors"])
 
@@ -54,7 +56,7 @@ def _parse_one(config: dict, folder: Path, on_this_hardware: bool) -> str | None
     except SystemExit:  # argparse printed the reason
         lines = [line for line in captured.getvalue().splitlines() if line.strip()]
         return lines[-1].replace("stp train: error: ", "") if lines else "rejected by the argument parser"
-    except Exception as err:  # the config classes' own checks (ConfigError, ValueError, ...)
+    except (ValueError, TypeError, ImportError) as err:  # the config classes' checks (ConfigError is a ValueError)
         return str(err).replace(str(path), "the point's config")
     return None
 
