@@ -47,14 +47,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse_args(argv: list[str]) -> tuple[argparse.Namespace, dict]:
+    """The sweep's own options, and the `--field value` overrides for every point."""
+    from semantic_tube.experiments.grid import parse_overrides
+
+    args, rest = build_parser().parse_known_args(argv)
+    return args, parse_overrides(rest)
+
+
 def main(argv: list[str]) -> int:
-    from semantic_tube.experiments.grid import SweepError, load_sweep, parse_overrides
+    from semantic_tube.experiments.grid import SweepError, load_sweep
     from semantic_tube.experiments.shards import ShardError, resolve_shard
     from semantic_tube.experiments.sweep import run_sweep
 
-    args, rest = build_parser().parse_known_args(argv)
     try:
-        sweep = load_sweep(args.config, parse_overrides(rest))
+        args, overrides = parse_args(argv)
+        sweep = load_sweep(args.config, overrides)
         shard = resolve_shard(args.shard, os.environ)
         return run_sweep(sweep, Path(args.out or f"runs/{sweep.name}"), shard, dry_run=args.dry_run)
     except (SweepError, ShardError) as err:

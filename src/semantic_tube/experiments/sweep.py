@@ -253,7 +253,8 @@ def _train(sweep: Sweep, point: Point, folder: Path, provenance: dict, lock: Poi
         "sweep_sha256": sweep_hash(sweep),
         "point_id": point.point_id,
         "coordinates": point.coordinates,
-        "overrides": {**point.overrides, "output_dir": str(folder), "resume_from_checkpoint": "last"},
+        # everything the point sets beyond the sweep file's config: `--field value`, then the grid's
+        "overrides": {**sweep.overrides, **point.overrides, "output_dir": str(folder), "resume_from_checkpoint": "last"},
         "command": shlex.join(command),
         "started_at": _now(),
         **provenance,
