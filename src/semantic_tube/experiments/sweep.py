@@ -11,7 +11,7 @@ The sweep folder (--out):
     sweep_point.json    where the point sits in the grid and how it was run, written before training
     sweep_config.yaml   the point's whole configuration, the `--config` of its `stp train`
     train.log           the run's output (each attempt appended)
-    failed.json         when the run failed: {"error", "traceback", "finished_at"}
+    failed.json         when the run failed: {"error", "traceback", "finished_at", "exit_code"}
     .lock               while a process works on the point (experiments.locks)
 
 A point is finished when metrics.json exists. Each run is its own `python -m semantic_tube
@@ -517,16 +517,16 @@ class SweepRunner:
         """Each unfinished point in turn; a failure is recorded and the next point runs."""
         outcomes = []
         todo = [point for point in points if point_status(self.folder(point)) is not Status.DONE]
-        self._say(f"sweep {self.sweep.name}: {len(points) - len(todo)} of {len(points)} points already done; {len(todo)} to run into {self.out}")
+        self.say(f"sweep {self.sweep.name}: {len(points) - len(todo)} of {len(points)} points already done; {len(todo)} to run into {self.out}")
         with _sigterm_as_exit():
             for number, point in enumerate(todo, 1):
                 tag = f"[{number}/{len(todo)}] {point.point_id}"
-                self._say(f"start  {tag}")
+                self.say(f"start  {tag}")
                 outcome = run_point(self.sweep, point, self.folder(point), self.provenance)
                 outcomes.append(outcome)
-                self._say(self._outcome_line(tag, outcome))
+                self.say(self._outcome_line(tag, outcome))
                 self.write_state()
-                self._say(self.progress_line(todo[number:]))
+                self.say(self.progress_line(todo[number:]))
         return outcomes
 
     def _outcome_line(self, tag: str, outcome: Outcome) -> str:
@@ -580,7 +580,7 @@ class SweepRunner:
             return f"locked by {holder.describe()}" if holder else "locked"
         return "-"
 
-    def _say(self, line: str) -> None:
+    def say(self, line: str) -> None:
         print(f"[{datetime.now().strftime('%H:%M:%S')}] {line}", file=self.stream, flush=True)
 
 
@@ -633,7 +633,7 @@ def run_sweep(sweep: Sweep, out: str | Path, shard: Shard = ALL, *, dry_run: boo
     runner.prepare()
     mine = [point for point in points if shard.owns(point.index)]
     if shard.count > 1:
-        runner._say(f"shard {shard} ({shard.source}): {len(mine)} of {len(points)} points")
+        runner.say(f"shard {shard} ({shard.source}): {len(mine)} of {len(points)} points")
     outcomes = runner.run(mine)
     print(runner.summary(), file=stream, flush=True)
     failed = [outcome for outcome in outcomes if outcome.status is Status.FAILED]
