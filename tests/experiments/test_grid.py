@@ -224,7 +224,7 @@ def test_paper_presets_use_the_papers_lambda_and_settings():
 
 
 def test_bad_values_are_rejected_by_the_train_parser(validation):
-    assert validation.errors["bad-form"] == "'tubes' is not a valid STPForm"
+    assert validation.errors["bad-form"] == "stp_form: 'tubes' is not a valid STPForm"
     assert validation.errors["bad-lambda"] == "stp_lambda must be >= 0, got -1"
     assert "unknown task 'nope'" in validation.errors["bad-task"]
 

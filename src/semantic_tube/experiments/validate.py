@@ -57,8 +57,17 @@ def _parse_one(config: dict, folder: Path, on_this_hardware: bool) -> str | None
         lines = [line for line in captured.getvalue().splitlines() if line.strip()]
         return lines[-1].replace("stp train: error: ", "") if lines else "rejected by the argument parser"
     except (ValueError, TypeError, ImportError) as err:  # the config classes' checks (ConfigError is a ValueError)
-        return str(err).replace(str(path), "the point's config")
+        return _name_the_field(str(err).replace(str(path), "the point's config"), config)
     return None
+
+
+def _name_the_field(message: str, config: dict) -> str:
+    """Prefix the field when the message quotes its value without naming it (an enum's
+    "'tubes' is not a valid STPForm")."""
+    if any(key in message for key in config):
+        return message
+    quoted = [key for key, value in config.items() if isinstance(value, str) and repr(value) in message]
+    return f"{quoted[0]}: {message}" if len(quoted) == 1 else message
 
 
 def main(argv: list[str]) -> int:
