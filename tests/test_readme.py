@@ -40,11 +40,13 @@ def stp_commands() -> list[list[str]]:
         for line in block.replace("\\\n", " ").splitlines():
             line = line.strip().replace("$seed", "82")
             if line.startswith("stp ") or " && stp " in line:
-                commands.append(shlex.split(line[line.index("stp ") :])[1:])
+                commands.append(shlex.split(line[line.index("stp ") :], comments=True)[1:])
     return commands
 
 
 PARSERS = {
+    "report": "semantic_tube.cli.report",
+    "tune": "semantic_tube.cli.tune",
     "eval": "semantic_tube.cli.evaluate",
     "score": "semantic_tube.cli.score",
     "data": "semantic_tube.cli.data",
@@ -62,5 +64,9 @@ def test_shell_commands_parse(argv, monkeypatch):
         parse_train_args(rest)
     elif command == "--version":
         return
+    elif command == "sweep":
+        from semantic_tube.cli.sweep import parse_args
+
+        parse_args(rest)
     else:
         importlib.import_module(PARSERS[command]).build_parser().parse_args(rest)
