@@ -1,7 +1,6 @@
 """The run-folder reader: sweep points and plain `stp train` folders, every status, bad folders."""
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -72,11 +71,18 @@ def test_failed_point_carries_its_error_and_config_from_sweep_config(tmp_path):
 
 
 def test_lock_of_a_live_process_is_running(tmp_path):
+    """Another live process holds it (a lock naming this very process, which does not hold it, is
+    an earlier life's: see experiments.locks)."""
     write_point(tmp_path / "p", method="stp", seed=82)
-    lock = {"pid": os.getpid(), "hostname": socket.gethostname(), "started_at": "2025-01-01T00:00:00+00:00", "child_pid": None}
-    (tmp_path / "p" / ".lock").write_text(json.dumps(lock))
-    run = read_run(tmp_path / "p")
-    assert run.status == RUNNING and f"pid {os.getpid()}" in run.problem
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        lock = {"pid": holder.pid, "hostname": socket.gethostname(), "started_at": "2025-01-01T00:00:00+00:00", "child_pid": None}
+        (tmp_path / "p" / ".lock").write_text(json.dumps(lock))
+        run = read_run(tmp_path / "p")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert run.status == RUNNING and f"pid {holder.pid}" in run.problem
 
 
 def test_lock_of_a_dead_process_on_this_host_is_an_interrupted_point(tmp_path):
