@@ -15,9 +15,9 @@ import argparse
 import torch
 
 from semantic_tube.data.collator import STPCollator, load_encoded_file
-from semantic_tube.losses.sampling import STPForm, sample_positions_per_example, template_gap
+from semantic_tube.losses.sampling import KeyedDraws, STPForm, hash_keys, sample_positions, template_gap
 from semantic_tube.training.model import load_model, load_tokenizer
-from semantic_tube.training.trainer import draw_seed, stp_objective
+from semantic_tube.training.trainer import stp_objective
 
 
 @torch.inference_mode()
@@ -27,9 +27,9 @@ def mean_stp(model, batches, draws: int, seed: int) -> dict[str, float]:
     count = 0
     for batch in batches:
         hidden = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], output_hidden_states=True).hidden_states[-1]
-        seeds = [draw_seed((seed, index)) for index in batch["example_index"].tolist()]
-        positions = sample_positions_per_example(batch["query_span"], batch["answer_span"], draws, STPForm.TUBE, seeds)
-        size = len(seeds)
+        draws_of_batch = KeyedDraws(hash_keys(seed, batch["example_index"]))
+        positions = sample_positions(batch["query_span"], batch["answer_span"], draws, STPForm.TUBE, draws_of_batch)
+        size = len(positions)
         gap = template_gap(batch["query_span"], batch["answer_span"])
         totals["skip"] += size * stp_objective(hidden, positions, STPForm.TUBE, gap).item()
         totals["across"] += size * stp_objective(hidden, positions, STPForm.TUBE, None).item()

@@ -7,6 +7,11 @@ shared model: stp_lambda=0 (plain NTP: no hidden states requested, no STP work) 
 stp_lambda=0.02. Each round runs both in random order, so drifts in machine load hit both alike.
 Prints the median seconds per step of each, and the median over rounds of the within-round
 ratio (robust to load that changes between rounds). Target: at most 1.02.
+
+First it times the position sampling alone at batch 8, 32 and 128 (`--sampling_only` stops
+there): the trainer's keyed draws (one vectorised hash over the batch) against one
+torch.Generator per example in a Python loop, the way draws were made before. Target: < 1 ms at
+batch 128.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import torch
 
 from semantic_tube.data.collator import STPCollator, encode_examples
 from semantic_tube.data.nlrx import generate_nlrx
+from semantic_tube.losses.sampling import KeyedDraws, STPForm, hash_keys, sample_positions
 from semantic_tube.training.config import STPTrainingArguments
 from semantic_tube.training.model import load_model, load_tokenizer
 from semantic_tube.training.trainer import STPTrainer
@@ -35,8 +41,31 @@ def make_trainer(model, tokenizer, stp_lambda: float, form: str, output_dir: str
     return trainer
 
 
+def time_sampling(batch_size: int, form: STPForm, repeats: int = 200) -> tuple[float, float]:
+    """Median seconds of one batch's draws: keyed (vectorised) and one generator per example."""
+    lengths = torch.randint(20, 60, (batch_size,), generator=torch.Generator().manual_seed(batch_size))
+    query = torch.stack([torch.full((batch_size,), 30), 30 + lengths // 2], dim=1)
+    answer = torch.stack([query[:, 1] + 6, query[:, 1] + 6 + lengths - lengths // 2], dim=1)
+    index = torch.arange(batch_size)
+
+    def keyed() -> None:
+        sample_positions(query, answer, 1, form, KeyedDraws(hash_keys(82, 7, 1, index)))
+
+    def per_example() -> None:
+        torch.cat([sample_positions(query[b : b + 1], answer[b : b + 1], 1, form, torch.Generator().manual_seed(b)) for b in range(batch_size)])
+
+    medians = []
+    for draw in (keyed, per_example):
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            draw()
+            times.append(time.perf_counter() - start)
+        medians.append(statistics.median(times))
+    return medians[0], medians[1]
+
+
 def timed_step(trainer: STPTrainer, model, optimizer, batch: dict) -> float:
-    batch = {key: value.to(trainer.args.device) for key, value in batch.items()}
     start = time.perf_counter()
     trainer.training_step(model, batch)
     optimizer.step()
@@ -53,7 +82,15 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps per side first")
     parser.add_argument("--batch_size", type=int, default=4)
     parser.add_argument("--form", default="tube", choices=["tube", "anchored", "span"])
+    parser.add_argument("--sampling_only", action="store_true", help="time the position sampling alone and stop")
     options = parser.parse_args()
+
+    for batch_size in (8, 32, 128):
+        keyed, per_example = time_sampling(batch_size, STPForm(options.form))
+        print(f"sampling batch={batch_size:>3}: keyed {keyed * 1000:.3f} ms, one generator per example {per_example * 1000:.3f} ms "
+              f"({per_example / keyed:.0f}x)  (target < 1 ms at 128)")
+    if options.sampling_only:
+        return
 
     tokenizer = load_tokenizer(options.model)
     model = load_model(options.model)

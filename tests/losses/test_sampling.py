@@ -6,7 +6,7 @@ from collections import Counter
 import pytest
 import torch
 
-from semantic_tube.losses.sampling import STPForm, sample_positions, sample_positions_per_example, sample_trajectory_indices
+from semantic_tube.losses.sampling import KeyedDraws, STPForm, hash_keys, mix32, sample_positions, sample_trajectory_indices
 
 # Query tokens 2..4, answer tokens 8..11: the trajectory is positions 2,3,4,8,9,10,11 (L = 7).
 QUERY = torch.tensor([[2, 5], [1, 2], [0, 2]])
@@ -81,10 +81,40 @@ def test_bad_arguments_raise():
         sample_positions(QUERY, ANSWER, 0, STPForm.TUBE, gen())
 
 
-def test_per_example_draws_do_not_depend_on_the_batch():
-    together = sample_positions_per_example(QUERY, ANSWER, 5, STPForm.TUBE, [11, 12, 13])
-    alone = [sample_positions_per_example(QUERY[i : i + 1], ANSWER[i : i + 1], 5, STPForm.TUBE, [seed]) for i, seed in enumerate([11, 12, 13])]
-    assert torch.equal(together, torch.cat(alone))
-    assert not torch.equal(together[0], sample_positions_per_example(QUERY[:1], ANSWER[:1], 5, STPForm.TUBE, [99])[0])
-    with pytest.raises(ValueError, match="one seed per example"):
-        sample_positions_per_example(QUERY, ANSWER, 5, STPForm.TUBE, [1])
+def lowbias32(x: int) -> int:
+    """The hash written out on Python ints, as published for uint32."""
+    x &= 0xFFFFFFFF
+    x ^= x >> 16
+    x = (x * 0x7FEB352D) & 0xFFFFFFFF
+    x ^= x >> 15
+    x = (x * 0x846CA68B) & 0xFFFFFFFF
+    return x ^ (x >> 16)
+
+
+def test_mix32_is_lowbias32_on_uint32():
+    values = [0, 1, 2, 12345, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 2**40 + 7]
+    assert mix32(torch.tensor(values)).tolist() == [lowbias32(v) for v in values]
+
+
+def keyed(keys):
+    return KeyedDraws(torch.tensor(keys))
+
+
+def test_keyed_draws_do_not_depend_on_the_batch_or_its_padding():
+    """An example's draws depend on its key alone: drawn with others (of any length, so any
+    padded width) or alone, they are the same; another key draws otherwise."""
+    for form in STPForm:
+        together = sample_positions(QUERY, ANSWER, 5, form, keyed([11, 12, 13]))
+        alone = [sample_positions(QUERY[i : i + 1], ANSWER[i : i + 1], 5, form, keyed([key])) for i, key in enumerate([11, 12, 13])]
+        assert torch.equal(together, torch.cat(alone)), form
+        assert not torch.equal(together[0], sample_positions(QUERY[:1], ANSWER[:1], 5, form, keyed([99]))[0])
+
+
+def test_keyed_triplets_are_uniform():
+    """6000 examples of length 6, one draw each with its own key: every one of the 20 triplets
+    about equally often, as with a generator."""
+    keys = hash_keys(7, torch.arange(6000))
+    drawn = sample_trajectory_indices(torch.full((6000,), 6), 1, STPForm.TUBE, KeyedDraws(keys))
+    counts = Counter(map(tuple, drawn[:, 0].tolist()))
+    assert set(counts) == set(itertools.combinations(range(6), 3))
+    assert min(counts.values()) > 0.75 * 300 and max(counts.values()) < 1.25 * 300

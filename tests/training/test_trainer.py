@@ -230,3 +230,23 @@ def test_task_metrics_go_through_the_trainer_log(tiny_dir, train_file, tmp_path)
     scored = [entry for entry in recorder.logged if "task_synth/exact" in entry]
     assert [entry["step"] for entry in trainer.state.log_history if "task_synth/exact" in entry] == [2, 4]
     assert len(scored) == 2
+
+
+def test_positions_are_drawn_on_the_cpu_before_the_batch_moves(tiny_dir, train_file, tmp_path):
+    """_prepare_inputs turns the collator's CPU spans into positions (and the gap) and sends no
+    span to the model; the draws are the sampler's keyed draws for those examples."""
+    from semantic_tube.losses.sampling import KeyedDraws, sample_positions
+
+    trainer = make_trainer(tiny_dir, train_file, args(tmp_path, stp_lambda=0.1))
+    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(4)])
+    expected = sample_positions(
+        batch["query_span"], batch["answer_span"], 1, "tube", KeyedDraws(trainer.example_keys(batch["example_index"], True))
+    )
+    trainer.model.train()
+    prepared = trainer._prepare_inputs(dict(batch))
+    assert not set(BATCH_KEYS) & set(prepared)
+    assert torch.equal(prepared["stp_positions"].cpu(), expected)
+    assert prepared["stp_skip"].tolist() == [[q[1], a[0]] for q, a in zip(batch["query_span"].tolist(), batch["answer_span"].tolist())]
+    short = dict(batch, input_ids=batch["input_ids"][:, :5], attention_mask=batch["attention_mask"][:, :5], labels=batch["labels"][:, :5])
+    with pytest.raises(ValueError, match="stp_positions holds a position >= seq length 5"):
+        trainer._prepare_inputs(short)

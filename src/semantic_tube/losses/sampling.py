@@ -3,15 +3,22 @@
 An example's trajectory is its query-content positions followed by its answer-content positions
 (Appendix G: template and system tokens between them are skipped). Indices are first drawn in
 this "trajectory index" space, 0..L-1 with L = query length + answer length, then mapped to
-sequence positions. Sampling runs on a CPU `torch.Generator`, so the same seed gives the same
-draws on any device.
+sequence positions. Sampling runs on the CPU, so the same seed gives the same draws on any device.
+
+The uniform numbers come from a `torch.Generator`, or from `KeyedDraws`: a counter-based hash of
+each example's own key (the trainer keys it by seed, step and the example's index). Keyed draws
+are one vectorised computation for the whole batch, with no Python loop and no generator state,
+and an example draws the same whatever batch it lands in, however the batch is padded.
 """
 
 from __future__ import annotations
 
+import functools
 from enum import Enum
 
 import torch
+
+_MASK32 = 0xFFFF_FFFF
 
 
 class STPForm(str, Enum):
@@ -46,13 +53,79 @@ def to_positions(index: torch.Tensor, query_span: torch.Tensor, answer_span: tor
     return torch.where(index < 0, torch.full_like(index, -1), positions)
 
 
-def _uniform_below(high: torch.Tensor, shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
+def mix32(x: torch.Tensor | int) -> torch.Tensor | int:
+    """A 32-bit integer hash (Wellons' lowbias32), on a Python int or an int64 tensor.
+
+    In int64, products of two 32-bit numbers overflow and wrap; masking keeps the low 32 bits,
+    which wrapping leaves exact, so this is the same function as on uint32.
+    """
+    x = x & _MASK32
+    x = x ^ (x >> 16)
+    x = (x * 0x7FEB352D) & _MASK32
+    x = x ^ (x >> 15)
+    x = (x * 0x846CA68B) & _MASK32
+    return x ^ (x >> 16)
+
+
+def hash_keys(*parts: torch.Tensor | int) -> torch.Tensor | int:
+    """One 32-bit key from several integers, tensors broadcast: mix32(... mix32(mix32(a) ^ b) ...).
+
+    Leading Python ints are hashed in Python (no tensor operation for constants such as the
+    seed and the step); the result is a tensor as soon as one part is.
+    """
+    key: torch.Tensor | int = 0
+    for part in parts:
+        key = mix32(key ^ mix32(part))
+    return key
+
+
+@functools.lru_cache(maxsize=256)
+def _counter(stream: int, k: int, n: int) -> torch.Tensor:
+    """(1, k, n): hash(stream, draw, slot), the same for every batch: computed once."""
+    return hash_keys(stream, torch.arange(k).view(1, -1, 1), torch.arange(n).view(1, 1, -1))
+
+
+class KeyedDraws:
+    """Uniform numbers from a hash of (example key, stream, draw, slot): counter-based randomness.
+
+    keys: (batch,) int64, one key per example. `uniform((batch, K, n), stream)` gives element
+    [b, k, j] = mix32(mix32(keys[b]) ^ hash(stream, k, j)) / 2**32, so a row depends only on its
+    own key and not on the batch's size or padding width. Each call of the sampler uses its own
+    stream. Two hashes over the batch per call keep it to a handful of tensor operations.
+    """
+
+    def __init__(self, keys: torch.Tensor):
+        self.mixed_keys = mix32(keys.detach().cpu().long().view(-1, 1, 1))
+
+    def uniform(self, shape: tuple[int, int, int], stream: int) -> torch.Tensor:
+        _, k, n = shape
+        return mix32(self.mixed_keys ^ _counter(stream, k, n)).double() / 2.0**32
+
+
+class GeneratorDraws:
+    """Uniform numbers from a `torch.Generator` (the stream is ignored: calls consume it in order)."""
+
+    def __init__(self, generator: torch.Generator):
+        self.generator = generator
+
+    def uniform(self, shape: tuple[int, int, int], stream: int) -> torch.Tensor:
+        return torch.rand(shape, generator=self.generator, dtype=torch.float64)
+
+
+Draws = KeyedDraws | GeneratorDraws
+
+
+def _as_draws(source: torch.Generator | Draws) -> Draws:
+    return GeneratorDraws(source) if isinstance(source, torch.Generator) else source
+
+
+def _uniform_below(high: torch.Tensor, shape: tuple[int, int, int], draws: Draws, stream: int) -> torch.Tensor:
     """Integers uniform in [0, high) with `high` broadcast over `shape` (high >= 1)."""
-    u = torch.rand(shape, generator=generator)
+    u = draws.uniform(shape, stream)
     return (u * high).long().clamp_max(high - 1)
 
 
-def _distinct_sorted(lengths: torch.Tensor, k: int, count: int, generator: torch.Generator) -> torch.Tensor:
+def _distinct_sorted(lengths: torch.Tensor, k: int, count: int, draws: Draws, stream: int) -> torch.Tensor:
     """`count` distinct sorted indices uniform over the count-subsets of [0, L) for each row.
 
     Random keys, invalid indices keyed +inf, the `count` smallest keys win: every subset is
@@ -60,46 +133,47 @@ def _distinct_sorted(lengths: torch.Tensor, k: int, count: int, generator: torch
     and must be masked by the caller.
     """
     width = max(int(lengths.max()) if lengths.numel() else 0, count)
-    keys = torch.rand((lengths.shape[0], k, width), generator=generator)
+    keys = draws.uniform((lengths.shape[0], k, width), stream)
     invalid = torch.arange(width).view(1, 1, -1) >= lengths.view(-1, 1, 1)
     keys = keys.masked_fill(invalid, float("inf"))
     return keys.topk(count, dim=-1, largest=False).indices.sort(dim=-1).values
 
 
-def sample_trajectory_indices(lengths: torch.Tensor, k: int, form: STPForm, generator: torch.Generator) -> torch.Tensor:
+def sample_trajectory_indices(lengths: torch.Tensor, k: int, form: STPForm, draws: torch.Generator | Draws) -> torch.Tensor:
     """Draw K index tuples per example in trajectory-index space.
 
-    lengths: (batch,) trajectory lengths. Returns (batch, K, 3) triplets (s, r, t) for `tube`
+    lengths: (batch,) trajectory lengths; draws: a torch.Generator or `KeyedDraws`. Returns (batch, K, 3) triplets (s, r, t) for `tube`
     and `anchored`, (batch, K, 4) quadruples (first, a, b, last) for `span`. Examples with
     L < 3 get rows of -1 (absent): three distinct points are needed for an angle.
     """
     if k < 1:
         raise ValueError(f"k (draws per example) must be >= 1, got {k}")
     form = STPForm(form)
+    draws = _as_draws(draws)
     lengths = lengths.detach().cpu().long()
     batch = lengths.shape[0]
     last = (lengths - 1).view(-1, 1, 1).expand(batch, k, 1)
     if form is STPForm.TUBE:
-        drawn = _distinct_sorted(lengths, k, 3, generator)
+        drawn = _distinct_sorted(lengths, k, 3, draws, stream=0)
     elif form is STPForm.ANCHORED:
-        middle = 1 + _uniform_below((lengths - 2).clamp_min(1).view(-1, 1, 1), (batch, k, 1), generator)
+        middle = 1 + _uniform_below((lengths - 2).clamp_min(1).view(-1, 1, 1), (batch, k, 1), draws, stream=0)
         drawn = torch.cat([torch.zeros_like(middle), middle, last], dim=-1)
     else:
-        drawn = torch.cat([torch.zeros_like(last), _reference_span(lengths, k, generator), last], dim=-1)
+        drawn = torch.cat([torch.zeros_like(last), _reference_span(lengths, k, draws), last], dim=-1)
     too_short = (lengths < 3).view(-1, 1, 1)
     return drawn.masked_fill(too_short, -1)
 
 
-def _reference_span(lengths: torch.Tensor, k: int, generator: torch.Generator) -> torch.Tensor:
+def _reference_span(lengths: torch.Tensor, k: int, draws: Draws) -> torch.Tensor:
     """(a, b), a < b, drawn as the reference code's `get_s_t` draws them: a uniform in [0, L-1),
     then b uniform in [a+1, L-1], the whole trajectory (0, L-1) excluded (its complement is empty,
     and the reference redraws b). So b is uniform in [1, L-2] when a = 0. Not uniform over pairs:
     short spans late in the trajectory are likelier. lengths: (batch,) point counts, L >= 3 for
     a valid row. Returns (batch, k, 2)."""
     size = lengths.view(-1, 1, 1).clamp_min(3)
-    start = _uniform_below(size - 1, (lengths.shape[0], k, 1), generator)
+    start = _uniform_below(size - 1, (lengths.shape[0], k, 1), draws, stream=0)
     high = torch.where(start == 0, size - 2, size - 1 - start)
-    end = start + 1 + _uniform_below(high, (lengths.shape[0], k, 1), generator)
+    end = start + 1 + _uniform_below(high, (lengths.shape[0], k, 1), draws, stream=1)
     return torch.cat([start, end], dim=-1)
 
 
@@ -108,12 +182,14 @@ def sample_positions(
     answer_span: torch.Tensor,
     k: int,
     form: STPForm,
-    generator: torch.Generator,
+    draws: torch.Generator | Draws,
 ) -> torch.Tensor:
     """Sequence positions for `stp_loss` (tube/anchored: (batch, K, 3)) or `span_loss` ((batch, K, 4)).
 
     query_span, answer_span: (batch, 2) [start, end) token positions of the query and answer
-    content. The result lives on the spans' device.
+    content, on the CPU (a device tensor is copied back, a host sync: keep spans on the CPU);
+    draws: a torch.Generator, or `KeyedDraws` for per-example draws independent of the batch.
+    Returns a CPU LongTensor.
 
     `tube` and `anchored` draw among the content tokens' states. `span` follows the reference
     code, whose trajectory points are the states *before* each content token plus the last one:
@@ -126,26 +202,5 @@ def sample_positions(
     cpu_q, cpu_a = query_span.detach().cpu().long(), answer_span.detach().cpu().long()
     if STPForm(form) is STPForm.SPAN:
         cpu_q = torch.stack([torch.where(cpu_q[:, 0] > 0, cpu_q[:, 0] - 1, cpu_q[:, 0]), cpu_q[:, 1]], dim=1)
-    index = sample_trajectory_indices(trajectory_lengths(cpu_q, cpu_a), k, form, generator)
-    return to_positions(index, cpu_q, cpu_a).to(query_span.device)
-
-
-def sample_positions_per_example(
-    query_span: torch.Tensor,
-    answer_span: torch.Tensor,
-    k: int,
-    form: STPForm,
-    seeds: list[int],
-) -> torch.Tensor:
-    """`sample_positions` where row b draws from its own generator seeded with seeds[b].
-
-    An example's draws then depend only on its seed, not on the batch it lands in: batch size
-    x accumulation and the number of processes leave them unchanged. One small draw per row.
-    """
-    if len(seeds) != query_span.shape[0]:
-        raise ValueError(f"need one seed per example: {len(seeds)} seeds for a batch of {query_span.shape[0]}")
-    rows = [
-        sample_positions(query_span[b : b + 1], answer_span[b : b + 1], k, form, torch.Generator().manual_seed(seed))
-        for b, seed in enumerate(seeds)
-    ]
-    return torch.cat(rows)
+    index = sample_trajectory_indices(trajectory_lengths(cpu_q, cpu_a), k, form, draws)
+    return to_positions(index, cpu_q, cpu_a)

@@ -113,8 +113,15 @@ def _check(hidden_states: torch.Tensor, positions: torch.Tensor, width: int, nam
         )
     if positions.dtype != torch.long:
         raise ValueError(f"{name} must be a LongTensor, got {positions.dtype}")
-    if positions.numel() and int(positions.max()) >= hidden_states.shape[1]:
-        raise ValueError(f"{name} holds a position >= seq length {hidden_states.shape[1]}")
+    check_in_range(positions, hidden_states.shape[1], name)
+
+
+def check_in_range(positions: torch.Tensor, length: int, name: str) -> None:
+    """Positions must index a sequence of `length`. Checked only for CPU tensors: reading a device
+    tensor's maximum would stall the step on a host sync, so callers that move positions to a
+    device check them on the CPU first (as STPTrainer does)."""
+    if positions.device.type == "cpu" and positions.numel() and int(positions.max()) >= length:
+        raise ValueError(f"{name} holds a position >= seq length {length}")
 
 
 def tube_loss_per_triplet(

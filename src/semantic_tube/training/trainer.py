@@ -7,17 +7,17 @@ schedules, checkpoints, resume, `report_to` and multi-process training work unch
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
 
 import torch
 from transformers import Trainer
 
-from semantic_tube.losses.sampling import STPForm, sample_positions_per_example, template_gap
-from semantic_tube.losses.stp import span_loss, stp_loss
+from semantic_tube.losses.sampling import KeyedDraws, STPForm, hash_keys, sample_positions, template_gap
+from semantic_tube.losses.stp import check_in_range, span_loss, stp_loss
 from semantic_tube.training.config import STPTrainingArguments
 
 BATCH_KEYS = ("query_span", "answer_span", "example_index")  # what STPCollator adds for the sampler
+DRAWN_KEYS = ("stp_positions", "stp_skip")  # what _prepare_inputs draws from them, on the CPU
 
 
 def stp_objective(hidden_states: torch.Tensor, positions: torch.Tensor, form: STPForm, skip: torch.Tensor | None) -> torch.Tensor:
@@ -27,12 +27,6 @@ def stp_objective(hidden_states: torch.Tensor, positions: torch.Tensor, form: ST
     return loss(hidden_states, positions, skip)
 
 
-def draw_seed(key: tuple[int, ...]) -> int:
-    """A 63-bit generator seed from a tuple of ints, stable across runs and Python versions."""
-    digest = hashlib.blake2b(repr(key).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "little") & 0x7FFF_FFFF_FFFF_FFFF
-
-
 class STPTrainer(Trainer):
     """Trainer whose loss is NTP + stp_lambda * STP (Huang et al., Sec. 3, Eq. 1)."""
 
@@ -40,11 +34,11 @@ class STPTrainer(Trainer):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._metrics: dict[str, dict[str, list[float]]] = {"train": defaultdict(list), "eval": defaultdict(list)}
+        self._metrics: dict[str, dict[str, list[tuple[torch.Tensor, int]]]] = {"train": defaultdict(list), "eval": defaultdict(list)}
         self._steps_seen: dict[str, set[int]] = {"train": set(), "eval": set()}
 
-    def _draw_seeds(self, example_index: torch.Tensor, training: bool) -> list[int]:
-        """One seed per example from (seed, global step, example index) in training, and from
+    def example_keys(self, example_index: torch.Tensor, training: bool) -> torch.Tensor:
+        """(batch,) draw keys: a hash of (seed, global step, example index) in training, and of
         (seed, example index) alone in evaluation.
 
         Keyed by the example, not by the batch, the draws are the same whatever the batch size,
@@ -52,8 +46,28 @@ class STPTrainer(Trainer):
         an uninterrupted run, with no generator state to save. Evaluation draws the same triplets
         every time, so `eval_stp_loss` moves only when the model does.
         """
-        base = (self.args.seed, self.state.global_step, 1) if training else (self.args.seed, "eval")
-        return [draw_seed(base + (index,)) for index in example_index.tolist()]
+        step = self.state.global_step if training else 0
+        return hash_keys(self.args.seed, step, int(training), example_index)
+
+    def _prepare_inputs(self, inputs):
+        """Draw the STP positions on the CPU from the collator's CPU spans, before the batch goes
+        to the device: no device-to-host copy or sync in the step. The spans themselves never go
+        to the model."""
+        spans = {key: inputs.pop(key) for key in BATCH_KEYS if key in inputs}
+        drawn = self._draw(spans) if self.args.stp_active and len(spans) == len(BATCH_KEYS) else {}
+        if drawn:
+            check_in_range(drawn["stp_positions"], inputs["input_ids"].shape[1], "stp_positions")
+        inputs = super()._prepare_inputs(inputs)
+        device = self.args.device
+        return inputs | {key: value.to(device, non_blocking=True) for key, value in drawn.items()}
+
+    def _draw(self, spans: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        query, answer = spans["query_span"], spans["answer_span"]
+        keys = self.example_keys(spans["example_index"], self.model.training)
+        drawn = {"stp_positions": sample_positions(query, answer, self.args.stp_draws, self.args.stp_form, KeyedDraws(keys))}
+        if self.args.stp_skip_gap:
+            drawn["stp_skip"] = template_gap(query, answer)
+        return drawn
 
     def _set_signature_columns_if_needed(self):
         """Keep the spans when `remove_unused_columns` drops what the model's forward does not take."""
@@ -61,10 +75,10 @@ class STPTrainer(Trainer):
         self._signature_columns = list(dict.fromkeys([*self._signature_columns, *BATCH_KEYS]))
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        extra = {key: inputs.pop(key) for key in BATCH_KEYS if key in inputs}
+        drawn = {key: inputs.pop(key) for key in DRAWN_KEYS if key in inputs}
         if not self.args.stp_active:
             return super().compute_loss(model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch)
-        if len(extra) != len(BATCH_KEYS):
+        if "stp_positions" not in drawn:
             raise ValueError(f"STP needs {', '.join(BATCH_KEYS)} in every batch; use semantic_tube's STPCollator")
         ntp, outputs = super().compute_loss(
             model, {**inputs, "output_hidden_states": True}, return_outputs=True, num_items_in_batch=num_items_in_batch
@@ -73,16 +87,8 @@ class STPTrainer(Trainer):
         # Return the outputs without the stack of every layer's states: prediction and
         # compute_metrics would otherwise gather and accumulate all of them.
         outputs = type(outputs)(**{key: value for key, value in outputs.items() if key != "hidden_states"})
-        positions = sample_positions_per_example(
-            extra["query_span"],
-            extra["answer_span"],
-            self.args.stp_draws,
-            self.args.stp_form,
-            self._draw_seeds(extra["example_index"], model.training),
-        )
-        skip = template_gap(extra["query_span"], extra["answer_span"]) if self.args.stp_skip_gap else None
         with torch.set_grad_enabled(torch.is_grad_enabled() and self.args.stp_lambda > 0):
-            stp = stp_objective(hidden, positions, self.args.stp_form, skip)
+            stp = stp_objective(hidden, drawn["stp_positions"], self.args.stp_form, drawn.get("stp_skip"))
         stp_term = stp
         if model.training:
             # Log both terms on the footing of the loss the Trainer reports: per optimizer step,
@@ -94,7 +100,7 @@ class STPTrainer(Trainer):
             self._record("train", ntp if scaled else ntp / ga_steps, stp / ga_steps)
             stp_term = stp / ga_steps if scaled else stp
         else:
-            self._record("eval", ntp, stp, weight=len(extra["example_index"]))
+            self._record("eval", ntp, stp, weight=len(drawn["stp_positions"]))
         loss = ntp + self.args.stp_lambda * stp_term if self.args.stp_lambda > 0 else ntp
         return (loss, outputs) if return_outputs else loss
 
@@ -106,11 +112,21 @@ class STPTrainer(Trainer):
         return (self.model_accepts_loss_kwargs and num_items_in_batch is not None) or self.compute_loss_func is not None
 
     def _record(self, mode: str, ntp: torch.Tensor, stp: torch.Tensor, weight: int = 1) -> None:
-        """Keep (weight * value, weight) per batch: training weighs each micro-batch 1, evaluation
-        weighs each batch by its examples, as the Trainer averages `eval_loss`."""
+        """Keep (weight * value, weight) per batch, the value left on the device (no sync here):
+        training weighs each micro-batch 1, evaluation each batch by its examples, as the Trainer
+        averages `eval_loss`."""
         self._steps_seen[mode].add(self.state.global_step)
         for key, value in (("ntp_loss", ntp), ("stp_loss", stp)):
-            self._metrics[mode][key].append((weight * self.accelerator.gather(value.detach()).mean().item(), weight))
+            self._metrics[mode][key].append((weight * value.detach().float(), weight))
+
+    def _reduce(self, mode: str, records: list[tuple[torch.Tensor, int]]) -> float:
+        """The logged mean over all ranks: one gather (and one host sync) per logging step."""
+        total = torch.stack([value for value, _ in records]).sum()
+        weights = torch.tensor(float(sum(weight for _, weight in records)), device=total.device)
+        gathered = self.accelerator.gather(torch.stack([total, weights]).view(1, 2)).view(-1, 2).sum(0)
+        if mode == "train":  # a sum over micro-batches per optimizer step, averaged over the steps and ranks
+            return (gathered[0] / (len(self._steps_seen["train"]) * self.accelerator.num_processes)).item()
+        return (gathered[0] / gathered[1]).item()
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         """Add the NTP and STP means: per optimizer step for training (so that
@@ -120,9 +136,7 @@ class STPTrainer(Trainer):
             prefix = "eval_" if mode == "eval" else ""
             for key, records in self._metrics[mode].items():
                 if records:
-                    total = sum(value for value, _ in records)
-                    count = len(self._steps_seen["train"]) if mode == "train" else sum(weight for _, weight in records)
-                    logs[prefix + key] = round(total / count, 6)
+                    logs[prefix + key] = round(self._reduce(mode, records), 6)
             self._metrics[mode].clear()
             self._steps_seen[mode].clear()
         super().log(logs, start_time)
