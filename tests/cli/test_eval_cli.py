@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from semantic_tube.cli import score
 from semantic_tube.evaluation.tasks import TASKS
@@ -106,6 +107,17 @@ def test_eval_synth_writes_predictions_eval_json_and_svd(tiny_folder, tmp_path, 
     assert summary["metrics"]["count"] == 3 and "equivalent_ci95_high" in summary["metrics"]
     assert summary["meta"]["limit"] == 3 and "suffix[*]/count" in summary["metrics"]
     assert (folder / "svd.png").is_file() and "straightness/curvature_deg" in summary["metrics"]
+    assert summary["meta"]["device"] == ("cuda:0" if torch.cuda.is_available() else "cpu")  # the accelerator when there is one
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU"))])
+def test_eval_runs_the_model_on_the_device_asked_for(tiny_folder, tmp_path, capsys, device):
+    from semantic_tube.cli import evaluate
+
+    data = write_jsonl(tmp_path / "test.jsonl", nlrx_rows(2))
+    argv = ["--model", str(tiny_folder), "--task", "synth", "--data", str(data), "--max_new_tokens", "4", "--device", device]
+    assert evaluate.main(argv + ["--output_dir", str(tmp_path / "out")]) == 0
+    assert json.loads((tmp_path / "out" / "eval.json").read_text())["meta"]["device"].startswith(device)
 
 
 def test_eval_spider_on_the_fixture_database(tiny_folder, tmp_path, capsys):

@@ -250,3 +250,17 @@ def test_positions_are_drawn_on_the_cpu_before_the_batch_moves(tiny_dir, train_f
     short = dict(batch, input_ids=batch["input_ids"][:, :5], attention_mask=batch["attention_mask"][:, :5], labels=batch["labels"][:, :5])
     with pytest.raises(ValueError, match="stp_positions holds a position >= seq length 5"):
         trainer._prepare_inputs(short)
+
+
+def test_mixed_precision_by_default_on_cuda_only(tmp_path):
+    """fp32 master weights everywhere; bf16 autocast by default only where CUDA supports it, and
+    never on CPU (bf16 autocast is many times slower there) or when fp16 was asked for."""
+    from semantic_tube.training.config import default_bf16
+
+    assert default_bf16(use_cpu=False, fp16=False, cuda_supports_bf16=True)
+    assert not default_bf16(use_cpu=True, fp16=False, cuda_supports_bf16=True)
+    assert not default_bf16(use_cpu=False, fp16=True, cuda_supports_bf16=True)
+    assert not default_bf16(use_cpu=False, fp16=False, cuda_supports_bf16=False)
+    if not torch.cuda.is_available():
+        assert args(tmp_path).bf16 is False and STPTrainingArguments(output_dir=str(tmp_path)).mixed_precision == "no"
+    assert STPTrainingArguments(output_dir=str(tmp_path), bf16=False).bf16 is False

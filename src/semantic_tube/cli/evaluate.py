@@ -48,7 +48,7 @@ from semantic_tube.evaluation.report import EVAL_FILE
 from semantic_tube.evaluation.runner import ANALYSES, evaluate
 from semantic_tube.evaluation.scoring import check_records
 from semantic_tube.evaluation.tasks import DEFAULT_MAX_NEW_TOKENS, TASKS, get_task
-from semantic_tube.training.model import load_model, load_tokenizer
+from semantic_tube.training.model import default_device, load_model, load_tokenizer
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -78,7 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
     longer = [task for task in TASKS.values() if task.max_new_tokens != DEFAULT_MAX_NEW_TOKENS]
     budgets = ", ".join(f"{task.name} {task.max_new_tokens}" for task in longer)
     add_option(parser, "--max_new_tokens", type=int, help=f"generation budget (default: the task's, {DEFAULT_MAX_NEW_TOKENS}; {budgets})")
-    add_option(parser, "--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"], help="weights' dtype (default: auto)")
+    add_option(
+        parser, "--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"],
+        help="weights' dtype (default: auto = bfloat16 on a CUDA device that supports it, else float32)",
+    )  # fmt: skip
+    add_option(parser, "--device", default=None, help="where the model runs, e.g. cpu, cuda, cuda:1 (default: cuda when available, else cpu)")
     add_option(
         parser, "--analysis", nargs="+", default=[], choices=ANALYSES, help="extra analyses: svd (Figure 6), straightness (default: none)"
     )
@@ -114,7 +118,7 @@ def run(args: argparse.Namespace):
     output_dir = args.output_dir or default_output_dir(args.model_name_or_path, task.name)
     check_output_dir(output_dir, args.overwrite_output_dir)
     tokenizer = load_tokenizer(args.model_name_or_path)
-    model = load_model(args.model_name_or_path, dtype=args.dtype)
+    model = load_model(args.model_name_or_path, dtype=args.dtype).to(args.device or default_device())
     report = evaluate(
         model,
         tokenizer,
@@ -126,7 +130,7 @@ def run(args: argparse.Namespace):
         suffixes=suffixes_of(args),
         analyses=tuple(args.analysis),
     )
-    report.meta |= {"model": args.model_name_or_path or "embedded", "data": str(args.data), "limit": args.limit}
+    report.meta |= {"model": args.model_name_or_path or "embedded", "data": str(args.data), "limit": args.limit, "device": str(model.device)}
     report.write(output_dir)
     return report, output_dir
 

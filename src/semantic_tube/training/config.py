@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+
+import torch
 from enum import Enum
 
 from transformers import TrainingArguments
@@ -45,7 +47,11 @@ class ModelArguments:
     )
     dtype: str = field(
         default="auto",
-        metadata={"help": "weights dtype; auto = bfloat16 on CUDA, float32 on CPU", "choices": ["auto", "float32", "bfloat16", "float16"]},
+        metadata={
+            "help": "dtype the weights are loaded in; auto = float32 (master weights; on CUDA, --bf16 autocast does the "
+            "bf16 math); bfloat16 = pure bf16 training, on request only (AdamW updates under half a bf16 ulp are lost)",
+            "choices": ["auto", "float32", "bfloat16", "float16"],
+        },
     )
     finetuning: Finetuning = field(default=Finetuning.FULL, metadata={"help": "full fine-tuning or a LoRA adapter (peft)"})
     lora_r: int = field(default=16, metadata={"help": "LoRA rank"})
@@ -156,12 +162,25 @@ class TaskEvalArguments:
             get_task(self.eval_task)  # an unknown task fails before any training
 
 
+def default_bf16(use_cpu: bool, fp16: bool, cuda_supports_bf16: bool) -> bool:
+    """bf16 mixed precision unless asked otherwise, where a CUDA device supports it: float32
+    master weights keep AdamW's small updates, which pure bf16 weights round away."""
+    return cuda_supports_bf16 and not (use_cpu or fp16)
+
+
 @dataclass
 class STPTrainingArguments(TrainingArguments):
     """`transformers.TrainingArguments` plus the STP fields (`stp_*`)."""
 
     _argument_group_name = "transformers.TrainingArguments (the Trainer's own options)"
 
+    bf16: bool | None = field(
+        default=None,
+        metadata={
+            "help": "bf16 mixed precision: float32 master weights, bf16 autocast; default: on when a CUDA device "
+            "supports bf16 (never on CPU, where bf16 autocast is many times slower)"
+        },
+    )
     stp_lambda: float = field(default=0.02, metadata={"help": "weight of the STP loss; 0 = plain fine-tuning"})
     stp_form: STPForm = field(
         default=STPForm.TUBE,
@@ -180,6 +199,8 @@ class STPTrainingArguments(TrainingArguments):
         default=False, metadata={"help": "with stp_lambda=0, still compute and log STP (no gradient), as in Fig. 4a"}
     )
     def __post_init__(self):
+        if self.bf16 is None:
+            self.bf16 = default_bf16(self.use_cpu, self.fp16, torch.cuda.is_available() and torch.cuda.is_bf16_supported())
         super().__post_init__()
         if self.stp_lambda < 0:
             raise ConfigError(f"stp_lambda must be >= 0, got {self.stp_lambda}")

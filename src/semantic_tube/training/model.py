@@ -72,6 +72,11 @@ def check_model_folder(folder: Path) -> None:
         raise FileNotFoundError(f"model folder {folder} has weights but no config.json")
 
 
+def default_device() -> str:
+    """Where a model runs when nothing says otherwise: the GPU when there is one."""
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def resolve_dtype(dtype: str) -> torch.dtype:
     """'auto' -> bfloat16 on a CUDA device that supports it, else float32."""
     if dtype == "auto":

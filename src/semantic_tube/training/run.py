@@ -134,7 +134,8 @@ def train(
         held_out["eval_task_file"] = evaluator.examples
     leakage = leakage_counts(train_data.examples, held_out)
 
-    model = load_model(model_args.model_name_or_path, dtype=model_args.dtype)
+    # auto: float32 master weights for training, whatever the device (bf16 math comes from --bf16 autocast)
+    model = load_model(model_args.model_name_or_path, dtype="float32" if model_args.dtype == "auto" else model_args.dtype)
     if model_args.finetuning is Finetuning.LORA:
         model = attach_lora(model, model_args)
     trainer = STPTrainer(
