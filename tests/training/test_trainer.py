@@ -264,3 +264,22 @@ def test_mixed_precision_by_default_on_cuda_only(tmp_path):
     if not torch.cuda.is_available():
         assert args(tmp_path).bf16 is False and STPTrainingArguments(output_dir=str(tmp_path)).mixed_precision == "no"
     assert STPTrainingArguments(output_dir=str(tmp_path), bf16=False).bf16 is False
+
+
+def test_stp_gradient_is_the_same_with_gradient_checkpointing(tiny_dir, train_file, tmp_path):
+    """Checkpointing recomputes the layers in backward; the last layer's states STP reads must
+    still carry the same gradient to every parameter."""
+    grads = []
+    for checkpointing in (False, True):
+        trainer = make_trainer(tiny_dir, train_file, args(tmp_path / str(checkpointing), stp_lambda=1.0, gradient_checkpointing=checkpointing))
+        if checkpointing:
+            trainer.model.gradient_checkpointing_enable()
+            assert trainer.model.is_gradient_checkpointing
+        trainer.current_gradient_accumulation_steps = 1  # set by Trainer.train(); the loss is computed directly here
+        trainer.model.train()
+        batch = trainer._prepare_inputs(trainer.data_collator([trainer.train_dataset[i] for i in range(4)]))
+        trainer.compute_loss(trainer.model, batch).backward()
+        grads.append({name: p.grad.clone() for name, p in trainer.model.named_parameters() if p.grad is not None})
+    assert grads[0].keys() == grads[1].keys() and len(grads[0]) > 10
+    for name in grads[0]:
+        torch.testing.assert_close(grads[1][name], grads[0][name], rtol=1e-4, atol=1e-6, msg=name)
