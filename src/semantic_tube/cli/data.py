@@ -19,6 +19,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from semantic_tube.cli.options import add_option
 from semantic_tube.data.messages import ChatExample, DataError, read_chat_jsonl
 from semantic_tube.data.nlrx import (
     DEFAULT_EXAMPLES,
@@ -43,15 +44,6 @@ def _fraction(text: str) -> float:
     return value
 
 
-def _spellings(*names: str) -> list[str]:
-    """Each option name as given plus its dashed twin (`--test_fraction`, `--test-fraction`).
-
-    `stp train` (HfArgumentParser) takes both spellings, so `stp data` does too; the first
-    name stays first, so argparse still derives the destination from the underscored one.
-    """
-    return list(dict.fromkeys(spelling for name in names for spelling in (name, name.replace("_", "-"))))
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stp data", description="Generate or inspect data sets.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -71,22 +63,26 @@ def _add_nlrx(nlrx: argparse.ArgumentParser) -> None:
     nlrx.add_argument(
         "--seed", type=int, default=DEFAULT_SEED, help="seed of the generator (default: %(default)s, as stp train)"
     )
-    nlrx.add_argument(
-        *_spellings("--output_dir", "--out"),  # --out, its older name, keeps old commands working
+    add_option(
+        nlrx,
+        "--output_dir",
+        "--out",  # its older name, kept so old commands still work
         type=Path,
         required=True,
         metavar="DIR",
         help="folder for train.jsonl and test.jsonl (required, no default)",
     )
-    nlrx.add_argument(
-        *_spellings("--test_fraction"),
+    add_option(
+        nlrx,
+        "--test_fraction",
         type=_fraction,
         default=0.2,
         metavar="F",
         help="share of examples in test (default: %(default)s)",
     )
-    nlrx.add_argument(
-        *_spellings("--max_depth"),
+    add_option(
+        nlrx,
+        "--max_depth",
         type=int,
         default=GrammarLimits.max_depth,
         metavar="D",

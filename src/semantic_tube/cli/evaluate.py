@@ -42,7 +42,8 @@ import sys
 import time
 from pathlib import Path
 
-from semantic_tube.cli.score import USER_ERRORS, add_option, add_scoring_arguments, score_options, suffixes_of
+from semantic_tube.cli.options import add_option
+from semantic_tube.cli.score import USER_ERRORS, add_scoring_arguments, score_options, suffixes_of
 from semantic_tube.evaluation.errors import EvalError
 from semantic_tube.evaluation.report import EVAL_FILE
 from semantic_tube.evaluation.runner import ANALYSES, evaluate

@@ -20,7 +20,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from semantic_tube.cli.score import add_option
+from semantic_tube.cli.options import add_option
 from semantic_tube.experiments.report import DEFAULT_BASELINE, REPORT_FILE, ReportError, write_report
 from semantic_tube.experiments.runs import RunFolderError
 

@@ -16,6 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from semantic_tube.cli.options import add_option
 from semantic_tube.data.messages import DataError
 from semantic_tube.evaluation.diversity import DEFAULT_SUFFIXES
 from semantic_tube.evaluation.errors import EvalError
@@ -25,13 +26,6 @@ from semantic_tube.evaluation.scoring import score_records
 from semantic_tube.evaluation.tasks import TASKS, get_task
 
 USER_ERRORS = (EvalError, DataError, FileNotFoundError)
-
-
-def add_option(parser: argparse.ArgumentParser, *names: str, **settings) -> None:
-    """An option under each name, each multi-word name spelt with underscores and with dashes
-    (`--output_dir`, `--output-dir`), as `stp train` accepts them; the first name is the dest."""
-    spellings = [spelling for name in names for spelling in (name, name.replace("_", "-"))]
-    parser.add_argument(*dict.fromkeys(spellings), **settings)
 
 
 def add_scoring_arguments(parser: argparse.ArgumentParser) -> None:
