@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -224,3 +227,22 @@ def test_eval_refuses_an_existing_eval_json_unless_told(tiny_folder, tmp_path, c
     assert (out / "eval.json").read_text() == "{}\n"
     assert evaluate.main(argv + ["--overwrite_output_dir"]) == 0
     assert json.loads((out / "eval.json").read_text())["metrics"]["count"] == 2
+
+
+@pytest.mark.skipif(shutil.which("torchrun") is None, reason="torchrun not on PATH")
+def test_two_processes_write_the_predictions_of_one(tiny_folder, tmp_path):
+    """Under torchrun each process predicts its share; rank 0 writes the gathered, ordered
+    predictions once: the same file as one process, and one printed table."""
+    data = write_jsonl(tmp_path / "test.jsonl", nlrx_rows(5))
+    common = ["--model", str(tiny_folder), "--task", "synth", "--data", str(data), "--max_new_tokens", "6", "--batch_size", "1",
+              "--device", "cpu"]  # fmt: skip
+    one = subprocess.run([sys.executable, "-m", "semantic_tube", "eval", *common, "--output_dir", str(tmp_path / "one")],
+                         capture_output=True, text=True, timeout=600)  # fmt: skip
+    two = subprocess.run(["torchrun", "--standalone", "--nproc_per_node", "2", "-m", "semantic_tube", "eval", *common,
+                          "--output_dir", str(tmp_path / "two")], capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert one.returncode == 0 and two.returncode == 0, two.stderr[-3000:]
+    assert (tmp_path / "two" / "predictions.jsonl").read_text() == (tmp_path / "one" / "predictions.jsonl").read_text()
+    metrics = [json.loads((tmp_path / name / "eval.json").read_text())["metrics"] for name in ("one", "two")]
+    assert metrics[0] == metrics[1] and metrics[0]["count"] == 5
+    assert two.stdout.count("task synth: 5 examples") == 1
+    assert json.loads((tmp_path / "two" / "eval.json").read_text())["meta"]["processes"] == 2  # it was split

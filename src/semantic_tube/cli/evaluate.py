@@ -38,6 +38,7 @@ paper's metric). Unparsable predictions are misses, counted as `unparsable`.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -107,8 +108,35 @@ def check_output_dir(folder: Path, overwrite: bool) -> None:
         raise EvalError(f"{folder / EVAL_FILE} already exists; pass --overwrite_output_dir to replace it, or another --output_dir")
 
 
+def launcher_shard() -> tuple[int, int]:
+    """(rank, world size) under torchrun or accelerate launch (their RANK / WORLD_SIZE); (0, 1) alone."""
+    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def process_device(requested: str | None) -> str:
+    """--device, else under a launcher this process's GPU (LOCAL_RANK), else the default device."""
+    if requested:
+        return requested
+    device = default_device()
+    return f"cuda:{os.environ.get('LOCAL_RANK', '0')}" if device == "cuda" and "LOCAL_RANK" in os.environ else device
+
+
+def agreed_output_dir(args: argparse.Namespace, task: str, world: int) -> Path:
+    """The output folder, rank 0's choice under a launcher (a timestamped default could differ)."""
+    folder = [args.output_dir or default_output_dir(args.model_name_or_path, task)]
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.broadcast_object_list(folder, src=0)
+    return Path(folder[0])
+
+
 def run(args: argparse.Namespace):
-    """Check data and output folder first and load the model last, so mistakes surface before a slow model load."""
+    """Check data and output folder first and load the model last, so mistakes surface before a slow model load.
+
+    Under a launcher (torchrun, accelerate launch) every process predicts its share of the
+    examples on its own device, the predictions are gathered in order, and rank 0 writes them.
+    """
     task = get_task(args.task)
     if args.data is None:
         raise EvalError(f"task {task.name} needs --data: a messages-format JSONL file of its examples")
@@ -116,10 +144,16 @@ def run(args: argparse.Namespace):
         raise EvalError(f"--limit must be >= 1, got {args.limit}")
     examples = task.load(args.data, limit=args.limit)
     check_records(task, [{"prompt": e.user, "source": e.source} for e in examples], score_options(args))
-    output_dir = args.output_dir or default_output_dir(args.model_name_or_path, task.name)
+    rank, world = launcher_shard()
+    device = process_device(args.device)
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.init_process_group(backend="nccl" if device.startswith("cuda") else "gloo")
+    output_dir = agreed_output_dir(args, task.name, world)
     check_output_dir(output_dir, args.overwrite_output_dir)
     tokenizer = load_tokenizer(args.model_name_or_path)
-    model = load_model(args.model_name_or_path, dtype=args.dtype).to(args.device or default_device())
+    model = load_model(args.model_name_or_path, dtype=args.dtype).to(device)
     report = evaluate(
         model,
         tokenizer,
@@ -130,10 +164,17 @@ def run(args: argparse.Namespace):
         score_options=score_options(args),
         suffixes=suffixes_of(args),
         analyses=tuple(args.analysis),
+        progress=rank == 0,
+        shard=(rank, world),
     )
     report.meta |= {"model": args.model_name_or_path or "embedded", "data": str(args.data), "limit": args.limit, "device": str(model.device)}
-    report.write(output_dir)
-    return report, output_dir
+    if rank == 0:
+        report.write(output_dir)
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.destroy_process_group()
+    return report, output_dir, rank
 
 
 def main(argv: list[str]) -> int:
@@ -142,10 +183,11 @@ def main(argv: list[str]) -> int:
     except SystemExit as exit_:  # argparse exits on --help and on bad arguments
         return int(exit_.code or 0)
     try:
-        report, output_dir = run(args)
+        report, output_dir, rank = run(args)
     except (*USER_ERRORS, OSError) as err:
         print(f"stp eval: error: {err}", file=sys.stderr)
         return 2
-    print(report.table())
-    print(f"wrote {output_dir}")
+    if rank == 0:
+        print(report.table())
+        print(f"wrote {output_dir}")
     return 0

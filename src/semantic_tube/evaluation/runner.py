@@ -42,15 +42,20 @@ def evaluate(
     analyses: tuple[str, ...] = (),
     template_kwargs: dict | None = None,
     progress: bool = True,
+    shard: tuple[int, int] = (0, 1),
 ) -> EvalReport:
     """Score `model` on `examples`; writes predictions.jsonl and eval.json when `output_dir` is given.
 
     max_new_tokens defaults to the task's fixed budget (`Task.max_new_tokens`), never to one
     derived from these examples' references, so an example gets the same verdict whatever else
     is evaluated with it. Examples are rendered as they are, as in training (no system prompt is
-    added), with the training run's `template_kwargs` when given (see `evaluation.prompts`). The
-    model's train/eval mode is restored afterwards, so a trainer can call this mid-training.
-    `progress` shows prompts done / total on stderr while generating or scoring options.
+    added), with the training run's `template_kwargs` when given. The model's train/eval mode is
+    restored afterwards, so a trainer can call this mid-training. `progress` shows prompts done /
+    total on stderr while generating or scoring options.
+
+    shard = (rank, world): under a launcher, each of `world` processes (torch.distributed
+    initialised) predicts every world-th example from its rank, and the predictions are gathered
+    in order, so every process returns the same report as one process would.
     """
     task = get_task(task)
     unknown = set(analyses) - set(ANALYSES)
@@ -68,7 +73,7 @@ def evaluate(
     try:
         started = time.monotonic()
         settings = {"batch_size": batch_size, "template_kwargs": template_kwargs, "progress": progress}
-        meta = _predict(model, tokenizer, task, examples, records, max_new_tokens, settings)
+        meta = _predict_shard(model, tokenizer, task, examples, records, max_new_tokens, settings, shard)
         meta["predict_seconds"] = round(time.monotonic() - started, 3)
         report = score_records(task, records, options, suffixes=suffixes)
         report.meta |= meta | {"batch_size": batch_size}
@@ -82,6 +87,26 @@ def evaluate(
 
 def _record(example: ChatExample) -> dict:
     return {"source": example.source, "system": example.system, "prompt": example.user, "reference": example.assistant}
+
+
+def _predict_shard(model, tokenizer, task: Task, examples, records, max_new_tokens, settings: dict, shard: tuple[int, int]) -> dict:
+    """`_predict` on this process's share of the examples, then every share gathered in order."""
+    rank, world = shard
+    if world == 1:
+        return _predict(model, tokenizer, task, examples, records, max_new_tokens, settings)
+    import torch.distributed as dist
+
+    mine = list(range(rank, len(examples), world))
+    part = [dict(records[i]) for i in mine]
+    meta = _predict(model, tokenizer, task, [examples[i] for i in mine], part, max_new_tokens, settings)
+    shares: list = [None] * world
+    dist.all_gather_object(shares, (mine, part, meta))
+    for indices, predicted, _ in shares:
+        for i, record in zip(indices, predicted):
+            records[i] = record
+    if "truncated" in meta:
+        meta["truncated"] = sum(share_meta["truncated"] for _, _, share_meta in shares)
+    return meta | {"processes": world}
 
 
 def _predict(model, tokenizer, task: Task, examples, records, max_new_tokens: int | None, settings: dict) -> dict:
