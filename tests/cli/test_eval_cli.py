@@ -21,15 +21,20 @@ def write_jsonl(path, rows):
     return path
 
 
-def test_score_gsm8k_writes_eval_json_next_to_predictions(tmp_path, capsys):
+def test_score_writes_rescored_json_next_to_predictions_and_never_replaces_eval_json(tmp_path, capsys):
     predictions = write_jsonl(tmp_path / "predictions.jsonl", [
         {"reference": "x\n#### 1,000", "prediction": "#### $1000"},
         {"reference": "#### 3", "prediction": "three"},
     ])  # fmt: skip
+    (tmp_path / "eval.json").write_text('{"from": "stp eval"}\n')
     assert score.main(["--task", "gsm8k", "--predictions", str(predictions)]) == 0
     assert "correct" in capsys.readouterr().out
-    metrics = json.loads((tmp_path / "eval.json").read_text())["metrics"]
+    metrics = json.loads((tmp_path / "rescored.json").read_text())["metrics"]
     assert metrics["correct"] == 0.5 and metrics["unparsable"] == 1 and metrics["count"] == 2
+    assert (tmp_path / "eval.json").read_text() == '{"from": "stp eval"}\n'
+    assert score.main(["--task", "gsm8k", "--predictions", str(predictions)]) == 2
+    assert "--overwrite_output" in capsys.readouterr().err
+    assert score.main(["--task", "gsm8k", "--predictions", str(predictions), "--overwrite-output"]) == 0
 
 
 def test_score_spider_with_db_dir_and_output(tmp_path, capsys):

@@ -4,8 +4,9 @@
     stp score --task spider --predictions predictions.jsonl --db-dir spider/database
 
 Each line needs `reference` and `prediction`; `prompt` where the task reads it (spider's
-db_id) and `choices` where it has them (hellaswag). Writes eval.json next to the predictions
-(or --output) and prints the table: each task's metrics and, under `paper_` names, the paper's
+db_id) and `choices` where it has them (hellaswag). Writes rescored.json next to the
+predictions (or --output; an existing file only with --overwrite_output, so the eval.json that
+`stp eval` or a training run wrote beside its predictions is never replaced) and prints the table: each task's metrics and, under `paper_` names, the paper's
 own. Useful to check or improve a scorer without generating again. Multi-word options take
 dashes or underscores (`--db-dir` = `--db_dir`).
 """
@@ -20,12 +21,13 @@ from semantic_tube.cli.options import add_option
 from semantic_tube.data.messages import DataError
 from semantic_tube.evaluation.diversity import DEFAULT_SUFFIXES
 from semantic_tube.evaluation.errors import EvalError
-from semantic_tube.evaluation.report import EVAL_FILE, read_predictions
+from semantic_tube.evaluation.report import read_predictions
 from semantic_tube.evaluation.scorers import ScoreOptions
 from semantic_tube.evaluation.scoring import score_records
 from semantic_tube.evaluation.tasks import TASKS, get_task
 
 USER_ERRORS = (EvalError, DataError, FileNotFoundError)
+RESCORED_FILE = "rescored.json"
 
 
 def add_scoring_arguments(parser: argparse.ArgumentParser) -> None:
@@ -59,7 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stp score", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_scoring_arguments(parser)
     add_option(parser, "--predictions", type=Path, required=True, help="predictions.jsonl to score (required)")
-    add_option(parser, "--output", type=Path, help=f"where to write the summary (default: {EVAL_FILE} next to the predictions)")
+    add_option(parser, "--output", type=Path, help=f"where to write the summary (default: {RESCORED_FILE} next to the predictions)")
+    add_option(parser, "--overwrite_output", action="store_true", help="replace an existing --output file (default: off, an error)")
     return parser
 
 
@@ -70,9 +73,12 @@ def main(argv: list[str]) -> int:
         return int(exit_.code or 0)
     try:
         task = get_task(args.task)
+        output = args.output or args.predictions.parent / RESCORED_FILE
+        if output.exists() and not args.overwrite_output:
+            raise EvalError(f"{output} already exists; pass --overwrite_output to replace it, or another --output")
         report = score_records(task, read_predictions(args.predictions), score_options(args), suffixes=suffixes_of(args))
         report.meta["predictions"] = str(args.predictions)
-        report.write_summary(args.output or args.predictions.parent / EVAL_FILE)
+        report.write_summary(output)
     except USER_ERRORS as err:
         print(f"stp score: error: {err}", file=sys.stderr)
         return 2
