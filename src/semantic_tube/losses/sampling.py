@@ -29,9 +29,6 @@ class STPForm(str, Enum):
     SPAN = "span"  # public reference code: a random sub-span against its complement (exactly as it draws)
 
 
-# How many positions one draw of each form holds.
-POSITIONS_PER_DRAW = {STPForm.TUBE: 3, STPForm.ANCHORED: 3, STPForm.SPAN: 4}
-
 
 def trajectory_lengths(query_span: torch.Tensor, answer_span: torch.Tensor) -> torch.Tensor:
     """query_span, answer_span: (batch, 2) [start, end) token positions -> (batch,) lengths."""

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-
-import torch
 from enum import Enum
 
+import torch
 from transformers import TrainingArguments
 
 from semantic_tube.data.chat import LabelMode
