@@ -22,6 +22,7 @@ from semantic_tube.evaluation.stats import wilson_interval
 _DERIVED = ("_hits", "_ci95_low", "_ci95_high")  # keys shown alongside their rate, not on their own line
 PREDICTIONS_FILE = "predictions.jsonl"
 EVAL_FILE = "eval.json"
+TASK_PREFIX = "task_"  # a training run's task metrics in metrics.json and its log: task_<name>/<metric>
 
 
 def proportions(names: tuple[str, ...], verdicts: list[dict], prefix: str = "") -> dict[str, float | None]:

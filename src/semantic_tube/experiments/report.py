@@ -27,6 +27,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from semantic_tube.evaluation.report import TASK_PREFIX
 from semantic_tube.evaluation.tasks import TASKS
 from semantic_tube.experiments import figures, stats
 from semantic_tube.experiments.runs import FINISHED, SWEEP_FILE, UNREADABLE, Run, read_runs, sweep_file_hash
@@ -41,7 +42,6 @@ FIG_1B, FIG_4A, FIG_4B, FIG_7 = (
 FIG_6 = "fig6_svd_{task}.png"
 FIGURE_PATTERNS = (FIG_1B, FIG_4A, FIG_4B, FIG_7, FIG_6.format(task="*"))
 DEFAULT_BASELINE = "ntp"
-TASK_PREFIX = "task_"
 FRACTION = "train_fraction"
 LAMBDA = "stp_lambda"
 LAMBDA_SCALE = "lambda_scale"  # the sweep's 2 x lambda axis: it changes only lambda

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-TASK_PREFIX = "task_"  # metrics.json keys of the task evaluation: task_<name>/<metric>
+from semantic_tube.evaluation.report import TASK_PREFIX, EvalReport
 
 
 def task_tables(metrics: dict) -> list[str]:
     """One `stp eval`-style table per task scored at the end of training."""
-    from semantic_tube.evaluation.report import EvalReport
-
     tasks = sorted({key[len(TASK_PREFIX) :].partition("/")[0] for key in metrics if key.startswith(TASK_PREFIX) and "/" in key})
     tables = []
     for task in tasks:

@@ -9,6 +9,7 @@ from pathlib import Path
 from transformers import TrainerCallback
 
 from semantic_tube.data.messages import ChatExample
+from semantic_tube.evaluation.report import TASK_PREFIX
 from semantic_tube.training.config import TaskEvalArguments
 
 logger = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ class TaskEvaluator:
             self.scored_step = step
         self._last_report.write(target)
         logger.info("%s on %d examples -> %s", self.task.name, len(self.examples), target)
-        return {f"task_{self.task.name}/{key}": value for key, value in self._last_report.metrics.items()}
+        return {f"{TASK_PREFIX}{self.task.name}/{key}": value for key, value in self._last_report.metrics.items()}
 
 
 class TaskEvalCallback(TrainerCallback):
