@@ -164,15 +164,16 @@ def test_help_lists_the_project_options_first_with_typed_defaults(capsys):
     text = capsys.readouterr().out
     headings = [line for line in text.splitlines() if line and not line.startswith(" ") and line.endswith(":")]
     assert headings[1:] == [
-        "STP (Semantic Tube Prediction):", "model:", "data:", "task evaluation:",
+        "method: STP (Semantic Tube Prediction) and the baselines of Appendix L:", "model:", "data:", "task evaluation:",
         "run (the Trainer options most runs set):", "transformers.TrainingArguments (the Trainer's own options):",
     ]  # fmt: skip
     flat = " ".join(text.split())  # help lines wrap anywhere
-    assert "--stp_form {tube,anchored,span}" in flat and "span: reference code (default: tube)" in flat
+    assert "--stp_form {tube,anchored,span,zero}" in flat and "span (the reference code) (default: tube)" in flat
+    assert "--method {ntp,stp,llm-jepa,two-view,mask,curvature}" in flat and "(default: stp)" in flat
     assert "STPForm" not in text and "LabelMode" not in text
     assert "{synth,turk,gsm8k,spider,nq_open,hellaswag}" in text
     assert "`last`" in text
-    options = text[text.index("STP (Semantic Tube Prediction):") :]  # past the usage examples
+    options = text[text.index("method: STP (Semantic Tube Prediction) and the baselines of Appendix L:") :]  # past the usage examples
     assert options.index("--stp_lambda") < options.index("--model_name_or_path") < options.index("--seed") < options.index("--adam_beta1")
 
 
@@ -240,3 +241,15 @@ def test_train_fraction_trains_on_a_nested_subset(setup, tmp_path):
     assert main(["train", "--config", str(config), "--output_dir", str(out), "--train_fraction", "0.5", "--max_steps", "1", "--eval_file", ""]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["train_examples"] == 20 and metrics["train_fraction"] == 0.5
+
+
+@pytest.mark.parametrize(("method", "series", "passes"), [("mask", "mask_loss", 2), ("curvature", "curvature_loss", 1)])
+def test_a_baseline_method_trains_end_to_end_and_records_its_cost(setup, tmp_path, method, series, passes):
+    _, _, config = setup
+    out = tmp_path / method
+    assert main(["train", "--config", str(config), "--output_dir", str(out), "--method", method, "--max_steps", "5", "--cost_batches", "1"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["method"] == method and f"final_{series}" in metrics and f"eval_{series}" in metrics
+    assert metrics["cost/forward_passes_per_step"] == passes and metrics["cost/step_time_vs_ntp"] > 0
+    assert yaml.safe_load((out / "stp_config.yaml").read_text())["method"] == method
+    load_model(str(out), dtype="float32")  # a model trained with any method loads for evaluation

@@ -118,3 +118,34 @@ def test_keyed_triplets_are_uniform():
     counts = Counter(map(tuple, drawn[:, 0].tolist()))
     assert set(counts) == set(itertools.combinations(range(6), 3))
     assert min(counts.values()) > 0.75 * 300 and max(counts.values()) < 1.25 * 300
+
+
+def test_zero_fixes_s_at_the_start_and_draws_every_pair_uniformly():
+    """Appendix L "Zero": s = 0, (r, t) uniform over the pairs r < t of 1..L-1. For L = 6 the
+    10 pairs of {1, ..., 5} each have probability 1/10."""
+    n = 6000
+    drawn = sample_trajectory_indices(torch.tensor([6]), n, STPForm.ZERO, gen())
+    assert (drawn[0, :, 0] == 0).all()
+    counts = Counter(map(tuple, drawn[0, :, 1:].tolist()))
+    assert set(counts) == set(itertools.combinations(range(1, 6), 2))
+    for pair in counts:
+        assert counts[pair] / n == pytest.approx(1 / 10, abs=0.02), pair
+
+
+def test_keyed_zero_draws_are_uniform():
+    keys = hash_keys(5, torch.arange(5000))
+    drawn = sample_trajectory_indices(torch.full((5000,), 6), 1, STPForm.ZERO, KeyedDraws(keys))
+    counts = Counter(map(tuple, drawn[:, 0].tolist()))
+    assert set(counts) == {(0, r, t) for r, t in itertools.combinations(range(1, 6), 2)}
+    assert min(counts.values()) > 0.75 * 500 and max(counts.values()) < 1.25 * 500
+
+
+def test_zero_positions_are_mapped_like_tube():
+    """s is the query's first content token (position 2, not the state before it as in `span`);
+    r < t lie among the other content positions; L = 2 is absent, L = 3 has one draw."""
+    positions = sample_positions(QUERY, ANSWER, 400, STPForm.ZERO, gen())
+    s, r, t = positions[0].unbind(-1)
+    assert (s == 2).all() and (r < t).all()
+    assert set(r.tolist()) | set(t.tolist()) == {3, 4, 8, 9, 10, 11}
+    assert (positions[1] == -1).all()
+    assert positions[2].tolist() == [[0, 1, 5]] * 400

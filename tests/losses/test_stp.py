@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from semantic_tube.losses.stp import span_loss, stp_loss
+from semantic_tube.losses.stp import PredictorTarget, span_loss, stp_loss
 
 
 def line(points):
@@ -263,3 +263,160 @@ def test_span_form_with_skip_equals_the_reference_code():
 def test_bad_skip_shape_raises():
     with pytest.raises(ValueError, match="skip must be"):
         stp_loss(torch.zeros(2, 5, 3), torch.tensor([[[0, 1, 2]], [[0, 1, 2]]]), torch.tensor([1, 3]))
+
+
+# ---------------------------------------------------------------- predictor (Appendix L "Pred", Sec. 4.6)
+
+
+def linear(weight):
+    """A bias-free nn.Linear with the given (out, in) weight, in float64."""
+    weight = torch.tensor(weight, dtype=torch.float64)
+    layer = torch.nn.Linear(weight.shape[1], weight.shape[0], bias=False, dtype=torch.float64)
+    with torch.no_grad():
+        layer.weight.copy_(weight)
+    return layer
+
+
+ROTATE_90 = [[0.0, -1.0], [1.0, 0.0]]  # P(x, y) = (-y, x)
+
+
+@pytest.mark.parametrize(("target", "expected"), [(PredictorTarget.APPENDIX_L, 1 - 2**-0.5), (PredictorTarget.SECTION_4_6, 0.0)])
+def test_predictor_hand_derived(target, expected):
+    """h_s = (0,0), h_r = (1,0), h_t = (1,1); P rotates by 90 degrees, so P(h_r - h_s) = (0, 1).
+    appendix_l: h_t - h_s = (1, 1), cos = 1/sqrt(2), loss 1 - 1/sqrt(2).
+    section_4_6: h_t - h_r = (0, 1), cos = 1, loss 0. Without P: cos((0,1), (1,0)) = 0, loss 1."""
+    h = line([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0]]).double()
+    triplet = torch.tensor([[[0, 1, 2]]])
+    assert stp_loss(h, triplet, predictor=linear(ROTATE_90), predictor_target=target).item() == pytest.approx(expected, abs=1e-9)
+    assert stp_loss(h, triplet, predictor_target=target).item() == pytest.approx(1.0, abs=1e-9)
+
+
+def loop_tube_predictor(hidden, triplets, skip, predictor, target):
+    """1 - cos(P(h_r - h_s), h_t - h_s) (appendix_l) or 1 - cos(P(h_r - h_s), h_t - h_r) (section_4_6),
+    each displacement written out with `appendix_g_step`, one triplet at a time."""
+    values = []
+    for row in range(hidden.shape[0]):
+        g0, g1 = skip[row].tolist() if skip is not None else (-1, -1)
+        h = hidden[row]
+        for s, r, t in triplets[row].tolist():
+            if min(s, r, t) < 0:
+                continue
+            start = s if target == "appendix_l" else r
+            values.append(1 - F.cosine_similarity(predictor(appendix_g_step(h, s, r, g0, g1)), appendix_g_step(h, start, t, g0, g1), dim=0))
+    return torch.stack(values).mean()
+
+
+@pytest.mark.parametrize("target", list(PredictorTarget))
+@pytest.mark.parametrize("skip", [None, torch.tensor([[5, 8], [4, 8]])])
+def test_predictor_equals_plain_loop_values_and_gradients(target, skip):
+    """A random nn.Linear, triplets on both sides of and across the gap [g0, g1): the vectorised
+    loss and its gradients (of the states and of P's weights) equal the literal formula's."""
+    g = torch.Generator().manual_seed(11)
+    hidden = torch.randn(2, 12, 6, generator=g, dtype=torch.float64)
+    triplets = torch.tensor([[[1, 3, 9], [2, 8, 11], [1, 2, 4], [-1, -1, -1]], [[8, 9, 10], [2, 8, 9], [1, 3, 8], [0, 2, 11]]])
+    torch.manual_seed(0)
+    predictor = torch.nn.Linear(6, 6, dtype=torch.float64)
+    a, b = hidden.clone().requires_grad_(True), hidden.clone().requires_grad_(True)
+    fast = stp_loss(a, triplets, skip, predictor=predictor, predictor_target=target)
+    fast.backward()
+    fast_weight_grad = predictor.weight.grad.clone()
+    predictor.zero_grad()
+    slow = loop_tube_predictor(b, triplets, skip, predictor, PredictorTarget(target).value)
+    slow.backward()
+    assert fast.item() == pytest.approx(slow.item(), abs=1e-9)
+    torch.testing.assert_close(a.grad, b.grad)
+    torch.testing.assert_close(fast_weight_grad, predictor.weight.grad)
+
+
+@pytest.mark.parametrize("target", [*PredictorTarget, "appendix_l", "section_4_6"])
+def test_no_predictor_is_the_paper_loss_whatever_the_target(target):
+    g = torch.Generator().manual_seed(2)
+    hidden = torch.randn(3, 9, 5, generator=g)
+    triplets = random_tuples(3, 4, 9, 3, g)
+    skip = torch.tensor([[3, 5], [4, 4], [2, 6]])
+    assert stp_loss(hidden, triplets, skip, predictor_target=target).item() == stp_loss(hidden, triplets, skip).item()
+    # An explicit identity compares P(h_r - h_s) = h_r - h_s with h_t - h_r for section_4_6: cos is symmetric.
+    identity = stp_loss(hidden, triplets, skip, predictor=lambda x: x, predictor_target=PredictorTarget.SECTION_4_6)
+    assert identity.item() == pytest.approx(stp_loss(hidden, triplets, skip).item(), abs=1e-6)
+
+
+def test_predictor_receives_float32_from_bfloat16_states():
+    seen = []
+
+    def predictor(x):
+        seen.append(x.dtype)
+        return x * 2
+
+    hidden = torch.randn(1, 4, 8).to(torch.bfloat16)
+    loss = stp_loss(hidden, torch.tensor([[[0, 1, 3]]]), predictor=predictor)
+    assert seen == [torch.float32] and loss.dtype == torch.float32
+
+
+@pytest.mark.parametrize("target", list(PredictorTarget))
+@pytest.mark.parametrize("points", [3, 6])
+def test_predictor_gradients_are_finite_on_degenerate_input(target, points):
+    """All states equal: every displacement is 0, the cosine is taken as 0 (loss 1), and the
+    gradients of the states and of P stay finite; also for a trajectory of exactly 3 tokens."""
+    torch.manual_seed(0)
+    predictor = torch.nn.Linear(4, 4)
+    hidden = torch.ones(2, points, 4, requires_grad=True)
+    triplets = torch.tensor([[[0, 1, 2]], [[0, 1, points - 1]]])
+    loss = stp_loss(hidden, triplets, predictor=predictor, predictor_target=target)
+    loss.backward()
+    assert loss.item() == pytest.approx(1.0)
+    assert torch.isfinite(hidden.grad).all() and torch.isfinite(predictor.weight.grad).all()
+    three = torch.randn(1, 3, 4, requires_grad=True)
+    stp_loss(three, torch.tensor([[[0, 1, 2]]]), predictor=predictor, predictor_target=target).backward()
+    assert torch.isfinite(three.grad).all()
+
+
+def test_predictor_with_no_present_triplet_gives_zero():
+    predictor = torch.nn.Linear(4, 4)
+    hidden = torch.randn(2, 5, 4, requires_grad=True)
+    loss = stp_loss(hidden, torch.full((2, 1, 3), -1), predictor=predictor)
+    loss.backward()
+    assert loss.item() == 0.0 and torch.isfinite(hidden.grad).all()
+
+
+def test_predictor_bad_arguments_raise():
+    hidden, triplets = torch.randn(1, 4, 3), torch.tensor([[[0, 1, 2]]])
+    with pytest.raises(ValueError, match="predictor must map"):
+        stp_loss(hidden, triplets, predictor=torch.nn.Linear(3, 2))
+    with pytest.raises(ValueError, match="PredictorTarget"):
+        stp_loss(hidden, triplets, predictor=torch.nn.Linear(3, 3), predictor_target="section_4")
+    with pytest.raises(ValueError, match="predictor must map"):
+        span_loss(hidden, torch.tensor([[[0, 1, 2, 3]]]), predictor=torch.nn.Linear(3, 2))
+
+
+def test_span_predictor_hand_derived():
+    """Trajectory (0,0) (1,0) (2,0) (2,1), span [1, 2]: P_span = (1, 0), T - P_span = (1, 1).
+    P rotates by 90 degrees: P(1, 1) = (-1, 1), cos with (1, 0) is -1/sqrt(2): loss 1 + 1/sqrt(2)."""
+    h = line([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0], [2.0, 1.0]]).double()
+    loss = span_loss(h, torch.tensor([[[0, 1, 2, 3]]]), predictor=linear(ROTATE_90))
+    assert loss.item() == pytest.approx(1 + 2**-0.5, abs=1e-9)
+
+
+@pytest.mark.parametrize("skip", [None, torch.tensor([[4, 6], [3, 7], [5, 5]])])
+def test_span_predictor_equals_plain_loop(skip):
+    """1 - cos(P(T - P_span), P_span), each displacement written out with `appendix_g_step`."""
+    g = torch.Generator().manual_seed(4)
+    hidden = torch.randn(3, 9, 5, generator=g, dtype=torch.float64)
+    spans = random_tuples(3, 4, 9, 4, g)
+    torch.manual_seed(1)
+    predictor = torch.nn.Linear(5, 5, dtype=torch.float64)
+    a, b = hidden.clone().requires_grad_(True), hidden.clone().requires_grad_(True)
+    fast = span_loss(a, spans, skip, predictor=predictor)
+    values = []
+    for row in range(3):
+        g0, g1 = skip[row].tolist() if skip is not None else (-1, -1)
+        for first, s, e, last in spans[row].tolist():
+            if min(first, s, e, last) < 0:
+                continue
+            patch = appendix_g_step(b[row], s, e, g0, g1)
+            rest = appendix_g_step(b[row], first, last, g0, g1) - patch
+            values.append(1 - F.cosine_similarity(predictor(rest), patch, dim=0))
+    slow = torch.stack(values).mean()
+    fast.backward()
+    slow.backward()
+    assert fast.item() == pytest.approx(slow.item(), abs=1e-9)
+    torch.testing.assert_close(a.grad, b.grad)

@@ -27,7 +27,24 @@ class STPForm(str, Enum):
     TUBE = "tube"  # paper: s < r < t uniform over the trajectory
     ANCHORED = "anchored"  # Appendix G: s = query start, t = answer end, r uniform in between
     SPAN = "span"  # public reference code: a random sub-span against its complement (exactly as it draws)
+    ZERO = "zero"  # Appendix L "Zero": s = 0 (the trajectory's start), r < t uniform over 1..L-1
 
+
+def check_spans(query_span: torch.Tensor, answer_span: torch.Tensor, batch: int | None = None, seq_len: int | None = None) -> None:
+    """Raise ValueError unless query_span and answer_span are (batch, 2) integer [start, end) spans
+    (of `batch` rows, ending within `seq_len` positions, when given; the end is checked for CPU
+    tensors only, as in `stp.check_in_range`)."""
+    if query_span.shape != answer_span.shape or query_span.dim() != 2 or query_span.shape[1] != 2:
+        raise ValueError(
+            f"query_span and answer_span must both be (batch, 2), got {tuple(query_span.shape)} and {tuple(answer_span.shape)}"
+        )
+    if query_span.is_floating_point() or answer_span.is_floating_point():
+        raise ValueError(f"query_span and answer_span must be integer tensors, got {query_span.dtype} and {answer_span.dtype}")
+    if batch is not None and query_span.shape[0] != batch:
+        raise ValueError(f"query_span and answer_span must have batch={batch} rows, got {query_span.shape[0]}")
+    for name, span in (("query_span", query_span), ("answer_span", answer_span)):
+        if seq_len is not None and span.device.type == "cpu" and span.numel() and int(span.max()) > seq_len:
+            raise ValueError(f"{name} ends past the sequence length {seq_len}")
 
 
 def trajectory_lengths(query_span: torch.Tensor, answer_span: torch.Tensor) -> torch.Tensor:
@@ -139,9 +156,12 @@ def _distinct_sorted(lengths: torch.Tensor, k: int, count: int, draws: Draws, st
 def sample_trajectory_indices(lengths: torch.Tensor, k: int, form: STPForm, draws: torch.Generator | Draws) -> torch.Tensor:
     """Draw K index tuples per example in trajectory-index space.
 
-    lengths: (batch,) trajectory lengths; draws: a torch.Generator or `KeyedDraws`. Returns (batch, K, 3) triplets (s, r, t) for `tube`
-    and `anchored`, (batch, K, 4) quadruples (first, a, b, last) for `span`. Examples with
+    lengths: (batch,) trajectory lengths; draws: a torch.Generator or `KeyedDraws`. Returns (batch, K, 3) triplets (s, r, t) for `tube`,
+    `anchored` and `zero`, (batch, K, 4) quadruples (first, a, b, last) for `span`. Examples with
     L < 3 get rows of -1 (absent): three distinct points are needed for an angle.
+
+    `zero` (Appendix L, L_STP = 1 - cos(h_r - h_0, h_t - h_r)): s = 0 and (r, t) uniform over the
+    pairs r < t of 1..L-1, each of the (L-1)(L-2)/2 pairs equally likely.
     """
     if k < 1:
         raise ValueError(f"k (draws per example) must be >= 1, got {k}")
@@ -155,6 +175,9 @@ def sample_trajectory_indices(lengths: torch.Tensor, k: int, form: STPForm, draw
     elif form is STPForm.ANCHORED:
         middle = 1 + _uniform_below((lengths - 2).clamp_min(1).view(-1, 1, 1), (batch, k, 1), draws, stream=0)
         drawn = torch.cat([torch.zeros_like(middle), middle, last], dim=-1)
+    elif form is STPForm.ZERO:
+        pair = 1 + _distinct_sorted(lengths - 1, k, 2, draws, stream=0)
+        drawn = torch.cat([torch.zeros_like(last), pair], dim=-1)
     else:
         drawn = torch.cat([torch.zeros_like(last), _reference_span(lengths, k, draws), last], dim=-1)
     too_short = (lengths < 3).view(-1, 1, 1)
@@ -181,14 +204,14 @@ def sample_positions(
     form: STPForm,
     draws: torch.Generator | Draws,
 ) -> torch.Tensor:
-    """Sequence positions for `stp_loss` (tube/anchored: (batch, K, 3)) or `span_loss` ((batch, K, 4)).
+    """Sequence positions for `stp_loss` (tube/anchored/zero: (batch, K, 3)) or `span_loss` ((batch, K, 4)).
 
     query_span, answer_span: (batch, 2) [start, end) token positions of the query and answer
     content, on the CPU (a device tensor is copied back, a host sync: keep spans on the CPU);
     draws: a torch.Generator, or `KeyedDraws` for per-example draws independent of the batch.
     Returns a CPU LongTensor.
 
-    `tube` and `anchored` draw among the content tokens' states. `span` follows the reference
+    `tube`, `anchored` and `zero` draw among the content tokens' states. `span` follows the reference
     code, whose trajectory points are the states *before* each content token plus the last one:
     it starts one position earlier, at the state before the query's first token.
     """

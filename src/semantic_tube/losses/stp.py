@@ -23,9 +23,20 @@ with `skip` = [g0, g1) the positions to bypass, a displacement h_b - h_a with a 
 
 (h_(g0-1) is the state after the query's last token, h_(g1-1) the state just before the answer's
 first token), so no template token's state enters the loss. `skip=None` measures straight across.
+
+Predictor (Appendix L "Pred", Sec. 4.6). The paper's ablation trains a linear projector P on the
+first step. Its two texts differ in the target: Appendix L writes 1 - cos(P(h_r - h_s), h_t - h_s),
+Sec. 4.6 writes 1 - cos(P(h_r - h_s), h_t - h_r); `PredictorTarget` picks one. Without a predictor
+the loss is the paper's STP loss whatever the target says. The reference code has no triplet
+form of "Pred": its `--linear_predictor` maps its first view (before + after in the span form,
+see `span_loss_per_span`; the query view in its two-view `e2e` form) and compares it with the
+other, which is the `section_4_6` shape.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from enum import Enum
 
 import torch
 
@@ -104,6 +115,31 @@ def displacement(hidden_states: torch.Tensor, a: torch.Tensor, b: torch.Tensor, 
     return step - torch.einsum("bkg,bgd->bkd", crosses.to(step.dtype), gap_step)
 
 
+class PredictorTarget(str, Enum):
+    """What a predicted first step P(h_r - h_s) is compared with (the paper states both)."""
+
+    APPENDIX_L = "appendix_l"  # Appendix L "Pred": 1 - cos(P(h_r - h_s), h_t - h_s)
+    SECTION_4_6 = "section_4_6"  # Sec. 4.6: 1 - cos(P(h_r - h_s), h_t - h_r)
+
+
+Predictor = Callable[[torch.Tensor], torch.Tensor]
+
+
+def apply_predictor(predictor: Predictor | None, x: torch.Tensor) -> torch.Tensor:
+    """P(x) for x: (..., dim) -> (..., dim); None is the identity.
+
+    x is passed as it is (the displacements here are at least float32); a predictor whose weights
+    are in another dtype must cast itself. Raises ValueError if P changes the shape, since its
+    output is compared by cosine with a vector of x's shape.
+    """
+    if predictor is None:
+        return x
+    out = predictor(x)
+    if out.shape != x.shape:
+        raise ValueError(f"predictor must map (..., dim) to the same shape {tuple(x.shape)}, got {tuple(out.shape)}")
+    return out
+
+
 def _check(hidden_states: torch.Tensor, positions: torch.Tensor, width: int, name: str) -> None:
     if hidden_states.dim() != 3:
         raise ValueError(f"hidden_states must be (batch, seq, dim), got shape {tuple(hidden_states.shape)}")
@@ -125,35 +161,61 @@ def check_in_range(positions: torch.Tensor, length: int, name: str) -> None:
 
 
 def tube_loss_per_triplet(
-    hidden_states: torch.Tensor, triplets: torch.Tensor, skip: torch.Tensor | None = None
+    hidden_states: torch.Tensor,
+    triplets: torch.Tensor,
+    skip: torch.Tensor | None = None,
+    *,
+    predictor: Predictor | None = None,
+    predictor_target: PredictorTarget | str = PredictorTarget.APPENDIX_L,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """1 - cos(h_t - h_r, h_r - h_s) for each triplet (s, r, t), each step bypassing `skip`.
 
     hidden_states: (batch, seq, dim); triplets: (batch, K, 3) positions, a row with any -1 is
     absent; skip: None, (batch, 2) or (batch, G, 2). Returns (loss, present), both (batch, K).
+
+    predictor: None, or a callable (..., dim) -> (..., dim) such as a `torch.nn.Linear` (Appendix L
+    "Pred"). With one, the loss is 1 - cos(P(h_r - h_s), h_t - h_s) for `appendix_l` and
+    1 - cos(P(h_r - h_s), h_t - h_r) for `section_4_6`; P receives the float32 (or wider)
+    displacement (batch, K, dim). With None it is the paper's 1 - cos(h_t - h_r, h_r - h_s) for
+    either target: the identity predictor is what STP stands for (P5), and an explicit identity
+    with `appendix_l` would compare with h_t - h_s instead.
     """
     _check(hidden_states, triplets, 3, "triplets")
     skip = _check_skip(hidden_states, skip)
+    predictor_target = PredictorTarget(predictor_target)
     s, r, t = triplets.unbind(dim=-1)
-    loss = 1.0 - safe_cosine(displacement(hidden_states, r, t, skip), displacement(hidden_states, s, r, skip))
+    first = displacement(hidden_states, s, r, skip)  # (batch, K, dim)
+    if predictor is None:
+        loss = 1.0 - safe_cosine(displacement(hidden_states, r, t, skip), first)
+    else:
+        start = s if predictor_target is PredictorTarget.APPENDIX_L else r
+        loss = 1.0 - safe_cosine(apply_predictor(predictor, first), displacement(hidden_states, start, t, skip))
     return loss, (triplets >= 0).all(dim=-1)
 
 
-def stp_loss(hidden_states: torch.Tensor, triplets: torch.Tensor, skip: torch.Tensor | None = None) -> torch.Tensor:
+def stp_loss(
+    hidden_states: torch.Tensor,
+    triplets: torch.Tensor,
+    skip: torch.Tensor | None = None,
+    *,
+    predictor: Predictor | None = None,
+    predictor_target: PredictorTarget | str = PredictorTarget.APPENDIX_L,
+) -> torch.Tensor:
     """The paper's STP loss: mean of 1 - cos(h_t - h_r, h_r - h_s) over present triplets.
 
     hidden_states: (batch, seq, dim) float; triplets: (batch, K, 3) LongTensor of positions
     (s, r, t), a triplet containing -1 is absent; skip: (batch, 2) LongTensor [g0, g1) of
     positions to bypass (Appendix G; g0 == g1 or -1: nothing), or (batch, G, 2) for several
     gaps, or None to measure straight across. Returns a scalar, 0 when no triplet is present.
-    This is the `tube` and `anchored` forms; they differ only in how triplets are drawn.
+    This is the `tube`, `anchored` and `zero` forms; they differ only in how triplets are drawn.
+    predictor / predictor_target: the Appendix L "Pred" variant, see `tube_loss_per_triplet`.
     """
-    loss, present = tube_loss_per_triplet(hidden_states, triplets, skip)
+    loss, present = tube_loss_per_triplet(hidden_states, triplets, skip, predictor=predictor, predictor_target=predictor_target)
     return masked_mean(loss, present)
 
 
 def span_loss_per_span(
-    hidden_states: torch.Tensor, spans: torch.Tensor, skip: torch.Tensor | None = None
+    hidden_states: torch.Tensor, spans: torch.Tensor, skip: torch.Tensor | None = None, *, predictor: Predictor | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The public reference code's form: a random sub-span against its complement.
 
@@ -167,16 +229,23 @@ def span_loss_per_span(
     (s->r, r->t); the reference code compares one span with the sum of the two pieces around it.
     Every displacement bypasses `skip` as in `stp_loss`, which is how the reference drops the
     template step between query and answer (its `get_embeddings`).
+
+    predictor: None (identity) or a callable (..., dim) -> (..., dim); with one the loss is
+    1 - cos(P(T - P_span), P_span): P maps the rest of the trajectory, as the reference's
+    `--linear_predictor` maps its `user_embedding` (before + after) before the cosine.
     """
     _check(hidden_states, spans, 4, "spans")
     skip = _check_skip(hidden_states, skip)
     first, a, b, last = spans.unbind(dim=-1)
     patch = displacement(hidden_states, a, b, skip)
-    loss = 1.0 - safe_cosine(displacement(hidden_states, first, last, skip) - patch, patch)
+    rest = displacement(hidden_states, first, last, skip) - patch
+    loss = 1.0 - safe_cosine(apply_predictor(predictor, rest), patch)
     return loss, (spans >= 0).all(dim=-1)
 
 
-def span_loss(hidden_states: torch.Tensor, spans: torch.Tensor, skip: torch.Tensor | None = None) -> torch.Tensor:
-    """Mean of `span_loss_per_span` over present spans (skip as in `stp_loss`); 0 when none is present."""
-    loss, present = span_loss_per_span(hidden_states, spans, skip)
+def span_loss(
+    hidden_states: torch.Tensor, spans: torch.Tensor, skip: torch.Tensor | None = None, *, predictor: Predictor | None = None
+) -> torch.Tensor:
+    """Mean of `span_loss_per_span` over present spans (skip and predictor as there); 0 when none is present."""
+    loss, present = span_loss_per_span(hidden_states, spans, skip, predictor=predictor)
     return masked_mean(loss, present)

@@ -14,19 +14,28 @@ from pathlib import Path
 import yaml
 from transformers import HfArgumentParser
 
-from semantic_tube.training.config import ConfigError, DataArguments, ModelArguments, STPTrainingArguments, TaskEvalArguments
+from semantic_tube.training.config import (
+    METHOD_OPTIONS,
+    ConfigError,
+    DataArguments,
+    ModelArguments,
+    STPTrainingArguments,
+    TaskEvalArguments,
+)
 
 CONFIG_CLASSES = (ModelArguments, DataArguments, STPTrainingArguments, TaskEvalArguments)
-STP_GROUP = "STP (Semantic Tube Prediction)"
+STP_GROUP = "method: STP (Semantic Tube Prediction) and the baselines of Appendix L"
+METHOD_FIELDS = ("method", *METHOD_OPTIONS, "cost_batches")  # beside every stp_* field
 COMMON_GROUP = "run (the Trainer options most runs set)"
 COMMON_TRAINER_FIELDS = (
     "output_dir", "seed", "num_train_epochs", "max_steps", "per_device_train_batch_size", "gradient_accumulation_steps",
     "learning_rate", "logging_steps", "save_steps", "resume_from_checkpoint", "report_to", "bf16",
 )  # fmt: skip
-DESCRIPTION = """Fine-tune a causal LM with next-token prediction + stp_lambda * STP.
+DESCRIPTION = """Fine-tune a causal LM with next-token prediction + stp_lambda * STP (or a baseline: --method).
 
   stp train --config configs/smollm2_nlrx.yaml
   stp train --model_name_or_path M --train_file F --output_dir O --stp_lambda 0.02 --seed 82
+  stp train --config configs/smollm2_nlrx.yaml --method llm-jepa --stp_lambda 0.5 --jepa_predictor_tokens 1
 
 Any field below can be set in the --config YAML (flat keys) and overridden by a flag.
 Multi-word options take dashes or underscores (--output-dir = --output_dir)."""
@@ -46,14 +55,15 @@ def make_parser() -> HfArgumentParser:
 
 
 def _layout_help(parser: HfArgumentParser) -> None:
-    """STP fields first in a group of their own, the Trainer's options last (its most used ones
+    """The method's fields first in a group of their own, the Trainer's options last (its most used ones
     in a group before them); defaults shown as typed."""
     groups = {group.title: group for group in parser._action_groups}
     trainer_group = groups[STPTrainingArguments._argument_group_name]
     groups[STP_GROUP] = parser.add_argument_group(STP_GROUP)
     groups[COMMON_GROUP] = parser.add_argument_group(COMMON_GROUP)
     for action in list(trainer_group._group_actions):
-        target = STP_GROUP if action.dest.startswith("stp_") else COMMON_GROUP if action.dest in COMMON_TRAINER_FIELDS else None
+        is_method = action.dest.startswith("stp_") or action.dest in METHOD_FIELDS
+        target = STP_GROUP if is_method else COMMON_GROUP if action.dest in COMMON_TRAINER_FIELDS else None
         if target:
             trainer_group._group_actions.remove(action)
             groups[target]._group_actions.append(action)

@@ -18,6 +18,15 @@ from semantic_tube.data.chat import LabelMode
 from semantic_tube.data.nlrx import DEFAULT_EXAMPLES, DEFAULT_SEED
 from semantic_tube.evaluation.tasks import TASKS
 from semantic_tube.losses.sampling import STPForm
+from semantic_tube.methods.options import (
+    CurvatureAngle,
+    MaskTarget,
+    Method,
+    Predictor,
+    PredictorTarget,
+    Trajectory,
+    TwoViewPool,
+)
 
 
 class ConfigError(ValueError):
@@ -180,13 +189,27 @@ class STPTrainingArguments(TrainingArguments):
             "supports bf16 (never on CPU, where bf16 autocast is many times slower)"
         },
     )
-    stp_lambda: float = field(default=0.02, metadata={"help": "weight of the STP loss; 0 = plain fine-tuning"})
+    method: Method = field(
+        default=Method.STP,
+        metadata={
+            "help": "what is added to NTP, weighted by stp_lambda: ntp (nothing), stp (the paper), llm-jepa, two-view, "
+            "mask, curvature (Sec. 4.6, Appendix L)"
+        },
+    )
+    stp_lambda: float = field(default=0.02, metadata={"help": "weight of the method's loss (STP or the variant's); 0 = plain fine-tuning"})
+    stp_lambda_warmup_ratio: float = field(
+        default=0.0,
+        metadata={"help": "raise lambda linearly from 0 over this fraction of training (1 = throughout: Appendix L's Warmup); any method"},
+    )
     stp_form: STPForm = field(
         default=STPForm.TUBE,
-        metadata={"help": "tube: paper, s<r<t random; anchored: s, t at query start / answer end; span: reference code"},
+        metadata={
+            "help": "stp: tube (paper: s<r<t random); anchored (s, t at query start / answer end); zero (s = 0, Appendix L); "
+            "span (the reference code)"
+        },
     )
-    stp_draws: int = field(default=1, metadata={"help": "triplets (or spans) drawn per example per step"})
-    stp_layer: int = field(default=-1, metadata={"help": "hidden-state layer the loss reads (-1 = last)"})
+    stp_draws: int = field(default=1, metadata={"help": "stp: triplets (or spans) drawn per example per step"})
+    stp_layer: int = field(default=-1, metadata={"help": "hidden-state layer every method reads (-1 = last)"})
     stp_skip_gap: bool = field(
         default=True,
         metadata={
@@ -194,9 +217,56 @@ class STPTrainingArguments(TrainingArguments):
             "false measures straight across them (for comparison only)"
         },
     )
-    stp_log_when_off: bool = field(
-        default=False, metadata={"help": "with stp_lambda=0, still compute and log STP (no gradient), as in Fig. 4a"}
+    trajectory: Trajectory = field(
+        default=Trajectory.CONTENT,
+        metadata={"help": "content: query and answer only; inst: the system prompt too (Appendix L Inst); stp, two-view, mask, curvature"},
     )
+    predictor: Predictor = field(
+        default=Predictor.IDENTITY,
+        metadata={"help": "identity (the paper) or linear: a trained d x d matrix (Appendix L Pred); stp, two-view, mask, llm-jepa"},
+    )
+    predictor_target: PredictorTarget = field(
+        default=PredictorTarget.APPENDIX_L,
+        metadata={
+            "help": "with predictor=linear, what P(h_r - h_s) is compared with: appendix_l: h_t - h_s (Appendix L); "
+            "section_4_6: h_t - h_r (Sec. 4.6); stp, two-view"
+        },
+    )
+    two_view_pool: TwoViewPool = field(
+        default=TwoViewPool.DISPLACEMENT,
+        metadata={"help": "two-view: displacement (h_r - h_0 vs h_t - h_r) or mean (mean states of s..r and r..t)"},
+    )
+    mask_target: MaskTarget = field(
+        default=MaskTarget.SPAN, metadata={"help": "mask: span (g_t along h_r - h_s) or full (g_t along h_t)"}
+    )
+    curvature_angle: CurvatureAngle = field(
+        default=CurvatureAngle.ABSOLUTE, metadata={"help": "curvature: absolute (|theta_i|) or signed (theta_i, Appendix L Sign)"}
+    )
+    jepa_predictor_tokens: int = field(
+        default=0, metadata={"help": "llm-jepa: k predictor tokens appended to the query view (new special tokens)"}
+    )
+    jepa_single_pass: bool = field(
+        default=False,
+        metadata={"help": "llm-jepa: encode both views in one extra pass (block-diagonal 4D mask) instead of two"},
+    )
+    jepa_last_token: int | None = field(
+        default=None,
+        metadata={
+            "help": "llm-jepa: Enc at this offset from the end of each rendered view (the reference's last_token, e.g. -2 "
+            "for Llama); empty = the view's last content token"
+        },
+    )
+    stp_log_when_off: bool = field(
+        default=False, metadata={"help": "with stp_lambda=0 or method=ntp, still compute and log STP (no gradient), as in Fig. 4a"}
+    )
+    cost_batches: int = field(
+        default=2,
+        metadata={
+            "help": "after training, time this many batches with the method and with NTP alone (forward and backward, "
+            "no update) and record the ratio in metrics.json; 0 = skip"
+        },
+    )
+
     def __post_init__(self):
         if self.bf16 is None:
             self.bf16 = default_bf16(self.use_cpu, self.fp16, torch.cuda.is_available() and torch.cuda.is_bf16_supported())
@@ -205,9 +275,67 @@ class STPTrainingArguments(TrainingArguments):
             raise ConfigError(f"stp_lambda must be >= 0, got {self.stp_lambda}")
         if self.stp_draws < 1:
             raise ConfigError(f"stp_draws must be >= 1, got {self.stp_draws}")
-        self.stp_form = STPForm(self.stp_form)
+        if not 0 <= self.stp_lambda_warmup_ratio <= 1:
+            raise ConfigError(f"stp_lambda_warmup_ratio must be in [0, 1], got {self.stp_lambda_warmup_ratio}")
+        if self.jepa_predictor_tokens < 0:
+            raise ConfigError(f"jepa_predictor_tokens must be >= 0, got {self.jepa_predictor_tokens}")
+        if self.cost_batches < 0:
+            raise ConfigError(f"cost_batches must be >= 0, got {self.cost_batches}")
+        for name, kind in METHOD_OPTION_TYPES.items():
+            try:
+                setattr(self, name, kind(getattr(self, name)))
+            except ValueError:
+                raise ConfigError(f"{name}: {getattr(self, name)!r} is not one of {[v.value for v in kind]}") from None
+        check_method_options(self)
 
     @property
     def stp_active(self) -> bool:
-        """Whether STP is computed at all (with gradient when stp_lambda > 0)."""
-        return self.stp_lambda > 0 or self.stp_log_when_off
+        """Whether the method's loss is computed at all (with gradient when it counts: stp_lambda > 0)."""
+        return self.aux_trained or self.stp_log_when_off
+
+    @property
+    def aux_trained(self) -> bool:
+        """Whether the method's loss is added to NTP (with gradient)."""
+        return self.method is not Method.NTP and self.stp_lambda > 0
+
+
+METHOD_OPTION_TYPES = {
+    "method": Method,
+    "stp_form": STPForm,
+    "trajectory": Trajectory,
+    "predictor": Predictor,
+    "predictor_target": PredictorTarget,
+    "two_view_pool": TwoViewPool,
+    "mask_target": MaskTarget,
+    "curvature_angle": CurvatureAngle,
+}
+
+_TRAJECTORY_METHODS = {Method.STP, Method.TWO_VIEW, Method.MASK, Method.CURVATURE}
+# Each option away from its default, and the methods it applies to (Appendix L's table of options).
+METHOD_OPTIONS = {
+    "stp_form": (STPForm.TUBE, {Method.STP, Method.NTP}),
+    "trajectory": (Trajectory.CONTENT, _TRAJECTORY_METHODS),
+    "predictor": (Predictor.IDENTITY, {Method.STP, Method.TWO_VIEW, Method.MASK, Method.LLM_JEPA}),
+    "predictor_target": (PredictorTarget.APPENDIX_L, {Method.STP, Method.TWO_VIEW}),
+    "two_view_pool": (TwoViewPool.DISPLACEMENT, {Method.TWO_VIEW}),
+    "mask_target": (MaskTarget.SPAN, {Method.MASK}),
+    "curvature_angle": (CurvatureAngle.ABSOLUTE, {Method.CURVATURE}),
+    "jepa_predictor_tokens": (0, {Method.LLM_JEPA}),
+    "jepa_single_pass": (False, {Method.LLM_JEPA}),
+    "jepa_last_token": (None, {Method.LLM_JEPA}),
+}
+
+
+def check_method_options(args) -> None:
+    """An option set away from its default for a method it does not apply to is a ConfigError
+    naming both fields (a predictor with curvature, say), never silently ignored."""
+    for name, (default, methods) in METHOD_OPTIONS.items():
+        value = getattr(args, name)
+        if value != default and args.method not in methods:
+            shown = value.value if isinstance(value, Enum) else value
+            allowed = ", ".join(sorted(m.value for m in methods))
+            raise ConfigError(f"{name}={shown} does not apply to method={args.method.value} (only to: {allowed})")
+    if args.predictor_target is not PredictorTarget.APPENDIX_L and args.predictor is not Predictor.LINEAR:
+        raise ConfigError(f"predictor_target={args.predictor_target.value} needs predictor=linear (got predictor={args.predictor.value})")
+    if args.two_view_pool is TwoViewPool.MEAN and args.predictor_target is not PredictorTarget.APPENDIX_L:
+        raise ConfigError(f"predictor_target={args.predictor_target.value} does not apply to two_view_pool=mean (one pooled vector per view)")

@@ -32,6 +32,7 @@ from semantic_tube.training.config import (
     STPTrainingArguments,
     TaskEvalArguments,
 )
+from semantic_tube.training.cost import measure_step_cost
 from semantic_tube.training.model import load_model, load_tokenizer, write_model_record
 from semantic_tube.training.task_eval import TaskEvalCallback, TaskEvaluator
 from semantic_tube.training.trainer import STPTrainer
@@ -103,7 +104,7 @@ def train(
     training_args: STPTrainingArguments,
     task_args: TaskEvalArguments | None = None,
 ) -> dict:
-    """Fine-tune with NTP + stp_lambda * STP and write the run's files; returns metrics.json's content."""
+    """Fine-tune with NTP + stp_lambda * (the method's loss) and write the run's files; returns metrics.json's content."""
     task_args = task_args or TaskEvalArguments()
     output_dir = Path(training_args.output_dir)
     set_seed(training_args.seed)
@@ -149,19 +150,22 @@ def train(
     if evaluator and task_args.eval_task_steps:
         trainer.add_callback(TaskEvalCallback(evaluator, task_args.eval_task_steps, trainer.log))
     result = trainer.train(resume_from_checkpoint=checkpoint_to_resume(training_args))
+    cost = measure_step_cost(trainer, training_args.cost_batches)
     trainer.save_model()
     write_model_record(output_dir, model_args.model_name_or_path)
 
     metrics = {
         **result.metrics,
-        **last_logged(trainer.state.log_history, ("loss", "ntp_loss", "stp_loss")),
+        **last_logged(trainer.state.log_history, ("loss", "ntp_loss", trainer.objective.log_name if trainer.objective else "stp_loss")),
         "train_examples": len(train_set),
         "train_fraction": data_args.train_fraction,
         "train_skipped_lines": len(train_set.skipped),
         **leakage,
         "seed": training_args.seed,
+        "method": training_args.method.value,
         "stp_lambda": training_args.stp_lambda,
         "stp_form": training_args.stp_form.value,
+        **cost,
     }
     evaluated = trainer.evaluate() if eval_set is not None else {}
     if evaluator is not None and trainer.is_world_process_zero():

@@ -1,8 +1,10 @@
-"""`STPTrainer`: the Hugging Face Trainer plus lambda * STP from the same forward pass.
+"""`STPTrainer`: the Hugging Face Trainer plus lambda * (the method's loss) from the same forward pass.
 
-It overrides only `compute_loss` (add the STP term) and `log` (report NTP and STP as their own
-series, `ntp_loss` / `stp_loss`, or `eval_ntp_loss` / `eval_stp_loss`), so accumulation,
-schedules, checkpoints, resume, `report_to` and multi-process training work unchanged.
+It overrides only `compute_loss` (add the method's term), `_prepare_inputs` (draw on the CPU) and
+`log` (report NTP and the method's loss as their own series, `ntp_loss` / `stp_loss` (or
+`jepa_loss`, ...), and `eval_` versions), plus saving and loading the Pred options' predictor, so
+accumulation, schedules, checkpoints, resume, `report_to` and multi-process training work unchanged.
+The method (`--method`, Sec. 4.6 / Appendix L) is an `Objective` from `semantic_tube.methods`.
 """
 
 from __future__ import annotations
@@ -12,30 +14,31 @@ from collections import defaultdict
 import torch
 from transformers import Trainer
 
-from semantic_tube.losses.sampling import KeyedDraws, STPForm, hash_keys, sample_positions, template_gap
-from semantic_tube.losses.stp import check_in_range, span_loss, stp_loss
+from semantic_tube.losses.sampling import KeyedDraws, hash_keys
+from semantic_tube.losses.stp import check_in_range
+from semantic_tube.methods import build_objective
+from semantic_tube.methods.base import DRAWN_PREFIX, SPAN_KEYS
+from semantic_tube.methods.predictor import load_predictor, save_predictor
 from semantic_tube.training.config import STPTrainingArguments
 
-BATCH_KEYS = ("query_span", "answer_span", "example_index")  # what STPCollator adds for the sampler
-DRAWN_KEYS = ("stp_positions", "stp_skip")  # what _prepare_inputs draws from them, on the CPU
-
-
-def stp_objective(hidden_states: torch.Tensor, positions: torch.Tensor, form: STPForm, skip: torch.Tensor | None) -> torch.Tensor:
-    """The STP loss of one batch for any form: (batch, seq, dim), drawn positions and the gap to
-    bypass (or None) -> scalar."""
-    loss = span_loss if form is STPForm.SPAN else stp_loss
-    return loss(hidden_states, positions, skip)
+BATCH_KEYS = SPAN_KEYS  # what STPCollator adds for the sampler
 
 
 class STPTrainer(Trainer):
-    """Trainer whose loss is NTP + stp_lambda * STP (Huang et al., Sec. 3, Eq. 1)."""
+    """Trainer whose loss is NTP + stp_lambda * aux, aux the method's loss (Huang et al., Sec. 3, Eq. 1)."""
 
     args: STPTrainingArguments
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, model=None, args=None, *rest, **kwargs):
+        # The objective may add tokens or a predictor to the model: before the Trainer wraps it and builds the optimizer.
+        self.objective = build_objective(args, model, kwargs.get("processing_class")) if args is not None and model is not None else None
+        super().__init__(model, args, *rest, **kwargs)
         self._metrics: dict[str, dict[str, list[tuple[torch.Tensor, int]]]] = {"train": defaultdict(list), "eval": defaultdict(list)}
         self._steps_seen: dict[str, set[int]] = {"train": set(), "eval": set()}
+
+    @property
+    def batch_keys(self) -> tuple[str, ...]:
+        return self.objective.batch_keys if self.objective is not None else BATCH_KEYS
 
     def example_keys(self, example_index: torch.Tensor, training: bool) -> torch.Tensor:
         """(batch,) draw keys: a hash of (seed, global step, example index) in training, and of
@@ -49,37 +52,43 @@ class STPTrainer(Trainer):
         step = self.state.global_step if training else 0
         return hash_keys(self.args.seed, step, int(training), example_index)
 
+    def current_lambda(self) -> float:
+        """stp_lambda, raised linearly from 0 over the first stp_lambda_warmup_ratio of training
+        (as the reference's --lbd_warmup: by optimizer step over max_steps)."""
+        ratio = self.args.stp_lambda_warmup_ratio
+        if ratio <= 0 or not self.state.max_steps:
+            return self.args.stp_lambda
+        return self.args.stp_lambda * min(1.0, self.state.global_step / (ratio * self.state.max_steps))
+
     def _prepare_inputs(self, inputs):
-        """Draw the STP positions on the CPU from the collator's CPU spans, before the batch goes
-        to the device: no device-to-host copy or sync in the step. The spans themselves never go
-        to the model."""
-        spans = {key: inputs.pop(key) for key in BATCH_KEYS if key in inputs}
-        drawn = self._draw(spans) if self.args.stp_active and len(spans) == len(BATCH_KEYS) else {}
-        if drawn:
-            check_in_range(drawn["stp_positions"], inputs["input_ids"].shape[1], "stp_positions")
+        """Draw what the method needs on the CPU from the collator's CPU fields, before the batch
+        goes to the device: no device-to-host copy or sync in the step. Those fields never go to
+        the model."""
+        fields = {key: inputs.pop(key) for key in self.batch_keys if key in inputs}
+        drawn = {}
+        if self.objective is not None and self.args.stp_active and len(fields) == len(self.batch_keys):
+            cpu = fields | {key: inputs[key] for key in ("input_ids", "attention_mask") if key in inputs}
+            drawn = self.objective.draw(cpu, KeyedDraws(self.example_keys(fields["example_index"], self.model.training)))
+            for name, positions in self.objective.sequence_length_checks(drawn).items():
+                check_in_range(positions, inputs["input_ids"].shape[1], name)
         inputs = super()._prepare_inputs(inputs)
         device = self.args.device
-        return inputs | {key: value.to(device, non_blocking=True) for key, value in drawn.items()}
-
-    def _draw(self, spans: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        query, answer = spans["query_span"], spans["answer_span"]
-        keys = self.example_keys(spans["example_index"], self.model.training)
-        drawn = {"stp_positions": sample_positions(query, answer, self.args.stp_draws, self.args.stp_form, KeyedDraws(keys))}
-        if self.args.stp_skip_gap:
-            drawn["stp_skip"] = template_gap(query, answer)
-        return drawn
+        cpu_keys = self.objective.cpu_keys if self.objective is not None else ()
+        return inputs | {key: value if key in cpu_keys else value.to(device, non_blocking=True) for key, value in drawn.items()}
 
     def _set_signature_columns_if_needed(self):
-        """Keep the spans when `remove_unused_columns` drops what the model's forward does not take."""
+        """Keep the spans (and the method's other fields) when `remove_unused_columns` drops what
+        the model's forward does not take."""
         super()._set_signature_columns_if_needed()
-        self._signature_columns = list(dict.fromkeys([*self._signature_columns, *BATCH_KEYS]))
+        item_keys = self.objective.item_keys if self.objective is not None else BATCH_KEYS
+        self._signature_columns = list(dict.fromkeys([*self._signature_columns, *item_keys]))
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        drawn = {key: inputs.pop(key) for key in DRAWN_KEYS if key in inputs}
-        if not self.args.stp_active:
+        drawn = {key: inputs.pop(key) for key in list(inputs) if key.startswith(DRAWN_PREFIX)}
+        if self.objective is None or not self.args.stp_active:
             return super().compute_loss(model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch)
-        if "stp_positions" not in drawn:
-            raise ValueError(f"STP needs {', '.join(BATCH_KEYS)} in every batch; use semantic_tube's STPCollator")
+        if not drawn:
+            raise ValueError(f"method={self.args.method.value} needs {', '.join(self.batch_keys)} in every batch; use semantic_tube's STPCollator")
         ntp, outputs = super().compute_loss(
             model, {**inputs, "output_hidden_states": True}, return_outputs=True, num_items_in_batch=num_items_in_batch
         )
@@ -87,21 +96,26 @@ class STPTrainer(Trainer):
         # Return the outputs without the stack of every layer's states: prediction and
         # compute_metrics would otherwise gather and accumulate all of them.
         outputs = type(outputs)(**{key: value for key, value in outputs.items() if key != "hidden_states"})
-        with torch.set_grad_enabled(torch.is_grad_enabled() and self.args.stp_lambda > 0):
-            stp = stp_objective(hidden, drawn["stp_positions"], self.args.stp_form, drawn.get("stp_skip"))
-        stp_term = stp
+        trained = self.args.aux_trained
+        with torch.set_grad_enabled(torch.is_grad_enabled() and trained):
+            aux = self.objective.loss(model, inputs, hidden, drawn)
+        lam = self.current_lambda()
+        aux_term = aux
         if model.training:
             # Log both terms on the footing of the loss the Trainer reports: per optimizer step,
             # summed over accumulation micro-batches. If the Trainer will divide our loss by the
             # accumulation steps, it does so for both terms; if not, NTP already is normalised over
-            # the accumulated batch and the per-batch STP mean must be divided here.
+            # the accumulated batch and the per-batch aux mean must be divided here.
             ga_steps = self.current_gradient_accumulation_steps
             scaled = self._loss_scaled_for_ga(num_items_in_batch)
-            self._record("train", ntp if scaled else ntp / ga_steps, stp / ga_steps)
-            stp_term = stp / ga_steps if scaled else stp
+            values = {"ntp_loss": ntp if scaled else ntp / ga_steps, self.objective.log_name: aux / ga_steps}
+            if trained and self.args.stp_lambda_warmup_ratio > 0:
+                values["stp_lambda"] = torch.tensor(lam / ga_steps, device=ntp.device)  # the mean lambda used over the logging window
+            self._record("train", values)
+            aux_term = aux / ga_steps if scaled else aux
         else:
-            self._record("eval", ntp, stp, weight=len(drawn["stp_positions"]))
-        loss = ntp + self.args.stp_lambda * stp_term if self.args.stp_lambda > 0 else ntp
+            self._record("eval", {"ntp_loss": ntp, self.objective.log_name: aux}, weight=len(inputs["input_ids"]))
+        loss = ntp + lam * aux_term if trained else ntp
         return (loss, outputs) if return_outputs else loss
 
     def _loss_scaled_for_ga(self, num_items_in_batch) -> bool:
@@ -111,12 +125,12 @@ class STPTrainer(Trainer):
             return self.loss_is_scaled_for_ga
         return (self.model_accepts_loss_kwargs and num_items_in_batch is not None) or self.compute_loss_func is not None
 
-    def _record(self, mode: str, ntp: torch.Tensor, stp: torch.Tensor, weight: int = 1) -> None:
+    def _record(self, mode: str, values: dict[str, torch.Tensor], weight: int = 1) -> None:
         """Keep (weight * value, weight) per batch, the value left on the device (no sync here):
         training weighs each micro-batch 1, evaluation each batch by its examples, as the Trainer
         averages `eval_loss`."""
         self._steps_seen[mode].add(self.state.global_step)
-        for key, value in (("ntp_loss", ntp), ("stp_loss", stp)):
+        for key, value in values.items():
             self._metrics[mode][key].append((weight * value.detach().float(), weight))
 
     def _reduce(self, mode: str, records: list[tuple[torch.Tensor, int]]) -> float:
@@ -129,8 +143,9 @@ class STPTrainer(Trainer):
         return (gathered[0] / gathered[1]).item()
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
-        """Add the NTP and STP means: per optimizer step for training (so that
-        loss = ntp_loss + stp_lambda * stp_loss), per example for evaluation."""
+        """Add the NTP and the method's loss means: per optimizer step for training (so that
+        loss = ntp_loss + lambda * stp_loss; while lambda warms up, `stp_lambda` is the mean lambda
+        used over the window and the identity holds up to that averaging), per example for evaluation."""
         mode = "eval" if any(key.startswith("eval_") for key in logs) else "train" if "loss" in logs else None
         if mode is not None:
             prefix = "eval_" if mode == "eval" else ""
@@ -140,3 +155,13 @@ class STPTrainer(Trainer):
             self._metrics[mode].clear()
             self._steps_seen[mode].clear()
         super().log(logs, start_time)
+
+    def _save(self, output_dir: str | None = None, state_dict: dict | None = None) -> None:
+        """The Trainer's save, plus the predictor's weights beside the model (Pred options)."""
+        super()._save(output_dir, state_dict)
+        if self.args.should_save:
+            save_predictor(self.model, output_dir if output_dir is not None else self.args.output_dir)
+
+    def _load_from_checkpoint(self, resume_from_checkpoint: str, model=None) -> None:
+        super()._load_from_checkpoint(resume_from_checkpoint, model)
+        load_predictor(model if model is not None else self.model, resume_from_checkpoint)

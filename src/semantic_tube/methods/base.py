@@ -1,0 +1,57 @@
+"""What every training method provides to `STPTrainer`: its draws and its auxiliary loss.
+
+A method (Sec. 4.6, Appendix L) is NTP + lambda * aux. The trainer does the rest the same way
+for all of them: it pops `batch_keys` from the collated batch while it is still on the CPU,
+calls `draw` there (keyed randomness, no host sync on the device), moves what `draw` returns to
+the device, runs the main forward pass with hidden states, and adds `lambda * loss(...)`.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from semantic_tube.losses.sampling import KeyedDraws
+
+SPAN_KEYS = ("query_span", "answer_span", "example_index")  # what STPCollator adds for every method
+DRAWN_PREFIX = "stp_"  # every tensor `draw` returns is named stp_*, so the trainer can pop them before the model
+
+
+class Objective:
+    """One auxiliary loss. Subclasses set `log_name` and `forward_passes` and implement `draw` and `loss`.
+
+    log_name: the logged series (`<log_name>`, `eval_<log_name>`), e.g. stp_loss.
+    forward_passes: model forward passes per training step, the main one included (NTP and STP: 1).
+    batch_keys: the CPU fields of the collated batch this objective reads (never passed to the model).
+    item_keys: the dataset items' fields the collator turns into them (kept by remove_unused_columns).
+    cpu_keys: drawn tensors that stay on the CPU (spans a loss reads on the host to size its gathers).
+    """
+
+    log_name = "stp_loss"
+    forward_passes = 1
+    batch_keys: tuple[str, ...] = SPAN_KEYS
+    item_keys: tuple[str, ...] = SPAN_KEYS
+    cpu_keys: tuple[str, ...] = ()
+
+    def __init__(self, args):
+        self.args = args  # STPTrainingArguments
+
+    def draw(self, batch: dict[str, torch.Tensor], draws: KeyedDraws) -> dict[str, torch.Tensor]:
+        """Everything random or index-like the loss needs, computed on the CPU from `batch` (the
+        popped `batch_keys` plus the CPU `input_ids` and `attention_mask`). Keys start with `stp_`."""
+        raise NotImplementedError
+
+    def sequence_length_checks(self, drawn: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The drawn position tensors that must index the main sequence (checked on the CPU)."""
+        return {}
+
+    def loss(self, model, inputs: dict[str, torch.Tensor], hidden: torch.Tensor, drawn: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The auxiliary loss (a scalar) from the main pass's hidden states (batch, seq, dim) of
+        layer `args.stp_layer`; `model` is there for methods that need another forward pass."""
+        raise NotImplementedError
+
+
+def unwrap(model):
+    """The module under DDP / accelerate wrappers (where `stp_predictor` lives)."""
+    while hasattr(model, "module"):
+        model = model.module
+    return model

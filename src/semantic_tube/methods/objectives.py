@@ -1,0 +1,143 @@
+"""The trajectory methods: STP and the Appendix L variants Two Views, Mask and Curvature.
+
+Each draws on the CPU what it needs (positions, the template gap, a masked copy of the input)
+and computes its loss from the main pass's hidden states with the pure functions of
+`semantic_tube.losses`. With `trajectory=inst` the trajectory starts at the sequence's first
+token, so the system prompt and its template are part of it (Appendix L "Inst"); otherwise it is
+the query's content then the answer's content, the template gap between them bypassed.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from semantic_tube.losses.curvature import curvature_loss
+from semantic_tube.losses.mask import mask_loss, mask_span_ids, sample_mask_span
+from semantic_tube.losses.sampling import KeyedDraws, STPForm, sample_positions, template_gap
+from semantic_tube.losses.stp import span_loss, stp_loss
+from semantic_tube.losses.two_view import mean_view_loss, two_view_triplets
+from semantic_tube.methods.base import Objective
+from semantic_tube.methods.options import Predictor, Trajectory, TwoViewPool
+from semantic_tube.methods.predictor import predictor_of
+
+
+def trajectory_spans(batch: dict[str, torch.Tensor], trajectory: Trajectory) -> tuple[torch.Tensor, torch.Tensor]:
+    """The (batch, 2) query and answer spans the trajectory runs over; `inst` starts the first at 0."""
+    query, answer = batch["query_span"], batch["answer_span"]
+    if trajectory is Trajectory.INST:
+        query = torch.stack([torch.zeros_like(query[:, 0]), query[:, 1]], dim=1)
+    return query, answer
+
+
+class TrajectoryObjective(Objective):
+    """Shared by the methods that read one trajectory of the main pass."""
+
+    def spans(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        return trajectory_spans(batch, self.args.trajectory)
+
+    def gap(self, query: torch.Tensor, answer: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"stp_skip": template_gap(query, answer)} if self.args.stp_skip_gap else {}
+
+    def predictor(self, model):
+        return predictor_of(model) if self.args.predictor is Predictor.LINEAR else None
+
+
+class STPObjective(TrajectoryObjective):
+    """Sec. 3: 1 - cos(h_t - h_r, h_r - h_s) at drawn s < r < t (forms tube, anchored, zero, span);
+    with a linear predictor, Appendix L's (or Sec. 4.6's) Pred form."""
+
+    def draw(self, batch, draws: KeyedDraws):
+        query, answer = self.spans(batch)
+        positions = sample_positions(query, answer, self.args.stp_draws, self.args.stp_form, draws)
+        return {"stp_positions": positions, **self.gap(query, answer)}
+
+    def sequence_length_checks(self, drawn):
+        return {"stp_positions": drawn["stp_positions"]}
+
+    def loss(self, model, inputs, hidden, drawn):
+        predictor = self.predictor(model)
+        if self.args.stp_form is STPForm.SPAN:
+            return span_loss(hidden, drawn["stp_positions"], drawn.get("stp_skip"), predictor=predictor)
+        return stp_loss(
+            hidden, drawn["stp_positions"], drawn.get("stp_skip"), predictor=predictor, predictor_target=self.args.predictor_target
+        )
+
+
+class TwoViewObjective(TrajectoryObjective):
+    """Appendix L, Two Views: the STP formula with s = the trajectory's start, r = the query's last
+    token, t = the answer's last token (or, with pool=mean, the mean states of s..r and r..t)."""
+
+    cpu_keys = ("stp_query_span", "stp_answer_span")
+
+    def draw(self, batch, draws):
+        query, answer = self.spans(batch)
+        drawn = {"stp_positions": two_view_triplets(query, answer), **self.gap(query, answer)}
+        if self.args.two_view_pool is TwoViewPool.MEAN:
+            drawn |= {"stp_query_span": query, "stp_answer_span": answer}
+        return drawn
+
+    def sequence_length_checks(self, drawn):
+        return {"stp_positions": drawn["stp_positions"]}
+
+    def loss(self, model, inputs, hidden, drawn):
+        predictor = self.predictor(model)
+        if self.args.two_view_pool is TwoViewPool.MEAN:
+            return mean_view_loss(hidden, drawn["stp_query_span"], drawn["stp_answer_span"], predictor=predictor)
+        return stp_loss(
+            hidden, drawn["stp_positions"], drawn.get("stp_skip"), predictor=predictor, predictor_target=self.args.predictor_target
+        )
+
+
+class MaskObjective(TrajectoryObjective):
+    """Appendix L, Mask: a random span [s, r] of the trajectory replaced by a mask token, the
+    masked sequence run through the model again (g), and 1 - cos(h_r - h_s, g_t) with t the
+    trajectory's last token (target=full: 1 - cos(h_t, g_t)). One extra forward pass per step."""
+
+    log_name = "mask_loss"
+    forward_passes = 2
+
+    def __init__(self, args, mask_token_id: int):
+        super().__init__(args)
+        self.mask_token_id = mask_token_id
+
+    def draw(self, batch, draws):
+        query, answer = self.spans(batch)
+        positions = sample_mask_span(query, answer, draws)
+        masked = mask_span_ids(batch["input_ids"], query, answer, positions, self.mask_token_id)
+        return {"stp_positions": positions, "stp_mask_input_ids": masked, **self.gap(query, answer)}
+
+    def sequence_length_checks(self, drawn):
+        return {"stp_positions": drawn["stp_positions"].unsqueeze(1)}
+
+    def loss(self, model, inputs, hidden, drawn):
+        # Only the hidden states of the masked pass are needed: logits for one position, not the whole vocabulary per token.
+        masked = model(
+            input_ids=drawn["stp_mask_input_ids"],
+            attention_mask=inputs.get("attention_mask"),
+            output_hidden_states=True,
+            logits_to_keep=1,
+        )
+        return mask_loss(
+            hidden,
+            masked.hidden_states[self.args.stp_layer],
+            drawn["stp_positions"],
+            drawn.get("stp_skip"),
+            target=self.args.mask_target,
+            predictor=self.predictor(model),
+        )
+
+
+class CurvatureObjective(TrajectoryObjective):
+    """Appendix L, Curvature: the mean angle between consecutive steps along the trajectory."""
+
+    log_name = "curvature_loss"
+    cpu_keys = ("stp_query_span", "stp_answer_span")
+
+    def draw(self, batch, draws):
+        query, answer = self.spans(batch)
+        return {"stp_query_span": query, "stp_answer_span": answer}
+
+    def loss(self, model, inputs, hidden, drawn):
+        return curvature_loss(
+            hidden, drawn["stp_query_span"], drawn["stp_answer_span"], angle=self.args.curvature_angle, bypass_gap=self.args.stp_skip_gap
+        )

@@ -1,0 +1,47 @@
+"""The training method and its options: one enum per choice (Sec. 4.6, Appendix L).
+
+The options that a loss function takes itself (PredictorTarget, MaskTarget, CurvatureAngle) are
+defined beside that function in `semantic_tube.losses` and re-exported here.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from semantic_tube.losses.curvature import CurvatureAngle
+from semantic_tube.losses.mask import MaskTarget
+from semantic_tube.losses.stp import PredictorTarget
+
+__all__ = ["CurvatureAngle", "MaskTarget", "Method", "Predictor", "PredictorTarget", "Trajectory", "TwoViewPool"]
+
+
+class Method(str, Enum):
+    """What is added to the next-token loss, weighted by stp_lambda."""
+
+    NTP = "ntp"  # plain fine-tuning: nothing
+    STP = "stp"  # Semantic Tube Prediction (Sec. 3): 1 - cos(h_t - h_r, h_r - h_s)
+    LLM_JEPA = "llm-jepa"  # Huang et al. 2025: 1 - cos(Pred(Enc(Text)), Enc(Code)), views encoded on their own
+    TWO_VIEW = "two-view"  # Appendix L: the STP formula with s = 0 and r at the query's last token
+    MASK = "mask"  # Appendix L: a random span masked in a second pass g: 1 - cos(h_r - h_s, g_t)
+    CURVATURE = "curvature"  # Appendix L: mean angle between consecutive steps of the trajectory
+
+
+class Predictor(str, Enum):
+    """What maps the context's displacement before the cosine (Appendix L "Pred")."""
+
+    IDENTITY = "identity"  # the paper's STP: no predictor (local linearity implies identity)
+    LINEAR = "linear"  # a trainable d x d matrix, randomly initialised, saved beside the model
+
+
+class Trajectory(str, Enum):
+    """Which tokens form the trajectory (Appendix L "Inst")."""
+
+    CONTENT = "content"  # the query's and the answer's content only (the template gap bypassed)
+    INST = "inst"  # also every token before the query: the system prompt (instructions) and its template
+
+
+class TwoViewPool(str, Enum):
+    """How the two views are summarised (Appendix L, Two Views)."""
+
+    DISPLACEMENT = "displacement"  # h_r - h_0 and h_t - h_r
+    MEAN = "mean"  # the mean state of s..r and of r..t
