@@ -9,6 +9,7 @@ import pytest
 import torch
 import yaml
 from safetensors.torch import load_file
+from transformers import AutoTokenizer
 
 from semantic_tube.cli import main
 from semantic_tube.training.model import load_model
@@ -241,6 +242,10 @@ def test_train_fraction_trains_on_a_nested_subset(setup, tmp_path):
     assert main(["train", "--config", str(config), "--output_dir", str(out), "--train_fraction", "0.5", "--max_steps", "1", "--eval_file", ""]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["train_examples"] == 20 and metrics["train_fraction"] == 0.5
+    out = tmp_path / "limited"
+    code = main(["train", "--config", str(config), "--output_dir", str(out), "--max_train_examples", "16", "--train_fraction", "0.5",
+                 "--max_steps", "1", "--eval_file", ""])  # fmt: skip
+    assert code == 0 and json.loads((out / "metrics.json").read_text())["train_examples"] == 8
 
 
 @pytest.mark.parametrize(("method", "series", "passes"), [("mask", "mask_loss", 2), ("curvature", "curvature_loss", 1)])
@@ -253,3 +258,19 @@ def test_a_baseline_method_trains_end_to_end_and_records_its_cost(setup, tmp_pat
     assert metrics["cost/forward_passes_per_step"] == passes and metrics["cost/step_time_vs_ntp"] > 0
     assert yaml.safe_load((out / "stp_config.yaml").read_text())["method"] == method
     load_model(str(out), dtype="float32")  # a model trained with any method loads for evaluation
+
+
+def test_llm_jepa_with_lora_trains_and_reloads_with_its_predictor_tokens(setup, tmp_path):
+    _, _, config = setup
+    out = tmp_path / "jepa"
+    code = main(["train", "--config", str(config), "--output_dir", str(out), "--method", "llm-jepa", "--stp_lambda", "0.5",
+                 "--jepa_predictor_tokens", "1", "--finetuning", "lora", "--max_steps", "5", "--cost_batches", "1"])  # fmt: skip
+    assert code == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["cost/forward_passes_per_step"] == 3 and "final_jepa_loss" in metrics
+    model = load_model(str(out), dtype="float32")
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    predictor_id = tokenizer.convert_tokens_to_ids("<|predictor_1|>")
+    rows = model.get_base_model().get_input_embeddings().weight
+    # LoRA left the added row at its start, the mean of the rows before it: rebuilt exactly on load.
+    assert torch.allclose(rows[predictor_id], rows[:predictor_id].mean(dim=0), atol=1e-6)

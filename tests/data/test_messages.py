@@ -83,3 +83,16 @@ def test_nested_subsets_are_nested_seeded_and_in_file_order():
     assert nested_subset(examples, 1.0, seed=3) == examples and len(nested_subset(examples, 0.01, seed=0)) == 1
     with pytest.raises(ValueError, match=r"\(0, 1\]"):
         nested_subset(examples, 0.0, seed=0)
+
+
+def test_an_example_limit_cuts_a_pool_the_fractions_nest_inside():
+    from semantic_tube.data.messages import nested_subset
+
+    examples = [ChatExample(user=f"q{i}", assistant="a") for i in range(40)]
+    pool, half = nested_subset(examples, 1.0, seed=3, limit=16), nested_subset(examples, 0.5, seed=3, limit=16)
+    assert len(pool) == 16 and len(half) == 8 and set(half) <= set(pool)
+    # The pool is a prefix of the same shuffle as the fractions of the whole file.
+    assert set(pool) <= set(nested_subset(examples, 0.5, seed=3))
+    assert nested_subset(examples, 0.5, seed=3, limit=100) == nested_subset(examples, 0.5, seed=3)
+    with pytest.raises(ValueError, match="limit"):
+        nested_subset(examples, 1.0, seed=0, limit=0)

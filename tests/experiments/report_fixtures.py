@@ -84,11 +84,17 @@ def write_run(
     svd: list[float] | None = None,
     steps: int = 50,
     extra_coordinates: dict | None = None,
+    family: str | None = None,
 ) -> Path:
-    """A finished run (metrics.json present) of a sweep point, or a plain stp train folder."""
+    """A finished run (metrics.json present) of a sweep point, or a plain stp train folder.
+
+    `method` is the grid's name for it (a sweep's bundle, `two-view+warmup`); `family` the `method`
+    field training records in stp_config.yaml and metrics.json (`two-view`), left out when None, as
+    in runs older than that field."""
     stp_lambda = (0.0 if method == "ntp" else 0.02) if stp_lambda is None else stp_lambda
+    recorded = {} if family is None else {"method": family}
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "stp_config.yaml").write_text(yaml.safe_dump(config(method, seed, fraction, stp_lambda)))
+    (folder / "stp_config.yaml").write_text(yaml.safe_dump(config(method, seed, fraction, stp_lambda) | recorded))
     ntp_end = 0.2 + 0.001 * (seed % 7)
     stp_end = 0.6 if stp_lambda else 1.3
     state = {"global_step": steps, "log_history": log_history(ntp_end, stp_end, steps)}
@@ -103,6 +109,7 @@ def write_run(
         "seed": seed,
         "stp_lambda": stp_lambda,
         "stp_form": "tube",
+        **recorded,
     }
     if exact_hits is not None:
         metrics |= task_metrics(exact_hits, suffix_hits=suffix_hits)

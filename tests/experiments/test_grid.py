@@ -197,10 +197,15 @@ def validation():
 
 
 def test_every_preset_expands_and_passes_the_train_parser(validation):
-    assert {path.stem for path in SWEEPS} == {"quick", "paper_synth", "paper_turk", "paper_gsm8k", "paper_spider", "paper_nq_open", "paper_hellaswag"}
+    assert {path.stem for path in SWEEPS} == {
+        "quick", "paper_synth", "paper_turk", "paper_gsm8k", "paper_spider", "paper_nq_open", "paper_hellaswag", "ablation", "ablation_quick", "lambda",
+    }  # fmt: skip
     assert set(validation.errors) == set(BAD_CONFIGS)
     counts = {path.stem: len(expand(load_sweep(path))) for path in SWEEPS}
-    assert counts == {"quick": 18, "paper_synth": 60, **{f"paper_{t}": 10 for t in ("turk", "gsm8k", "spider", "nq_open", "hellaswag")}}
+    assert counts == {
+        "quick": 18, "paper_synth": 60, **{f"paper_{t}": 10 for t in ("turk", "gsm8k", "spider", "nq_open", "hellaswag")},
+        "ablation": 85, "ablation_quick": 45, "lambda": 105,
+    }  # fmt: skip
     for path in SWEEPS:
         sweep = load_sweep(path)
         check_field_names(sweep, validation.fields)
@@ -224,7 +229,7 @@ def test_paper_presets_use_the_papers_lambda_and_settings():
 
 
 def test_bad_values_are_rejected_by_the_train_parser(validation):
-    assert validation.errors["bad-form"] == "stp_form: 'tubes' is not a valid STPForm"
+    assert validation.errors["bad-form"] == "stp_form: 'tubes' is not one of ['tube', 'anchored', 'span', 'zero']"
     assert validation.errors["bad-lambda"] == "stp_lambda must be >= 0, got -1"
     assert "unknown task 'nope'" in validation.errors["bad-task"]
 

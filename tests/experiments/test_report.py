@@ -12,9 +12,12 @@ from semantic_tube.cli.report import main
 from semantic_tube.experiments import stats
 from semantic_tube.experiments.report import (
     ReportError,
+    best_variants,
     cells_of,
     design_of,
     efficiency_lines,
+    family_matrix,
+    family_variants,
     format_p,
     pair_by_seed,
     write_report,
@@ -252,4 +255,193 @@ def test_a_new_report_removes_only_the_figures_it_no_longer_draws(tmp_path):
     write_run(tmp_path / "one", method="stp", seed=82, exact_hits=100, sweep=False)
     report = write_report(tmp_path / "one", tmp_path / "out")
     assert sorted(path.name for path in (tmp_path / "out").glob("*.png")) == ["fig4a_loss_curves.png", "notes.png"]
-    assert report.markdown.splitlines()[2].startswith(f"`stp report {tmp_path / 'one'} --out {tmp_path / 'out'}` read 1 run folder (1 finished)")
+    assert report.markdown.splitlines()[2].startswith(
+        f"`stp report {tmp_path / 'one'} --out {tmp_path / 'out'}` read 1 run folder (1 finished)"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Families and options (Appendix L, Tables 4-5)
+
+FAMILIES = "### Families and options (Tables 4-5)"
+# A sweep named as sweeps/ablation.yaml names its bundles: arm -> (the `method` its config records,
+# exact hits out of 200 in SEEDS order; None: that point failed).
+ABLATION = {
+    "ntp": ("ntp", (120, 126, 118)),
+    "stp": ("stp", (130, 131, 127)),  # mean 0.6467
+    "stp+zero": ("stp", (133, 129, 131)),  # 0.655: the best of stp
+    "stp+pred": ("stp", (122, 128, 121)),  # 0.6183
+    "two-view": ("two-view", (125, 127, 124)),  # 0.6267
+    "two-view+warmup": ("two-view", (128, 126, 130)),  # 0.640: the best of two-view
+    "mask": ("mask", (124, 125, None)),  # 0.6225 on two seeds
+    "curvature": ("curvature", (121, 125, 120)),  # 0.610
+}
+
+
+def ablation_sweep(root):
+    for arm, (family, hits) in ABLATION.items():
+        for seed, exact in zip(SEEDS, hits):
+            folder = root / f"method={arm}__seed={seed}"
+            if exact is None:
+                write_failed(folder, method=arm, seed=seed)
+            else:
+                write_run(folder, method=arm, seed=seed, exact_hits=exact, family=family)
+    return root
+
+
+def ablation_values(arm: str) -> dict:
+    return {seed: hits / 200 for seed, hits in zip(SEEDS, ABLATION[arm][1]) if hits is not None}
+
+
+def ablation_mean(arm: str) -> float:
+    values = ablation_values(arm)
+    return sum(values.values()) / len(values)
+
+
+def scipy_p(row: str, column: str) -> tuple[float, int]:
+    """scipy's one-tailed paired p of row > column on the seeds both finished, and how many."""
+    a, b = ablation_values(row), ablation_values(column)
+    seeds = [seed for seed in SEEDS if seed in a and seed in b]
+    return float(sps.ttest_rel([a[s] for s in seeds], [b[s] for s in seeds], alternative="greater").pvalue), len(seeds)
+
+
+def markdown_row(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+@pytest.fixture(scope="module")
+def ablation(tmp_path_factory):
+    root = ablation_sweep(tmp_path_factory.mktemp("ablation"))
+    runs = [run for run in read_runs(root) if run.status == "finished"]
+    design = design_of(runs)
+    return root, write_report(root), cells_of(runs, design)
+
+
+def test_family_is_the_configs_method_not_the_bundle_name(tmp_path):
+    write_run(tmp_path / "a", method="stp-ish", seed=82, exact_hits=100, family="two-view")
+    write_run(tmp_path / "b", method="ntp", seed=82, stp_lambda=0.02, exact_hits=100, family="ntp")  # method ntp: lambda unused
+    write_run(tmp_path / "c", method="stp", seed=82, stp_lambda=0.0, exact_hits=100, family="stp")  # lambda 0: nothing added
+    write_run(tmp_path / "d", method="stp", seed=82, exact_hits=100)  # older runs: no `method` field, lambda decides
+    write_run(tmp_path / "e", method="ntp", seed=82, exact_hits=100)
+    write_run(tmp_path / "f", method="whatever", seed=82, exact_hits=100, family="mask", sweep=False)  # a plain stp train folder
+    runs = {run.point_id: run for run in read_runs(tmp_path)}
+    assert {name: (run.method, run.family) for name, run in runs.items()} == {
+        "a": ("stp-ish", "two-view"),  # the bundle name stays the arm
+        "b": ("ntp", "ntp"),
+        "c": ("stp", "ntp"),
+        "d": ("stp", "stp"),
+        "e": ("ntp", "ntp"),
+        "f": ("mask", "mask"),  # no bundle name: the family is the method
+    }
+
+
+def test_families_section_lists_every_variant_with_its_test_against_ntp(ablation):
+    _, report, _ = ablation
+    text = report.markdown
+    assert FAMILIES in text
+    p, n = scipy_p("stp+zero", "ntp")
+    assert markdown_row(["stp", "`stp+zero` (best)", "3", "0.655 ± 0.010", "+0.048", format_p(p), str(n)]) in text
+    p, n = scipy_p("mask", "ntp")
+    assert markdown_row(["mask", "`mask`", "2", "0.623 ± 0.004", "+0.008", format_p(p), str(n)]) in text
+    assert markdown_row(["ntp", "`ntp`", "3", "0.607 ± 0.021", "baseline", "—", "—"]) in text
+
+
+def test_table_4_takes_each_familys_best_variant_and_fills_only_cells_where_the_row_mean_is_higher(ablation):
+    _, report, cells = ablation
+    (setting,) = {setting for _, setting in cells}  # train_fraction=1, the same in every run
+    variants = family_variants("synth", "exact", setting, cells)
+    assert {variant.arm: variant.family for variant in variants} == {arm: family for arm, (family, _) in ABLATION.items()}
+    best = best_variants(variants)
+    assert {family: variant.arm for family, variant in best.items()} == {
+        "stp": "stp+zero",
+        "two-view": "two-view+warmup",
+        "mask": "mask",
+        "curvature": "curvature",
+        "ntp": "ntp",
+    }
+    chosen = [variant for family, variant in best.items() if family != "ntp"]
+    labels = {variant.arm: f"{variant.family}: `{variant.arm}`" for variant in chosen}
+    rows, _ = family_matrix("synth", "exact", setting, cells, chosen, labels, strike=False)
+    arms = ["stp+zero", "two-view+warmup", "mask", "curvature"]  # by mean, highest first
+    assert rows[0] == ["row > column", *(labels[arm] for arm in arms)]
+    for row, line in zip(arms, rows[1:]):
+        assert line[0] == labels[row]
+        for column, cell in zip(arms, line[1:]):
+            if ablation_mean(row) > ablation_mean(column):
+                p, n = scipy_p(row, column)
+                assert cell == format_p(p) + ("" if n == 3 else f" (n={n})")
+            else:
+                assert cell == "—"
+    assert sum(cell != "—" for line in rows[1:] for cell in line[1:]) == 6  # the upper triangle
+    for line in rows:
+        assert markdown_row(line) in report.markdown
+    assert "Best variants: stp: `stp+zero` (0.655), two-view: `two-view+warmup` (0.640), mask: `mask` (0.623)" in report.markdown
+    assert "`stp+zero` > `mask`: seed 37 (mask: failed)" in report.markdown
+    assert "so these p-values are optimistic" in report.markdown
+    assert not any("~~" in cell for line in rows for cell in line)  # Table 4 strikes nothing, as the paper's
+
+
+def test_table_5_compares_options_within_a_family_and_strikes_p_above_005(ablation):
+    _, report, _ = ablation
+    text = report.markdown
+    above, _ = scipy_p("stp+zero", "stp")
+    below, _ = scipy_p("stp", "stp+pred")
+    assert above > 0.05 > below
+    assert "Table 5, `stp`: p-values between its 3 variants (struck through: p > 0.05)." in text
+    assert markdown_row(["row > column", "`stp+zero`", "`stp`", "`stp+pred`"]) in text
+    assert markdown_row(["`stp+zero`", "—", f"~~{format_p(above)}~~", f"~~{format_p(scipy_p('stp+zero', 'stp+pred')[0])}~~"]) in text
+    assert markdown_row(["`stp`", "—", "—", format_p(below)]) in text
+    assert markdown_row(["`stp+pred`", "—", "—", "—"]) in text
+    p, _ = scipy_p("two-view+warmup", "two-view")
+    assert markdown_row(["`two-view+warmup`", "—", f"~~{format_p(p)}~~" if p > 0.05 else format_p(p)]) in text
+    assert "Table 5, `mask`" not in text and "Table 5, `curvature`" not in text  # one variant each
+    assert "Table 5, `ntp`" not in text
+
+
+def test_a_cell_on_fewer_than_two_pairs_says_so(tmp_path):
+    for seed, (plain, pred) in zip(SEEDS, ((125, 130), (127, None), (124, None))):
+        write_run(tmp_path / f"two-view-{seed}", method="two-view", seed=seed, exact_hits=plain, family="two-view")
+        if pred is None:
+            write_failed(tmp_path / f"two-view+pred-{seed}", method="two-view+pred", seed=seed)
+        else:
+            write_run(tmp_path / f"two-view+pred-{seed}", method="two-view+pred", seed=seed, exact_hits=pred, family="two-view")
+    text = write_report(tmp_path).markdown
+    assert FAMILIES in text
+    assert markdown_row(["`two-view+pred`", "—", "n<2"]) in text  # 0.650 on one seed > 0.627
+    assert "`two-view+pred` > `two-view`: seed 23 (two-view+pred: failed); seed 37 (two-view+pred: failed)" in text
+    assert "Table 4 needs two families besides `ntp`; here: `two-view`." in text
+    assert "no baseline (`ntp`) ran here" in text
+
+
+def test_families_at_several_lambdas_without_ntp_pick_their_best_lambda(tmp_path):
+    """As sweeps/lambda.yaml: stp and two-view at lambda_scale 1 and 2, no ntp: each lambda is a variant."""
+    for seed, hits in zip(SEEDS, (120, 126, 118)):
+        for family, bonus in (("stp", 0), ("two-view", 4)):
+            for scale in (1, 2):
+                write_run(
+                    tmp_path / f"{family}-x{scale}-{seed}",
+                    method=family,
+                    seed=seed,
+                    stp_lambda=0.01 * scale,
+                    exact_hits=hits + bonus + (3 + seed % 5) * scale,
+                    family=family,
+                    extra_coordinates={"lambda_scale": scale},
+                )
+    text = write_report(tmp_path).markdown
+    assert markdown_row(["two-view", "`two-view λ=0.02` (best)", "3", "0.680 ± 0.026"]) in text  # no ntp: no test columns
+    assert "Best variants: two-view: `two-view λ=0.02` (0.680), stp: `stp λ=0.02` (0.660)." in text
+    # the best variants differ by 4 hits on every seed: no spread, no test
+    assert "| two-view: `two-view λ=0.02` | — | n/a: every pair differs by the same amount: no spread to test against |" in text
+    p = float(sps.ttest_rel([0.65, 0.69, 0.64], [0.625, 0.66, 0.615], alternative="greater").pvalue)  # stp at 0.02 vs 0.01
+    assert markdown_row(["`stp λ=0.02`", "—", format_p(p)]) in text
+
+
+def test_no_families_section_for_ntp_against_stp(efficiency, tmp_path):
+    _, report = efficiency
+    assert FAMILIES not in report.markdown  # older runs, no `method` field
+    assert FAMILIES not in write_report(lambda_runs(tmp_path / "lambda")).markdown  # one family at several lambdas
+    for seed, ntp, stp in zip(SEEDS, (120, 126, 118), (130, 131, 127)):  # runs with the field: a quick.yaml sweep today
+        write_run(tmp_path / "new" / f"ntp-{seed}", method="ntp", seed=seed, exact_hits=ntp, family="stp")  # lambda 0
+        write_run(tmp_path / "new" / f"stp-{seed}", method="stp", seed=seed, exact_hits=stp, family="stp")
+    assert {run.family for run in read_runs(tmp_path / "new")} == {"ntp", "stp"}
+    assert FAMILIES not in write_report(tmp_path / "new").markdown

@@ -149,3 +149,36 @@ def test_cost_record_counts_passes_and_times_against_ntp(tiny_dir, train_file, t
     assert cost["cost/forward_passes_per_step"] == 2
     assert all(torch.equal(a, b) for a, b in zip(before, mask.model.parameters()))
     assert all(value.grad is None for value in mask.model.parameters())
+
+
+def jepa_trainer(tiny_dir, train_file, training_args):
+    from semantic_tube.data.collator import STPCollator, load_encoded_file
+    from semantic_tube.data.jepa_views import JepaViewOptions
+    from semantic_tube.methods import method_tokens
+    from semantic_tube.methods.tokens import add_special_tokens
+    from semantic_tube.training.model import load_tokenizer
+    from semantic_tube.training.trainer import STPTrainer
+
+    tokenizer, model = load_tokenizer(str(tiny_dir)), load_model(str(tiny_dir), dtype="float32")
+    add_special_tokens(model, tokenizer, method_tokens(training_args))
+    dataset = load_encoded_file(tokenizer, train_file, max_length=256, jepa_views=JepaViewOptions.from_args(training_args))
+    return STPTrainer(
+        model=model, args=training_args, train_dataset=dataset, data_collator=STPCollator(pad_token_id=tokenizer.pad_token_id),
+        processing_class=tokenizer,
+    )
+
+
+@pytest.mark.parametrize("single_pass", [False, True])
+def test_llm_jepa_trains_with_predictor_tokens_and_both_variants_log_the_same(tiny_dir, train_file, tmp_path, single_pass):
+    options = dict(method="llm-jepa", stp_lambda=0.5, max_steps=4, jepa_predictor_tokens=2)
+    trainer = jepa_trainer(tiny_dir, train_file, args(tmp_path / "a", jepa_single_pass=single_pass, **options))
+    trainer.train()
+    entries = [entry for entry in trainer.state.log_history if "loss" in entry]
+    assert len(entries) == 2
+    for entry in entries:
+        assert entry["loss"] == pytest.approx(entry["ntp_loss"] + 0.5 * entry["jepa_loss"], rel=1e-4, abs=1e-4)
+    assert trainer.objective.forward_passes == (2 if single_pass else 3)
+    if single_pass:
+        two_pass = jepa_trainer(tiny_dir, train_file, args(tmp_path / "b", **options))
+        two_pass.train()
+        assert losses(trainer, "jepa_loss") == pytest.approx(losses(two_pass, "jepa_loss"), rel=1e-4, abs=1e-5)

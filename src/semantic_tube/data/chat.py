@@ -34,13 +34,19 @@ class EncodedExample:
     """Token ids and labels of one example, the [start, end) token spans of its STP trajectory
     (the query and the answer, or the `text`/`code` views when the line has them; the template
     tokens between them form the gap STP bypasses), and its position in its data set (which keys
-    its STP draws, so they do not depend on how batches are formed)."""
+    its STP draws, so they do not depend on how batches are formed). For LLM-JEPA, the `jepa_*`
+    fields hold the two views rendered alone and Enc's index in each (`data.jepa_views`); None
+    for every other method."""
 
     input_ids: list[int]
     labels: list[int]
     query_span: tuple[int, int]
     answer_span: tuple[int, int]
     example_index: int = 0
+    jepa_text_ids: list[int] | None = None
+    jepa_text_last: int | None = None
+    jepa_code_ids: list[int] | None = None
+    jepa_code_last: int | None = None
 
 
 def render_chat(tokenizer, example: ChatExample, *, with_answer: bool = True, template_kwargs: dict | None = None) -> str:

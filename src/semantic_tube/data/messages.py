@@ -139,18 +139,23 @@ def write_chat_jsonl(path: str | Path, examples: list[ChatExample]) -> None:
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
-def nested_subset(examples: list[ChatExample], fraction: float, seed: int) -> list[ChatExample]:
-    """The first ceil(fraction * N) examples of one seeded shuffle, in the file's order.
+def nested_subset(examples: list[ChatExample], fraction: float, seed: int, limit: int | None = None) -> list[ChatExample]:
+    """The first ceil(fraction * N) examples of one seeded shuffle, in the file's order, where
+    N = len(examples), or `limit` when smaller (a pool cut from the same shuffle first).
 
-    Subsets of one seed are nested (the 1/4 subset lies inside the 1/2 subset) and do not depend
-    on anything else (method, training seed), so runs at different fractions, or of different
-    methods, differ only in what is compared (the paper's data-efficiency protocol, Sec. 4.3).
+    Subsets of one seed are nested (the 1/4 subset lies inside the 1/2 subset, and inside the pool)
+    and do not depend on anything else (method, training seed), so runs at different fractions, or
+    of different methods, differ only in what is compared (the paper's data-efficiency protocol,
+    Sec. 4.3).
     """
     if not 0 < fraction <= 1:
         raise ValueError(f"a data fraction must be in (0, 1], got {fraction}")
-    if fraction == 1:
+    if limit is not None and limit < 1:
+        raise ValueError(f"an example limit must be >= 1, got {limit}")
+    pool = len(examples) if limit is None else min(limit, len(examples))
+    if fraction == 1 and pool == len(examples):
         return list(examples)
     order = list(range(len(examples)))
     random.Random(seed).shuffle(order)
-    kept = sorted(order[: max(1, math.ceil(fraction * len(examples)))])
+    kept = sorted(order[: max(1, math.ceil(fraction * pool))])
     return [examples[i] for i in kept]

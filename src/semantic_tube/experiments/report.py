@@ -14,7 +14,12 @@ figures. The words the report uses:
   `stp train` folder), with lambda appended when one method was run at several lambdas;
 - setting: the rest of a configuration (data fraction, learning rate, ...). Two methods are
   compared within one setting, their runs paired by seed, as the paper's paired one-tailed
-  t-tests (Tables 4-5): same seed and same data subset, only the method differs.
+  t-tests (Tables 4-5): same seed and same data subset, only the method differs;
+- family: what a run trained, from its files (`Run.family`: the config's `method` field, `ntp`
+  at lambda 0); its methods are the family's variants. Where a setting's runs span two families
+  besides ntp, or a family has two variants of different names (`stp`, `stp+zero`), the task
+  gains Appendix L's layout: every variant, Table 4 (p-values between the families' best
+  variants) and Table 5 (p-values between the variants of each family).
 Nothing is averaged across unfinished runs: failed, running and interrupted points are listed
 with their error, and a comparison says which seeds it left out and why.
 """
@@ -382,6 +387,113 @@ def p_matrix(task: str, metric: str, setting: Setting, design: Design, cells: di
             line.append(f"{format_p(result.p_value)} (n={result.n})" if higher else "")
         rows.append(line)
     return [["row > column", *(f"`{arm}`" for arm in arms)], *rows]
+
+
+# ---------------------------------------------------------------------------------------------
+# Families and options (Appendix L, Tables 4-5)
+
+
+NTP_FAMILY = "ntp"
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One arm in one setting as a member of its family (`Run.family`, read from the run's files):
+    `method` is the arm's `method` coordinate (the sweep's bundle name), `point` its finished seeds."""
+
+    family: str
+    arm: str
+    method: str
+    point: stats.Summary
+
+
+@dataclass(frozen=True)
+class PairedP:
+    """One cell of Tables 4-5: the paired one-tailed test row > column and the seeds it left out."""
+
+    row: str
+    column: str
+    test: stats.PairedTest
+    left_out: tuple
+
+
+def family_of_runs(runs: list[Run]) -> str:
+    """The family a configuration's runs record; `a / b` when they disagree (shown, not hidden)."""
+    found = sorted({run.family for run in runs if run.family is not None})
+    return " / ".join(found) if found else "?"
+
+
+def family_variants(task: str, metric: str, setting: Setting, cells: dict) -> list[Variant]:
+    """The arms of `setting` with a finished value of the metric, by mean descending (ties keep the arms' order)."""
+    key = task_key(task, metric)
+    found = []
+    for (arm, where), runs in cells.items():
+        point = summary(runs, key) if where == setting else None
+        if point is not None and point.n:
+            done = finished(runs)
+            found.append(Variant(family_of_runs(done), arm, done[0].method, point))
+    return sorted(found, key=lambda variant: -variant.point.mean)
+
+
+def has_families(variants: list[Variant]) -> bool:
+    """Whether the Tables 4-5 layout says more than the baseline comparisons: two families besides
+    ntp, or a family with two variants of different names (several lambdas of one method alone are
+    Figure 7's business, not an option of the family)."""
+    methods = defaultdict(set)
+    for variant in variants:
+        methods[variant.family].add(variant.method)
+    return len(set(methods) - {NTP_FAMILY}) >= 2 or any(len(names) >= 2 for names in methods.values())
+
+
+def best_variants(variants: list[Variant]) -> dict[str, Variant]:
+    """Each family's variant with the highest mean (the first in the arms' order on a tie), families
+    by that mean descending. The choice uses the very test data the tests then run on."""
+    best = {}
+    for variant in sorted(variants, key=lambda variant: -variant.point.mean):
+        best.setdefault(variant.family, variant)
+    return best
+
+
+def paired_p(task: str, metric: str, setting: Setting, cells: dict, row: str, column: str) -> PairedP:
+    """row > column on the seeds both finished (`pair_by_seed`), one-tailed (`stats.paired_t_test`)."""
+    key = task_key(task, metric)
+    pairs, left_out = pair_by_seed(cells.get((row, setting), []), cells.get((column, setting), []), key, (row, column))
+    test = stats.paired_t_test([pair[1] for pair in pairs], [pair[2] for pair in pairs])
+    return PairedP(row, column, test, tuple(left_out))
+
+
+def p_cell(test: stats.PairedTest, seeds: int, strike: bool) -> str:
+    """A Tables 4-5 cell: p (three significant digits), `~~p~~` above 0.05 when `strike` (Table 5),
+    `(n=k)` when fewer pairs than the table's `seeds`, `n<2` below two pairs."""
+    if test.n < 2:
+        return "n<2"
+    if test.p_value is None:
+        return f"n/a: {test.reason}"
+    text = format_p(test.p_value)
+    text = f"~~{text}~~" if strike and test.p_value > stats.ALPHA else text
+    return text if test.n == seeds else f"{text} (n={test.n})"
+
+
+def family_matrix(
+    task: str, metric: str, setting: Setting, cells: dict, members: list[Variant], labels: dict[str, str], strike: bool
+) -> tuple[list[list[str]], list[PairedP]]:
+    """Tables 4-5 as the paper prints them: rows and columns by mean descending, the cell (row,
+    column) holding p of the paired one-tailed t-test row > column only where the row's mean is
+    higher than the column's (else —). Returns the table's rows and the tests behind its cells."""
+    members = sorted(members, key=lambda variant: -variant.point.mean)
+    seeds = max((variant.point.n for variant in members), default=0)
+    rows, tests = [["row > column", *(labels[variant.arm] for variant in members)]], []
+    for row in members:
+        line = [labels[row.arm]]
+        for column in members:
+            if row.point.mean > column.point.mean:
+                found = paired_p(task, metric, setting, cells, row.arm, column.arm)
+                tests.append(found)
+                line.append(p_cell(found.test, seeds, strike))
+            else:
+                line.append("—")
+        rows.append(line)
+    return rows, tests
 
 
 # ---------------------------------------------------------------------------------------------
@@ -792,6 +904,7 @@ class _Builder:
         ]
         lines += self.every_metric(task, [rate for rate in rates if "/" in rate] + others, set(rates))
         lines += self.comparison_tables(task, metric)
+        lines += self.families_section(task, metric)
         lines += self.table1(task, metric)
         return lines
 
@@ -887,6 +1000,122 @@ class _Builder:
                 ]
                 lines += table(p_matrix(task, metric, setting, self.design, self.cells)) + [""]
         return lines
+
+    def families_section(self, task: str, metric: str) -> list[str]:
+        """Appendix L's layout, in each setting whose runs span families (`has_families`): every
+        variant against the baseline, Table 4 (families by their best variants), Table 5 (options within a family)."""
+        blocks = []
+        for setting in dict.fromkeys(setting for _, setting in self.cells):
+            variants = family_variants(task, metric, setting, self.cells)
+            if has_families(variants):
+                blocks += self.families_block(task, metric, setting, variants)
+        if not blocks:
+            return []
+        return [
+            "### Families and options (Tables 4-5)",
+            "",
+            "A run's family is the `method` its stp_config.yaml records (`ntp` for method ntp or lambda 0; for runs older than that "
+            "field, lambda 0 is `ntp` and any other lambda `stp`); a variant is a configuration of that family, named as above. "
+            f'All tests on `{metric}`: paired by seed, one-tailed t-tests (`scipy.stats.ttest_rel`, `alternative="greater"`); '
+            "in Tables 4 and 5, as in the paper's, a cell (row, column) holds p of row > column only where the row's mean is higher, "
+            "else —; rows and columns by mean, highest first; a cell says its own n where fewer seeds paired up, `n<2` below two pairs.",
+            "",
+            *blocks,
+        ]
+
+    def families_block(self, task: str, metric: str, setting: Setting, variants: list[Variant]) -> list[str]:
+        lines = [f"#### {self.design.setting_label(setting)}", ""] if self.design.varying else []
+        best = best_variants(variants)
+        order = {family: index for index, family in enumerate(best)}
+        members = defaultdict(list)
+        for variant in sorted(variants, key=lambda variant: order[variant.family]):  # stable: by mean within a family
+            members[variant.family].append(variant)
+        seeds = max(variant.point.n for variant in variants)
+        baseline = self.design.baseline
+        against = {c.better: c for c in self.comparisons[task] if c.against_baseline and c.setting == setting}
+        rows = [
+            [
+                "family",
+                "variant",
+                "n",
+                f"`{metric}` mean ± std",
+                *([f"vs `{baseline}` (paired mean diff)", "p (one-tailed)", "pairs"] if baseline else []),
+            ]
+        ]
+        for family, group in members.items():
+            for variant in group:
+                mark = " (best)" if len(group) > 1 and variant is best[family] else ""
+                found = against.get(variant.arm)
+                test = [signed(found.test.mean_difference), format_p(found.test.p_value), str(found.test.n)] if found else ["—"] * 3
+                if variant.arm == baseline:
+                    test = ["baseline", "—", "—"]
+                rows.append(
+                    [
+                        family,
+                        f"`{variant.arm}`{mark}",
+                        str(variant.point.n),
+                        mean_std(variant.point, n_of_row=variant.point.n),
+                        *(test if baseline else []),
+                    ]
+                )
+        versus = (
+            f"its paired test against `{baseline}` (the comparison above); uncorrected, with {_plural(seeds, 'seed')} a p-value says "
+            f"little on its own, and a large one is no evidence that a variant equals `{baseline}`."
+            if baseline
+            else "no baseline (`ntp`) ran here, so there are no tests against one."
+        )
+        lines += [
+            "Every variant, by family (families by their best mean):",
+            "",
+            *table(rows),
+            "",
+            f"Mean ± std over finished seeds, and {versus}",
+            "",
+        ]
+        families = [family for family in best if family != NTP_FAMILY]
+        if len(families) >= 2:
+            chosen = [best[family] for family in families]
+            labels = {variant.arm: f"{variant.family}: `{variant.arm}`" for variant in chosen}
+            matrix, tests = family_matrix(task, metric, setting, self.cells, chosen, labels, strike=False)
+            named = ", ".join(f"{variant.family}: `{variant.arm}` ({fmt(variant.point.mean)})" for variant in chosen)
+            skipped = f" (`{NTP_FAMILY}`, plain fine-tuning, is left out, as in the paper)" if NTP_FAMILY in best else ""
+            lines += [
+                f"Table 4: p-values between families, each by its best variant{skipped}. Best variants: {named}.",
+                "",
+                *table(matrix),
+                "",
+                *self.left_out_note(tests),
+                "Each family stands in by the variant with the highest mean on this same test data, so these p-values are optimistic "
+                f"(the choice is not accounted for), and with {_plural(seeds, 'seed')} they say little; — means the row's mean is not "
+                "higher, not that the two are equal.",
+                "",
+            ]
+        else:
+            lines += [
+                f"Table 4 needs two families besides `{NTP_FAMILY}`; here: {', '.join(f'`{family}`' for family in families) or 'none'}.",
+                "",
+            ]
+        for family, group in members.items():
+            if len(group) < 2:
+                continue
+            labels = {variant.arm: f"`{variant.arm}`" for variant in group}
+            matrix, tests = family_matrix(task, metric, setting, self.cells, group, labels, strike=True)
+            lines += [
+                f"Table 5, `{family}`: p-values between its {len(group)} variants (struck through: p > 0.05).",
+                "",
+                *table(matrix),
+                "",
+                *self.left_out_note(tests),
+                f"Options of one family, paired by seed; a struck-through p is no evidence either way (not evidence the options are "
+                f"equal), and with {_plural(seeds, 'seed')} only large differences can show.",
+                "",
+            ]
+        return lines
+
+    @staticmethod
+    def left_out_note(tests: list[PairedP]) -> list[str]:
+        notes = [f"`{found.row}` > `{found.column}`: {'; '.join(found.left_out)}" for found in tests if found.left_out]
+        return [f"Seeds left out of the pairs: {' | '.join(notes)}.", ""] if notes else []
 
     def table1(self, task: str, metric: str) -> list[str]:
         classes = suffix_classes(self.done, task)

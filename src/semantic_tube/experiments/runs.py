@@ -7,7 +7,12 @@ A sweep folder holds one folder per grid point (possibly one level deeper), each
 `stp train` writes (stp_config.yaml, trainer_state.json, metrics.json, eval/<task>/eval.json)
 plus sweep_point.json, whose `coordinates` place the point in the grid. A plain `stp train`
 folder (no sweep_point.json) is read too: its coordinates are the usual sweep axes taken from
-stp_config.yaml, and its method is `ntp` when stp_lambda is 0, else `stp`.
+stp_config.yaml, and its method is its family (below).
+
+A run's family is what it trained, read from its files, never from a sweep's name for it: the
+`method` field of stp_config.yaml (or metrics.json), with `ntp` for method ntp or stp_lambda 0
+(nothing added to the next-token loss); for runs older than that field, `ntp` when stp_lambda is
+0, else `stp`. A sweep's bundle name (`two-view+warmup`) stays the run's `method` coordinate.
 
 A point is finished when metrics.json exists, failed when failed.json does, running while its
 `.lock` (`experiments.locks`) is held; anything else was interrupted or never started. Reports must
@@ -99,10 +104,28 @@ class Run:
                 return float(source["stp_lambda"])
         return None
 
+    @property
+    def family(self) -> str | None:
+        """What the run trained (`ntp`, `stp`, `two-view` ...), from its files: see `family_of`.
+        None when no file records it (an unreadable folder, a point that never wrote a config)."""
+        if not self.config and not self.metrics:
+            return None
+        return family_of(self.config, self.metrics, self.stp_lambda)
+
 
 def method_of_lambda(stp_lambda: float | None) -> str:
     """A plain run's method: lambda 0 is ordinary fine-tuning (NTP), anything else NTP + STP."""
     return "ntp" if stp_lambda is not None and float(stp_lambda) == 0.0 else "stp"
+
+
+def family_of(config: dict, metrics: dict, stp_lambda: float | None) -> str:
+    """The `method` field of the resolved config (else of metrics.json), `ntp` when it is ntp or
+    lambda is 0 (nothing is added to the next-token loss then); without the field (runs older
+    than it), `method_of_lambda`."""
+    recorded = next((source["method"] for source in (config, metrics) if source.get("method") not in (None, "")), None)
+    if recorded is None:
+        return method_of_lambda(stp_lambda)
+    return "ntp" if str(recorded) == "ntp" or (stp_lambda is not None and float(stp_lambda) == 0.0) else str(recorded)
 
 
 def is_run_folder(folder: Path) -> bool:
@@ -168,10 +191,10 @@ def read_run(folder: str | Path, root: str | Path | None = None) -> Run:
 
 def coordinates_of(point: dict, config: dict, metrics: dict) -> dict:
     """The grid coordinates: sweep_point.json's, else the plain axes of the config (or metrics),
-    completed with `method` (from lambda) and `seed` when the grid did not name them."""
+    completed with `method` (the family: `family_of`) and `seed` when the grid did not name them."""
     source = {**metrics, **config}  # the config is the complete record; metrics.json has a few fields
     coordinates = dict(point["coordinates"]) if "coordinates" in point else {axis: source[axis] for axis in PLAIN_AXES if axis in source}
-    coordinates.setdefault("method", method_of_lambda(source.get("stp_lambda", coordinates.get("stp_lambda"))))
+    coordinates.setdefault("method", family_of(config, metrics, source.get("stp_lambda", coordinates.get("stp_lambda"))))
     coordinates.setdefault("seed", source.get("seed"))
     return coordinates
 

@@ -14,7 +14,14 @@ from semantic_tube.methods.base import Objective
 from semantic_tube.methods.options import Method, Predictor
 from semantic_tube.methods.predictor import attach_predictor
 
-MASK_TOKEN = "<|stp_mask|>"  # added when the tokenizer has no mask token of its own
+
+def method_tokens(args) -> list[str]:
+    """The special tokens the method needs in the tokenizer before any data is encoded."""
+    if args.method is Method.LLM_JEPA and args.jepa_predictor_tokens > 0:
+        from semantic_tube.data.jepa_views import predictor_token_names
+
+        return predictor_token_names(args.jepa_predictor_tokens)
+    return []
 
 
 def build_objective(args, model, tokenizer) -> Objective | None:
@@ -42,14 +49,14 @@ def build_objective(args, model, tokenizer) -> Objective | None:
 
 
 def mask_token_id(model, tokenizer) -> int:
-    """The tokenizer's own mask token, else MASK_TOKEN added (embeddings resized)."""
+    """The tokenizer's own mask token, else `<|stp_mask|>` added (embeddings resized)."""
     if tokenizer is None:
         raise ValueError("method=mask needs the tokenizer (processing_class) to find or add a mask token")
     if tokenizer.mask_token_id is not None:
         return tokenizer.mask_token_id
-    from semantic_tube.training.tokens import add_special_tokens
+    from semantic_tube.methods.tokens import MASK_TOKEN, add_special_tokens
 
     return add_special_tokens(model, tokenizer, [MASK_TOKEN])[0]
 
 
-__all__ = ["Method", "Objective", "build_objective"]
+__all__ = ["Method", "Objective", "build_objective", "method_tokens"]

@@ -113,6 +113,13 @@ class DataArguments:
         default=1.0,
         metadata={"help": "train on this fraction of train_file, a seeded subset nested across fractions (Sec. 4.3)"},
     )
+    max_train_examples: int | None = field(
+        default=None,
+        metadata={
+            "help": "train on at most this many examples of train_file: a seeded subset (train_subset_seed) taken before "
+            "train_fraction and nested with it, so a large file can stand in for a small data set"
+        },
+    )
     train_subset_seed: int = field(
         default=0, metadata={"help": "seed of the train_fraction subset; the same for every method and training seed"}
     )
@@ -125,6 +132,8 @@ class DataArguments:
         self._apply_trl_loss_names()
         if not 0 < self.train_fraction <= 1:
             raise ConfigError(f"train_fraction must be in (0, 1], got {self.train_fraction}")
+        if self.max_train_examples is not None and self.max_train_examples < 1:
+            raise ConfigError(f"max_train_examples must be >= 1, got {self.max_train_examples}")
         if isinstance(self.chat_template_kwargs, str):
             try:
                 self.chat_template_kwargs = json.loads(self.chat_template_kwargs)

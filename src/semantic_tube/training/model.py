@@ -111,6 +111,10 @@ def load_model(model_name_or_path: str | None, *, dtype: str = "auto"):
         from peft import PeftModel
 
         base = load_model(base_model_of(folder), dtype=dtype)
+        if (folder / "tokenizer_config.json").is_file():
+            from semantic_tube.methods.tokens import restore_added_rows
+
+            restore_added_rows(base, load_tokenizer(str(folder)))  # rows of a mask or predictor token the method added
         return PeftModel.from_pretrained(base, str(folder))
     source = resolve_source(model_name_or_path)
     model = AutoModelForCausalLM.from_pretrained(source.location, dtype=torch_dtype, **source.kwargs())

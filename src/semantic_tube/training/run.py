@@ -21,8 +21,11 @@ import yaml
 from transformers import set_seed
 
 from semantic_tube.data.collator import EncodedDataset, STPCollator, encode_examples
+from semantic_tube.data.jepa_views import JepaViewOptions
 from semantic_tube.data.messages import ChatData, ChatExample, nested_subset, read_chat_jsonl
 from semantic_tube.data.nlrx.leakage import find_leakage
+from semantic_tube.methods import Method, method_tokens
+from semantic_tube.methods.tokens import add_special_tokens
 from semantic_tube.training.config import (
     ConfigError,
     DataArguments,
@@ -83,7 +86,7 @@ def attach_lora(model, model_args: ModelArguments):
     return get_peft_model(model, config)
 
 
-def encode_split(tokenizer, path: str, data: ChatData, data_args: DataArguments) -> EncodedDataset:
+def encode_split(tokenizer, path: str, data: ChatData, data_args: DataArguments, jepa_views: JepaViewOptions | None = None) -> EncodedDataset:
     dataset = encode_examples(
         tokenizer,
         data.examples,
@@ -93,6 +96,7 @@ def encode_split(tokenizer, path: str, data: ChatData, data_args: DataArguments)
         template_kwargs=data_args.chat_template_kwargs,
         skip_invalid=data_args.invalid_lines is InvalidLines.SKIP,
         skipped=data.skipped,
+        jepa_views=jepa_views,
     )
     logger.info("%s: %d examples, %d skipped", path, len(dataset), len(dataset.skipped))
     return dataset
@@ -115,11 +119,17 @@ def train(
 
     skip_invalid = data_args.invalid_lines is InvalidLines.SKIP
     train_data = read_chat_jsonl(data_args.train_file, skip_invalid=skip_invalid)
-    train_data.examples = nested_subset(train_data.examples, data_args.train_fraction, data_args.train_subset_seed)
+    train_data.examples = nested_subset(
+        train_data.examples, data_args.train_fraction, data_args.train_subset_seed, limit=data_args.max_train_examples
+    )
     eval_data = read_chat_jsonl(data_args.eval_file, skip_invalid=skip_invalid) if data_args.eval_file else None
     tokenizer = load_tokenizer(model_args.model_name_or_path)
-    train_set = encode_split(tokenizer, data_args.train_file, train_data, data_args)
-    eval_set = encode_split(tokenizer, data_args.eval_file, eval_data, data_args) if eval_data else None
+    # auto: float32 master weights for training, whatever the device (bf16 math comes from --bf16 autocast)
+    model = load_model(model_args.model_name_or_path, dtype="float32" if model_args.dtype == "auto" else model_args.dtype)
+    add_special_tokens(model, tokenizer, method_tokens(training_args))  # before encoding, and before LoRA wraps the model
+    jepa_views = JepaViewOptions.from_args(training_args) if training_args.method is Method.LLM_JEPA else None
+    train_set = encode_split(tokenizer, data_args.train_file, train_data, data_args, jepa_views)
+    eval_set = encode_split(tokenizer, data_args.eval_file, eval_data, data_args, jepa_views) if eval_data else None
 
     evaluator = None
     if task_args.eval_task:
@@ -135,8 +145,6 @@ def train(
         held_out["eval_task_file"] = evaluator.examples
     leakage = leakage_counts(train_data.examples, held_out)
 
-    # auto: float32 master weights for training, whatever the device (bf16 math comes from --bf16 autocast)
-    model = load_model(model_args.model_name_or_path, dtype="float32" if model_args.dtype == "auto" else model_args.dtype)
     if model_args.finetuning is Finetuning.LORA:
         model = attach_lora(model, model_args)
     trainer = STPTrainer(

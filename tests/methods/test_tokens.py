@@ -3,7 +3,7 @@
 import torch
 from transformers import AutoTokenizer, LlamaForCausalLM
 
-from semantic_tube.training.tokens import add_special_tokens
+from semantic_tube.methods.tokens import add_special_tokens
 from tests.tiny_models import tiny_model, tiny_tokenizer
 
 TOKENS = ["<|predictor_1|>", "<|predictor_2|>"]

@@ -14,7 +14,12 @@ the exact mean is cheaper and deterministic.
 
 from __future__ import annotations
 
+import re
+
 import torch
+
+MASK_TOKEN = "<|stp_mask|>"  # method=mask adds it when the tokenizer has no mask token of its own
+_PROJECT_TOKEN = re.compile(r"<\|stp_mask\|>|<\|predictor_\d+\|>")  # the tokens this project adds (mask, LLM-JEPA predictors)
 
 
 def _base(model):
@@ -65,3 +70,27 @@ def add_special_tokens(model, tokenizer, tokens: list[str]) -> list[int]:
             if getattr(output, "bias", None) is not None:
                 _fill_mean(output.bias.unsqueeze(-1), reference, new_rows)
     return list(ids)
+
+
+def restore_added_rows(model, tokenizer) -> list[int]:
+    """Rebuild the embedding rows of the tokens this project added, on a freshly loaded base model.
+
+    A LoRA adapter does not hold the embeddings, and LoRA leaves the added rows frozen at their
+    initial value, the mean of the rows before the first added token: recomputing that mean
+    restores them exactly. Called when a LoRA folder whose tokenizer holds such tokens is loaded.
+    Returns their ids (empty when there are none).
+    """
+    ids = sorted(tokenizer.convert_tokens_to_ids(token) for token in tokenizer.get_vocab() if _PROJECT_TOKEN.fullmatch(token))
+    if not ids:
+        return []
+    base = _base(model)
+    if base.get_input_embeddings().weight.shape[0] < max(len(tokenizer), ids[-1] + 1):
+        base.resize_token_embeddings(max(len(tokenizer), ids[-1] + 1), mean_resizing=False)
+    input_weight = base.get_input_embeddings().weight
+    _fill_mean(input_weight, ids[0], ids)
+    output = base.get_output_embeddings()
+    if output is not None and output.weight is not input_weight:
+        _fill_mean(output.weight, ids[0], ids)
+        if getattr(output, "bias", None) is not None:
+            _fill_mean(output.bias.unsqueeze(-1), ids[0], ids)
+    return ids
