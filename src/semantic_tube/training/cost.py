@@ -20,7 +20,7 @@ def _synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _timed_step(trainer, model, inputs: dict, plain: bool) -> float:
+def timed_step(trainer, model, inputs: dict, plain: bool) -> float:
     """Seconds for one forward + backward (no optimizer step); gradients discarded."""
     batch = dict(inputs)
     device = trainer.args.device
@@ -61,12 +61,12 @@ def measure_step_cost(trainer, batches: int, repeats: int = 2) -> dict[str, floa
     seconds = {True: 0.0, False: 0.0}
     try:
         for inputs in prepared[:1]:
-            _timed_step(trainer, model, inputs, plain=True)
-            _timed_step(trainer, model, inputs, plain=False)
+            timed_step(trainer, model, inputs, plain=True)
+            timed_step(trainer, model, inputs, plain=False)
         for _ in range(repeats):
             for inputs in prepared:
                 for plain in (True, False):
-                    seconds[plain] += _timed_step(trainer, model, inputs, plain)
+                    seconds[plain] += timed_step(trainer, model, inputs, plain)
     finally:
         model.train(was_training)
         if accumulation is not None:

@@ -14,6 +14,7 @@ from collections import defaultdict
 import torch
 from transformers import Trainer
 
+from semantic_tube.data.jepa_views import JEPA_BATCH_KEYS
 from semantic_tube.losses.sampling import KeyedDraws, hash_keys
 from semantic_tube.losses.stp import check_in_range
 from semantic_tube.methods import build_objective
@@ -22,6 +23,7 @@ from semantic_tube.methods.predictor import load_predictor, save_predictor
 from semantic_tube.training.config import STPTrainingArguments
 
 BATCH_KEYS = SPAN_KEYS  # what STPCollator adds for the sampler
+AUXILIARY_BATCH_KEYS = SPAN_KEYS + JEPA_BATCH_KEYS  # every CPU field STPCollator may add: never passed to the model
 
 
 class STPTrainer(Trainer):
@@ -64,7 +66,10 @@ class STPTrainer(Trainer):
         """Draw what the method needs on the CPU from the collator's CPU fields, before the batch
         goes to the device: no device-to-host copy or sync in the step. Those fields never go to
         the model."""
-        fields = {key: inputs.pop(key) for key in self.batch_keys if key in inputs}
+        # Every auxiliary field comes off, also those this method does not read (a data set encoded
+        # for LLM-JEPA trains any method); the objective gets what it asked for.
+        fields = {key: inputs.pop(key) for key in AUXILIARY_BATCH_KEYS + self.batch_keys if key in inputs}
+        fields = {key: fields[key] for key in self.batch_keys if key in fields}
         drawn = {}
         if self.objective is not None and self.args.stp_active and len(fields) == len(self.batch_keys):
             cpu = fields | {key: inputs[key] for key in ("input_ids", "attention_mask") if key in inputs}
