@@ -424,3 +424,11 @@ def test_the_example_job_files_shard_as_stp_sweep_reads_them():
     batch = ROOT / "examples" / "slurm" / "sweep.sbatch"
     assert subprocess.run(["bash", "-n", str(batch)], check=False).returncode == 0
     assert 'exec stp sweep --config "$SWEEP" --out "$OUT" "$@"' in batch.read_text()
+
+
+def test_the_step_estimate_counts_a_max_train_examples_pool():
+    config = {"train_file": None, "nlrx_examples": 1000, "per_device_train_batch_size": 8, "num_train_epochs": 1}
+    assert estimate_steps(config) == 100  # 800 generated training examples
+    assert estimate_steps({**config, "max_train_examples": 400}) == 50
+    assert estimate_steps({**config, "max_train_examples": 400, "train_fraction": 0.5}) == 25
+    assert estimate_steps({**config, "max_train_examples": 5000}) == 100

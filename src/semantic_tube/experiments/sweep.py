@@ -429,11 +429,14 @@ def estimate_steps(config: dict, processes: int = 1) -> int | None:
 
 
 def train_examples(config: dict) -> int | None:
-    """Lines of train_file, or the training split of the generated NL-RX data."""
+    """Lines of train_file, or the training split of the generated NL-RX data; at most max_train_examples."""
     if config.get("train_file"):
         path = Path(config["train_file"])
-        return sum(1 for line in path.open(encoding="utf-8") if line.strip()) if path.is_file() else None
-    return _nlrx_split(config)[0]
+        count = sum(1 for line in path.open(encoding="utf-8") if line.strip()) if path.is_file() else None
+    else:
+        count = _nlrx_split(config)[0]
+    limit = config.get("max_train_examples")
+    return min(count, int(limit)) if count is not None and limit else count
 
 
 def test_prompts(config: dict) -> int | None:
