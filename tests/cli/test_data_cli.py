@@ -1,4 +1,4 @@
-"""`stp data nlrx | stats | leakage` through `semantic_tube.cli.data.main`."""
+"""`stp data nlrx | stats | leakage | prepare` through `semantic_tube.cli.data.main`."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import pytest
 from semantic_tube.cli.data import build_parser, main
 from semantic_tube.data.messages import ChatExample, read_chat_jsonl, write_chat_jsonl
 from semantic_tube.data.nlrx import DEFAULT_EXAMPLES, DEFAULT_SEED, write_nlrx
+from semantic_tube.data.prepare import split_indices
+from tests.data.public_rows import made_up_rows
 
 
 def _write(path, pairs):
@@ -122,3 +124,164 @@ def test_unknown_subcommand_and_help(capsys):
     assert main(["nope"]) == 2
     assert main(["--help"]) == 0
     assert "nlrx" in capsys.readouterr().out
+
+
+# --- stp data prepare ---------------------------------------------------------------------------
+
+PREPARE_SPLITS = {  # the public data set's splits a made-up source holds, and its rows per split
+    "gsm8k": {"train": 6, "test": 3},
+    "spider": {"train": 20, "validation": 5},
+    "nq_open": {"train": 6, "validation": 3},
+    "hellaswag": {"train": 6, "validation": 3, "test": 2},
+}
+EXPECTED_SIZES = {"gsm8k": (6, 3), "spider": (20, 5), "nq_open": (6, 3), "hellaswag": (6, 3)}  # 20 + 5 pooled, 18% test
+
+
+@pytest.fixture
+def datasets_lib(tmp_path, monkeypatch):
+    datasets = pytest.importorskip("datasets")
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", str(tmp_path / "hf-cache"))  # local loads cache here
+    return datasets
+
+
+def _public_splits(task):
+    splits, start = {}, 0
+    for split, n in PREPARE_SPLITS[task].items():
+        splits[split] = made_up_rows(task, n, start)
+        start += n
+    if task == "hellaswag":
+        splits["test"] = [{**row, "label": ""} for row in splits["test"]]  # the Hub's test split is unlabelled
+    return splits
+
+
+def _expected(task, splits):
+    from semantic_tube.data.prepare import SOURCES
+
+    spec = SOURCES[task]
+    plan = spec.plan("paper")
+    if task == "spider":
+        every = [spec.mapping(row) for name in plan.pool for row in splits[name]]
+        train, test = split_indices(len(every), plan.test_size, plan.seed)
+        return [every[i] for i in train], [every[i] for i in test]
+    return [spec.mapping(row) for row in splits[plan[0]]], [spec.mapping(row) for row in splits[plan[1]]]
+
+
+def _written(out):
+    return [[json.loads(line) for line in (out / f"{name}.jsonl").read_text().splitlines()] for name in ("train", "test")]
+
+
+@pytest.mark.parametrize("task", list(PREPARE_SPLITS))
+@pytest.mark.parametrize("layout", ["save_to_disk", "jsonl_folder"])
+def test_prepare_from_a_local_copy_writes_the_papers_format(task, layout, datasets_lib, tmp_path, capsys):
+    splits = _public_splits(task)
+    source = tmp_path / "source"
+    if layout == "save_to_disk":
+        datasets_lib.DatasetDict({name: datasets_lib.Dataset.from_list(rows) for name, rows in splits.items()}).save_to_disk(source)
+    else:
+        source.mkdir()
+        for name, rows in splits.items():
+            (source / f"{name}.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    out = tmp_path / "out"
+    assert main(["prepare", "--task", task, "--source", str(source), "--out", str(out)]) == 0
+    assert "wrote" in capsys.readouterr().out
+    train, test = _written(out)
+    assert (len(train), len(test)) == EXPECTED_SIZES[task]
+    assert (train, test) == _expected(task, splits)
+    for name in ("train", "test"):
+        examples = read_chat_jsonl(out / f"{name}.jsonl").examples  # what stp train and stp eval read
+        assert all(example.system for example in examples)
+        assert all((example.text is not None) == (task == "hellaswag") for example in examples)
+
+
+def test_prepare_spider_original_split_and_a_parquet_folder(datasets_lib, tmp_path):
+    splits = _public_splits("spider")
+    source = tmp_path / "spider"
+    source.mkdir()
+    for name, rows in splits.items():
+        datasets_lib.Dataset.from_list(rows).to_parquet(source / f"{name}.parquet")
+    assert main(["prepare", "--task", "spider", "--source", str(source), "--output-dir", str(tmp_path / "o"), "--split", "original"]) == 0
+    train, test = _written(tmp_path / "o")
+    assert [line["messages"][1]["content"] for line in test] == [
+        f"For db_id:[{row['db_id']}]\n\n{row['question']}" for row in splits["validation"]
+    ]
+    assert len(train) == 20
+
+
+def _write_nlrx_release(folder, pairs):
+    folder.mkdir(parents=True)
+    (folder / "src.txt").write_text("\n".join(src for src, _ in pairs))  # the release's files end without a newline
+    (folder / "targ.txt").write_text("\n".join(targ for _, targ in pairs))
+
+
+def test_prepare_nlrx_from_the_release_folder_or_repository_root(datasets_lib, tmp_path):
+    rows = made_up_rows("turk", 10)
+    _write_nlrx_release(tmp_path / "deep-regex" / "datasets" / "NL-RX-Turk", [(row["src"], row["targ"]) for row in rows])
+    for source in (tmp_path / "deep-regex", tmp_path / "deep-regex" / "datasets" / "NL-RX-Turk"):
+        out = tmp_path / "out" / source.name
+        assert main(["prepare", "--task", "turk", "--source", str(source), "--out", str(out)]) == 0
+        train, test = _written(out)
+        assert (len(train), len(test)) == (8, 2)
+        assert sorted(line["messages"][1]["content"] for line in train + test) == sorted(row["src"] for row in rows)
+    single = tmp_path / "pool.jsonl"  # a data file with src/targ columns is one pool too
+    single.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    assert main(["prepare", "--task", "turk", "--source", str(single), "--out", str(tmp_path / "f")]) == 0
+    assert _written(tmp_path / "f") == _written(tmp_path / "out" / "deep-regex")
+
+
+def test_prepare_synth_rebuilds_the_papers_files_byte_for_byte(datasets_lib, tmp_path):
+    """The paper's synth files put back into the release's line order (train_test_split's
+    permutation undone) and prepared again: the same bytes, train and test."""
+    from tests.data.public_rows import NLRX_SYNTH
+
+    if not (NLRX_SYNTH / "train.jsonl").is_file():
+        pytest.skip("the paper's NL-RX-SYNTH files (/work/shared/data/nl-rx-synth) are not on this machine")
+    lines = {name: (NLRX_SYNTH / f"{name}.jsonl").read_text().splitlines() for name in ("train", "test")}
+    pooled = lines["test"] + lines["train"]  # train_test_split lists the test rows first in its permutation
+    train_index, test_index = split_indices(len(pooled), 0.2, 42)
+    release = [None] * len(pooled)
+    for position, index in enumerate(test_index + train_index):
+        messages = json.loads(pooled[position])["messages"]
+        release[index] = (messages[1]["content"], messages[2]["content"])
+    _write_nlrx_release(tmp_path / "NL-RX-Synth", release)
+    assert main(["prepare", "--task", "synth", "--source", str(tmp_path / "NL-RX-Synth"), "--out", str(tmp_path / "o")]) == 0
+    for name in ("train", "test"):
+        assert (tmp_path / "o" / f"{name}.jsonl").read_bytes() == (NLRX_SYNTH / f"{name}.jsonl").read_bytes(), name
+
+
+def test_prepare_offline_tells_the_user_to_pass_source(datasets_lib, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(datasets_lib.config, "HF_HUB_OFFLINE", True)  # what HF_HUB_OFFLINE=1 sets; no network is tried
+    assert main(["prepare", "--task", "gsm8k", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "cannot reach the Hugging Face Hub for 'openai/gsm8k'" in err and "pass --source" in err
+    assert main(["prepare", "--task", "synth", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "NL-RX is not on the Hugging Face Hub" in err and "--source" in err and "deep-regex" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_prepare_bad_row_missing_column_and_missing_split_write_nothing(datasets_lib, tmp_path, capsys):
+    splits = _public_splits("nq_open")
+    splits["validation"][1] = {**splits["validation"][1], "answer": []}
+    source = tmp_path / "nq"
+    datasets_lib.DatasetDict({name: datasets_lib.Dataset.from_list(rows) for name, rows in splits.items()}).save_to_disk(source)
+    out = tmp_path / "o"
+    assert main(["prepare", "--task", "nq_open", "--source", str(source), "--out", str(out)]) == 2
+    assert "stp data prepare: nq_open validation split, row 1: answer: expected a non-empty list" in capsys.readouterr().err
+    assert not out.exists()
+    renamed = tmp_path / "renamed"
+    datasets_lib.DatasetDict({"train": datasets_lib.Dataset.from_list([{"q": "x", "answer": "y"}])}).save_to_disk(renamed)
+    assert main(["prepare", "--task", "gsm8k", "--source", str(renamed), "--out", str(out)]) == 2
+    assert "gsm8k train split: no column 'question' (it has: q, answer)" in capsys.readouterr().err
+    only_train = tmp_path / "only_train.jsonl"
+    only_train.write_text(json.dumps(made_up_rows("gsm8k", 1)[0]) + "\n")
+    assert main(["prepare", "--task", "gsm8k", "--source", str(only_train), "--out", str(out)]) == 2
+    assert "no 'train' split (it has: all)" in capsys.readouterr().err
+    assert main(["prepare", "--task", "gsm8k", "--source", str(tmp_path / "missing dir" / "x"), "--out", str(out)]) == 2
+    assert "no such file or folder" in capsys.readouterr().err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("out_flag", ["--out", "--output_dir", "--output-dir"])
+def test_prepare_options(out_flag):
+    args = build_parser().parse_args(["prepare", "--task", "spider", out_flag, "d"])
+    assert (args.task, args.output_dir, args.source, args.split, args.subset) == ("spider", Path("d"), None, "paper", None)

@@ -152,6 +152,8 @@ def test_the_run_ends_with_its_scores_losses_and_files(setup, capsys):
     low, high = metrics["task_synth/exact_ci95_low"], metrics["task_synth/exact_ci95_high"]
     assert f"{exact:.3f}  [{low:.3f}, {high:.3f}]" in printed
     assert f"ntp {metrics['final_ntp_loss']:.4f}, stp {metrics['final_stp_loss']:.4f}" in printed
+    assert f"cost: 1 forward pass(es) per step, step time {metrics['cost/step_time_vs_ntp']:.2f} x NTP's" in printed
+    assert "method stp, stp_lambda 0.02" in printed
     assert re.search(r"stp train: done in \d+m \d\ds \(\d+m \d\ds of training\)", printed)
     assert str(out) in printed and "eval/synth/eval.json" in printed
     for name in ("all_results.json", "train_results.json", "eval_results.json"):
@@ -249,12 +251,13 @@ def test_train_fraction_trains_on_a_nested_subset(setup, tmp_path):
 
 
 @pytest.mark.parametrize(("method", "series", "passes"), [("mask", "mask_loss", 2), ("curvature", "curvature_loss", 1)])
-def test_a_baseline_method_trains_end_to_end_and_records_its_cost(setup, tmp_path, method, series, passes):
+def test_a_baseline_method_trains_end_to_end_and_records_its_cost(setup, tmp_path, capsys, method, series, passes):
     _, _, config = setup
     out = tmp_path / method
     assert main(["train", "--config", str(config), "--output_dir", str(out), "--method", method, "--max_steps", "5", "--cost_batches", "1"]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["method"] == method and f"final_{series}" in metrics and f"eval_{series}" in metrics
+    assert f"{series.removesuffix('_loss')} {metrics[f'final_{series}']:.4f}" in capsys.readouterr().out
     assert metrics["cost/forward_passes_per_step"] == passes and metrics["cost/step_time_vs_ntp"] > 0
     assert yaml.safe_load((out / "stp_config.yaml").read_text())["method"] == method
     load_model(str(out), dtype="float32")  # a model trained with any method loads for evaluation
@@ -274,3 +277,112 @@ def test_llm_jepa_with_lora_trains_and_reloads_with_its_predictor_tokens(setup, 
     rows = model.get_base_model().get_input_embeddings().weight
     # LoRA left the added row at its start, the mean of the rows before it: rebuilt exactly on load.
     assert torch.allclose(rows[predictor_id], rows[:predictor_id].mean(dim=0), atol=1e-6)
+
+
+def test_model_init_kwargs_reach_the_trained_model(setup, tmp_path, monkeypatch):
+    """--model_init_kwargs (TRL's model_init_kwargs) goes to from_pretrained: attn_implementation
+    reaches the loaded model's config; it is recorded in stp_config.yaml."""
+    import semantic_tube.training.run as run
+
+    _, _, config = setup
+    loaded = []
+    original = run.load_model
+
+    def recording(*args, **kwargs):
+        loaded.append(original(*args, **kwargs))
+        return loaded[-1]
+
+    monkeypatch.setattr(run, "load_model", recording)
+    out = tmp_path / "eager"
+    argv = ["train", "--config", str(config), "--output_dir", str(out), "--max_steps", "1", "--eval_file", "", "--cost_batches", "0",
+            "--model_init_kwargs", '{"attn_implementation": "eager"}']  # fmt: skip
+    assert main(argv) == 0
+    assert [model.config._attn_implementation for model in loaded] == ["eager"]
+    assert yaml.safe_load((out / "stp_config.yaml").read_text())["model_init_kwargs"] == {"attn_implementation": "eager"}
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--model_init_kwargs", "{attn: eager}"], "model_init_kwargs: not JSON"),
+        (["--model_init_kwargs", '["eager"]'], "model_init_kwargs: expected a mapping"),
+        (["--dtype", "float16", "--model_init_kwargs", '{"dtype": "bfloat16"}'],
+         "dtype given twice: dtype='float16' and model_init_kwargs['dtype']='bfloat16'"),
+        (["--model_init_kwargs", '{"torch_dtype": "int8"}'], "model_init_kwargs['torch_dtype']='int8': expected one of"),
+    ],
+)  # fmt: skip
+def test_bad_model_init_kwargs_are_config_errors_naming_the_field(argv, message, capsys):
+    assert main(["train", "--output_dir", "o", *argv]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_dtype_inside_model_init_kwargs_sets_dtype_and_round_trips(tmp_path):
+    from semantic_tube.training.arguments import parse_train_args
+    from semantic_tube.training.run import resolved_config, write_resolved_config
+
+    argv = ["--output_dir", str(tmp_path), "--model_init_kwargs", '{"dtype": "bfloat16", "attn_implementation": "eager"}']
+    configs = parse_train_args(argv)
+    assert (configs[0].dtype, configs[0].model_init_kwargs) == ("bfloat16", {"attn_implementation": "eager"})
+    write_resolved_config(tmp_path, *configs)
+    again = parse_train_args(["--config", str(tmp_path / "stp_config.yaml")])
+    assert resolved_config(*again) == resolved_config(*configs)
+
+
+def test_lora_settings_come_from_the_config_with_trls_names(tmp_path):
+    """lora_r, lora_alpha, lora_dropout and lora_target_modules are TRL's ModelConfig names too
+    (no aliases needed); a YAML list of modules, as TRL's configs write it, works."""
+    from semantic_tube.training.arguments import parse_train_args
+    from semantic_tube.training.run import attach_lora
+    from tests.tiny_models import tiny_model, tiny_tokenizer
+
+    preset = tmp_path / "lora.yaml"
+    preset.write_text(yaml.safe_dump({"use_peft": True, "lora_r": 4, "lora_alpha": 8, "lora_dropout": 0.1,
+                                      "lora_target_modules": ["q_proj", "v_proj"]}))  # fmt: skip
+    model_args = parse_train_args(["--config", str(preset), "--output_dir", str(tmp_path)])[0]
+    assert (model_args.lora_r, model_args.lora_alpha, model_args.lora_dropout) == (4, 8, 0.1)
+    assert model_args.lora_target_modules == "q_proj,v_proj"
+    lora = attach_lora(tiny_model(tiny_tokenizer()), model_args).peft_config["default"]
+    assert (lora.r, lora.lora_alpha, lora.lora_dropout, set(lora.target_modules)) == (4, 8, 0.1, {"q_proj", "v_proj"})
+    flags = parse_train_args(["--output_dir", "o", "--lora_r", "2", "--lora-target-modules", "k_proj"])[0]
+    assert (flags.lora_r, flags.lora_target_modules) == (2, "k_proj")
+
+
+@pytest.mark.parametrize("saved", [True, False], ids=["save_to_disk", "load_dataset"])
+def test_dataset_name_trains_on_a_local_datasets_folder_with_packing(setup, tmp_path, saved):
+    """--dataset_name: a save_to_disk folder, or JSON files datasets.load_dataset reads, of
+    prompt-completion rows; --packing trains on the same batches in one row each."""
+    from datasets import Dataset
+
+    root, model_dir, config = setup
+    rows = [json.loads(line)["messages"] for line in (root / "train.jsonl").read_text().splitlines()]
+    rows = [{"prompt": turns[:-1], "completion": turns[-1:]} for turns in rows]
+    folder = tmp_path / "data"
+    if saved:
+        Dataset.from_list(rows).save_to_disk(str(folder))
+    else:
+        folder.mkdir()
+        (folder / "train.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    logs = {}
+    for packing in ("false", "true"):
+        out = tmp_path / f"run-{packing}"
+        argv = ["train", "--config", str(config), "--train_file", "", "--dataset_name", str(folder), "--output_dir", str(out),
+                "--max_steps", "4", "--logging_steps", "2", "--eval_file", "", "--packing", packing, "--cost_batches", "0"]  # fmt: skip
+        assert main(argv) == 0
+        assert json.loads((out / "metrics.json").read_text())["train_examples"] == 40
+        logs[packing] = [entry for entry in json.loads((out / "trainer_state.json").read_text())["log_history"] if "stp_loss" in entry]
+    assert len(logs["true"]) == len(logs["false"]) > 0
+    for packed, padded in zip(logs["true"], logs["false"]):
+        assert packed["ntp_loss"] == pytest.approx(padded["ntp_loss"], rel=1e-4)
+        assert packed["stp_loss"] == pytest.approx(padded["stp_loss"], rel=1e-4)
+
+
+def test_dataset_name_and_train_file_together_are_an_error(capsys):
+    assert main(["train", "--output_dir", "o", "--train_file", "a.jsonl", "--dataset_name", "d"]) == 2
+    assert "train_file and dataset_name both given" in capsys.readouterr().err
+
+
+def test_packing_with_a_method_that_reads_whole_rows_is_a_config_error(setup, tmp_path, capsys):
+    root, model_dir, config = setup
+    argv = ["train", "--config", str(config), "--output_dir", str(tmp_path / "o"), "--packing", "true", "--method", "curvature"]
+    assert main(argv) == 2
+    assert "packing: method=curvature" in capsys.readouterr().err

@@ -57,3 +57,44 @@ def test_local_folder_loads_and_bad_folders_are_named(tmp_path):
         resolve_source(str(folder))
     with pytest.raises(FileNotFoundError, match="GGUF file not found"):
         resolve_source(str(tmp_path / "missing.gguf"))
+
+
+@pytest.fixture(scope="module")
+def tiny_llama(tmp_path_factory):
+    return str(save_tiny(tmp_path_factory.mktemp("init") / "tiny", "llama3"))
+
+
+@pytest.mark.parametrize("attn", ["eager", "sdpa"])
+def test_model_init_kwargs_reach_from_pretrained(tiny_llama, attn):
+    from semantic_tube.training.model import load_model
+
+    model = load_model(tiny_llama, dtype="float32", model_init_kwargs={"attn_implementation": attn})
+    assert model.config._attn_implementation == attn
+
+
+def test_a_dtype_in_model_init_kwargs_is_the_dtype_and_both_are_an_error(tiny_llama):
+    import torch
+
+    from semantic_tube.training.config import ConfigError
+    from semantic_tube.training.model import load_model
+
+    model = load_model(tiny_llama, model_init_kwargs={"dtype": "bfloat16"})
+    assert next(model.parameters()).dtype == torch.bfloat16
+    with pytest.raises(ConfigError, match=r"dtype given twice: dtype='float32' and model_init_kwargs\['dtype'\]='bfloat16'"):
+        load_model(tiny_llama, dtype="float32", model_init_kwargs={"dtype": "bfloat16"})
+
+
+def test_the_tokenizer_gets_trust_remote_code_and_revision_only(tiny_llama, monkeypatch):
+    from transformers import AutoTokenizer
+
+    seen = {}
+    original = AutoTokenizer.from_pretrained
+
+    def spy(location, **kwargs):
+        seen.update(kwargs)
+        return original(location, **kwargs)
+
+    monkeypatch.setattr(AutoTokenizer, "from_pretrained", spy)
+    kwargs = {"trust_remote_code": True, "attn_implementation": "eager", "low_cpu_mem_usage": True}
+    assert load_tokenizer(tiny_llama, model_init_kwargs=kwargs).chat_template
+    assert seen == {"trust_remote_code": True}

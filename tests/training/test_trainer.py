@@ -212,7 +212,7 @@ def test_task_metrics_go_through_the_trainer_log(tiny_dir, train_file, tmp_path)
     from semantic_tube.training.task_eval import TaskEvalCallback
 
     class FakeEvaluator:
-        def run(self, model, tokenizer, step, folder=None):
+        def run(self, model, tokenizer, step, folder=None, shard=(0, 1)):
             return {"task_synth/exact": 0.25}
 
     class Recorder(TrainerCallback):
@@ -230,6 +230,8 @@ def test_task_metrics_go_through_the_trainer_log(tiny_dir, train_file, tmp_path)
     scored = [entry for entry in recorder.logged if "task_synth/exact" in entry]
     assert [entry["step"] for entry in trainer.state.log_history if "task_synth/exact" in entry] == [2, 4]
     assert len(scored) == 2
+    # Scoring at a logging step must not swallow that step's training log (on_log clears should_log).
+    assert [entry["step"] for entry in trainer.state.log_history if "ntp_loss" in entry] == [2, 4]
 
 
 def test_positions_are_drawn_on_the_cpu_before_the_batch_moves(tiny_dir, train_file, tmp_path):
@@ -283,3 +285,45 @@ def test_stp_gradient_is_the_same_with_gradient_checkpointing(tiny_dir, train_fi
     assert grads[0].keys() == grads[1].keys() and len(grads[0]) > 10
     for name in grads[0]:
         torch.testing.assert_close(grads[1][name], grads[0][name], rtol=1e-4, atol=1e-6, msg=name)
+
+
+def batch_losses(trainer, batch) -> dict[str, float]:
+    """NTP and the method's loss of one batch through the trainer's own path (draws, forward, loss)."""
+    trainer.model.train()
+    trainer.current_gradient_accumulation_steps = 1
+    loss = trainer.compute_loss(trainer.model, trainer._prepare_inputs(dict(batch)))
+    values = {key: records[-1][0].item() for key, records in trainer._stp_metrics["train"].items()}
+    return values | {"loss": loss.item()}
+
+
+@pytest.mark.parametrize("options", [{}, {"stp_form": "span", "stp_draws": 3}, {"trajectory": "inst"}, {"method": "two-view"}])
+def test_packed_batches_give_the_padded_losses(tiny_dir, train_file, tmp_path, options):
+    """The same examples padded one per row and packed into one row (position ids restarting,
+    attention per example): the same NTP and STP losses, the draws keyed by example."""
+    trainer = make_trainer(tiny_dir, train_file, args(tmp_path, stp_lambda=0.5, **options))
+    pad = trainer.processing_class.pad_token_id
+    items = [trainer.train_dataset[i] for i in range(6)]
+    padded = batch_losses(trainer, STPCollator(pad_token_id=pad)(items))
+    packed = batch_losses(trainer, STPCollator(pad_token_id=pad, packing=True)(items))
+    assert packed.keys() == padded.keys() == {"loss", "ntp_loss", "stp_loss"}
+    for key in padded:
+        assert packed[key] == pytest.approx(padded[key], rel=1e-5, abs=1e-6), key
+
+
+def test_training_on_packed_batches_logs_the_padded_losses(tiny_dir, train_file, tmp_path):
+    pad = load_tokenizer(str(tiny_dir)).pad_token_id
+    padded = make_trainer(tiny_dir, train_file, args(tmp_path / "padded", stp_lambda=0.5, max_steps=6))
+    padded.train()
+    packed = make_trainer(tiny_dir, train_file, args(tmp_path / "packed", stp_lambda=0.5, max_steps=6), collator=STPCollator(pad, packing=True))
+    packed.train()
+    for key in ("loss", "ntp_loss", "stp_loss"):
+        assert losses(packed, key) == pytest.approx(losses(padded, key), rel=1e-4), key
+
+
+def test_methods_that_read_whole_rows_refuse_packed_batches(tiny_dir, train_file, tmp_path):
+    trainer = make_trainer(tiny_dir, train_file, args(tmp_path, stp_lambda=0.5, method="curvature"))
+    assert not trainer.objective.supports_packing
+    batch = STPCollator(trainer.processing_class.pad_token_id, packing=True)([trainer.train_dataset[i] for i in range(2)])
+    trainer.model.train()
+    with pytest.raises(ValueError, match="method=curvature does not run on packed batches"):
+        trainer._prepare_inputs(batch)

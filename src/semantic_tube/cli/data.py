@@ -4,13 +4,20 @@
         [--stats] [--reference FILE]
     stp data stats FILE [--reference FILE]
     stp data leakage FILE_A FILE_B
+    stp data prepare --task gsm8k|spider|nq_open|hellaswag|synth|turk --output_dir DIR
+        [--source PATH_OR_HUB_ID] [--split paper|original] [--subset NAME]
+
+`prepare` writes the paper's train.jsonl / test.jsonl for a task from the public data set (the
+Hugging Face Hub, or a local copy given by --source; NL-RX is not on the Hub and needs --source);
+the field mapping and the splits are in `semantic_tube.data.prepare`.
 
 `--n` and `--seed` default to what `stp train` generates when given no train_file. Multi-word
 options take dashes or underscores (`--test-fraction` is `--test_fraction`), as `stp train` does.
 
 Exit status: 0 on success; 1 when the grammar cannot give --n distinct examples, or when
 `leakage` finds strings in both files (like `diff`); 2 for bad arguments or a malformed or
-missing data file (the error names the file and line).
+missing data file (the error names the file and line), or a source `prepare` cannot use (a bad
+row is named by split, row index and field; nothing is written).
 """
 
 from __future__ import annotations
@@ -50,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_nlrx(commands.add_parser("nlrx", help="generate a synthetic NL-RX train/test split"))
     _add_stats(commands.add_parser("stats", help="operator frequencies, lengths and empty-language share"))
     _add_leakage(commands.add_parser("leakage", help="descriptions and regexes found in both files"))
+    _add_prepare(commands.add_parser("prepare", help="the paper's data files for a task, from the public data set"))
     return parser
 
 
@@ -112,6 +120,38 @@ def _add_leakage(leakage: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_prepare(prepare: argparse.ArgumentParser) -> None:
+    from semantic_tube.data.prepare import SOURCES, SPLIT_MODES
+
+    prepare.add_argument("--task", required=True, choices=list(SOURCES), help="the paper's task (required)")
+    add_option(
+        prepare,
+        "--output_dir",
+        "--out",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="folder for train.jsonl and test.jsonl (required, no default)",
+    )
+    prepare.add_argument(
+        "--source",
+        metavar="PATH_OR_HUB_ID",
+        help="a Hub id, or a local copy: a save_to_disk folder, a folder or file of JSON/JSONL/Parquet/CSV that "
+        "datasets.load_dataset reads, or for synth/turk the NL-RX release's folder (src.txt, targ.txt) "
+        "(default: the task's Hub id; synth/turk have none and need it)",
+    )
+    prepare.add_argument(
+        "--split",
+        choices=SPLIT_MODES,
+        default="paper",
+        help="paper: the splits the paper's files use (Spider and NL-RX re-split as the paper did); original: the "
+        "data set's own train and test/validation splits (default: %(default)s)",
+    )
+    prepare.add_argument(
+        "--subset", metavar="NAME", help="the data set's configuration (default: the task's, e.g. main for gsm8k)"
+    )
+
+
 def _read(path: Path) -> list[ChatExample]:
     return read_chat_jsonl(path).examples
 
@@ -149,12 +189,21 @@ def _leakage(args: argparse.Namespace) -> int:
     return 1 if leakage else 0
 
 
+def _prepare(args: argparse.Namespace) -> int:
+    from semantic_tube.data.prepare import load_source, prepare, split_summary, write_records
+
+    train, test = prepare(args.task, load_source(args.task, args.source, args.subset), args.split)
+    paths = [write_records(args.output_dir / f"{name}.jsonl", records) for name, records in (("train", train), ("test", test))]
+    print(f"wrote {paths[0]} ({len(train)} lines) and {paths[1]} ({len(test)} lines): {split_summary(args.task, args.split)}")
+    return 0
+
+
 def main(argv: list[str]) -> int:
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exit_:  # argparse exits on --help and on bad arguments
         return int(exit_.code or 0)
-    run = {"nlrx": _nlrx, "stats": _stats, "leakage": _leakage}[args.command]
+    run = {"nlrx": _nlrx, "stats": _stats, "leakage": _leakage, "prepare": _prepare}[args.command]
     try:
         return run(args)
     except GrammarExhausted as err:

@@ -129,6 +129,48 @@ def _trajectory_chars(prompt: str, full: str, example: ChatExample, use_views: b
     return query, _locate(full, example.assistant, len(prompt), example, "messages.assistant")
 
 
+@dataclass(frozen=True)
+class ChatTokens:
+    """One example tokenized once with character offsets: its token ids, the [start, end) token
+    spans of its STP trajectory (`EncodedExample`'s query_span / answer_span) and of the assistant
+    content (where the answer's NTP labels start)."""
+
+    input_ids: list[int]
+    query_span: tuple[int, int]
+    answer_span: tuple[int, int]
+    answer_tokens: tuple[int, int]
+
+
+def _tokens_with_spans(tokenizer, prompt: str, full: str, example: ChatExample, use_views: bool, add_special_tokens: bool) -> ChatTokens:
+    query_chars, trajectory_answer_chars = _trajectory_chars(prompt, full, example, use_views)
+    answer_chars = _locate(full, example.assistant, len(prompt), example, "messages.assistant")
+    encoding = tokenizer(full, add_special_tokens=add_special_tokens, return_offsets_mapping=True)
+    offsets = [tuple(pair) for pair in encoding["offset_mapping"]]
+    query, answer = _token_span(offsets, query_chars), _token_span(offsets, trajectory_answer_chars)
+    if query[0] < answer[0] < query[1]:  # one token holds the end of the query and the start of the answer: the answer's
+        query = (query[0], answer[0])
+    return ChatTokens(list(encoding["input_ids"]), query, answer, _token_span(offsets, answer_chars))
+
+
+def tokenize_chat(tokenizer, example: ChatExample, *, use_views: bool = True, template_kwargs: dict | None = None) -> ChatTokens:
+    """The conversation rendered with the chat template and tokenized once, with its spans.
+
+    Raises `ChatTemplateError` when the template renders the prompt differently from the
+    conversation's start, `DataError` when a turn's text cannot be found in the rendering.
+    """
+    prompt, full = _rendered_pair(tokenizer, example, template_kwargs)
+    return _tokens_with_spans(tokenizer, prompt, full, example, use_views, add_special_tokens=False)
+
+
+def tokenize_text_pair(tokenizer, example: ChatExample, *, use_views: bool = True, suffix: str = "") -> ChatTokens:
+    """A prompt and a completion as plain strings, without a chat template (`example.user` and
+    `example.assistant`, TRL's non-conversational prompt-completion rows), tokenized as TRL does:
+    `tokenizer(prompt + completion + suffix)` with the tokenizer's special tokens (`suffix`: the
+    end-of-sequence text TRL appends to the completion). The query is the prompt, the answer the
+    completion (or the `text` / `code` views), located by characters."""
+    return _tokens_with_spans(tokenizer, example.user, example.user + example.assistant + suffix, example, use_views, add_special_tokens=True)
+
+
 def encode_chat(
     tokenizer,
     example: ChatExample,
@@ -145,13 +187,9 @@ def encode_chat(
     stop early or never. Raises `ChatTemplateError` when the template renders the prompt
     differently from the conversation's start.
     """
-    prompt, full = _rendered_pair(tokenizer, example, template_kwargs)
-    query_chars, trajectory_answer_chars = _trajectory_chars(prompt, full, example, use_views)
-    answer_chars = _locate(full, example.assistant, len(prompt), example, "messages.assistant")
-    encoding = tokenizer(full, add_special_tokens=False, return_offsets_mapping=True)
-    offsets = [tuple(pair) for pair in encoding["offset_mapping"]]
-    answer_start, answer_end = _token_span(offsets, answer_chars)
-    needed = min(answer_end + 1, len(offsets))  # the answer and the end-of-turn token after it
+    tokens = tokenize_chat(tokenizer, example, use_views=use_views, template_kwargs=template_kwargs)
+    answer_start, answer_end = tokens.answer_tokens
+    needed = min(answer_end + 1, len(tokens.input_ids))  # the answer and the end-of-turn token after it
     if needed > max_length:
         part = "the answer" if answer_end > max_length else "the end-of-turn token after the answer"
         raise _error(
@@ -159,12 +197,12 @@ def encode_chat(
             "messages.assistant",
             f"max_length={max_length} cuts {part} (it needs {needed} tokens); raise max_length or skip such lines",
         )
-    input_ids = list(encoding["input_ids"][:max_length])
+    input_ids = tokens.input_ids[:max_length]
     return EncodedExample(
         input_ids=input_ids,
         labels=make_labels(input_ids, answer_start, label_mode, tokenizer.eos_token_id),
-        query_span=_token_span(offsets, query_chars),
-        answer_span=_token_span(offsets, trajectory_answer_chars),
+        query_span=tokens.query_span,
+        answer_span=tokens.answer_span,
     )
 
 

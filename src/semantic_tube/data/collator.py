@@ -1,4 +1,4 @@
-"""Datasets of encoded examples and the batch collator (dynamic padding, spans as tensors)."""
+"""Datasets of encoded examples and the batch collator (dynamic padding or packed rows, spans as tensors)."""
 
 from __future__ import annotations
 
@@ -89,21 +89,75 @@ def load_encoded_file(tokenizer, path: str | Path, *, max_length: int, skip_inva
     return encode_examples(tokenizer, data.examples, max_length=max_length, skip_invalid=skip_invalid, skipped=data.skipped, **options)
 
 
+def collate_spans(items: list[dict], padding_free: bool = False) -> dict[str, torch.Tensor]:
+    """The span tensors of a batch, for the trainer's sampler.
+
+    Each item is one example (query_span and answer_span [start, end), example_index), or a
+    packed row of several (TRL's packing: one [start, end) pair per example, an example_index per
+    example, and `seq_lengths`, each example's length, its spans counted from its own start).
+    With `padding_free` the items are laid one after the other in a single row.
+
+    One example per row: query_span, answer_span (batch, 2), example_index (batch,), as always.
+    Otherwise (packed rows, or padding_free) the same per example (N of them), in each example's
+    own coordinates, plus example_row and example_offset (N,): where each example starts.
+    """
+    spans: dict[str, list] = {"query_span": [], "answer_span": [], "example_index": [], "example_row": [], "example_offset": []}
+    packed = padding_free
+    start = 0
+    for row, item in enumerate(items):
+        lengths = item.get("seq_lengths")
+        if lengths is None:
+            lengths, pieces = [len(item["input_ids"])], {key: [item[key]] for key in ("query_span", "answer_span", "example_index")}
+        else:
+            packed = True
+            lengths = list(lengths)
+            pieces = {key: list(item[key]) for key in ("query_span", "answer_span", "example_index")}
+            if any(len(values) != len(lengths) for values in pieces.values()):
+                raise ValueError(f"a packed row has {len(lengths)} examples but spans for {[len(v) for v in pieces.values()]}")
+        if not padding_free:
+            start = 0
+        for i, length in enumerate(lengths):
+            for key, values in pieces.items():
+                spans[key].append(values[i])
+            spans["example_row"].append(0 if padding_free else row)
+            spans["example_offset"].append(start)
+            start += int(length)
+    collated = {
+        key: torch.tensor([[int(x) for x in v] if key.endswith("_span") else int(v) for v in values], dtype=torch.long)
+        for key, values in spans.items()
+    }
+    if not packed:
+        del collated["example_row"], collated["example_offset"]
+    return collated
+
+
 @dataclass
 class STPCollator:
-    """Pads a batch to its own longest example (never to max_length) on the right.
+    """Pads a batch to its own longest example (never to max_length) on the right, or with
+    `packing`, lays its examples one after the other in a single row with no padding at all.
 
     Returns input_ids, attention_mask, labels (padding = IGNORE_INDEX), and for the STP sampler
     query_span / answer_span as (batch, 2) LongTensors and example_index as a (batch,) LongTensor.
     When the items carry LLM-JEPA views, also jepa_text_input_ids / jepa_text_attention_mask
     (batch, text_len) and jepa_text_last (batch,), each view padded on the right to its own longest,
     and the same for jepa_code_*.
+
+    Packed (`packing=True`, TRL's padding-free layout): input_ids and labels (1, total), each
+    example's first label IGNORE_INDEX (it would be the target of the previous example's last
+    token), position_ids restarting at 0 for each example and no attention_mask, so the model
+    builds a causal mask per example (transformers' masking_utils, for eager and sdpa attention),
+    cu_seq_lens_q / cu_seq_lens_k and max_length_q / max_length_k for flash attention, and the
+    spans per example with their row and offset (`collate_spans`). The same examples as padded, so
+    the same NTP and STP losses.
     """
 
     pad_token_id: int
     pad_to_multiple_of: int | None = None
+    packing: bool = False
 
     def __call__(self, batch: list[dict]) -> dict[str, torch.Tensor]:
+        if self.packing:
+            return self._packed(batch)
         longest = max(len(item["input_ids"]) for item in batch)
         if self.pad_to_multiple_of:
             longest = -(-longest // self.pad_to_multiple_of) * self.pad_to_multiple_of
@@ -115,14 +169,7 @@ class STPCollator:
             input_ids[row, :n] = torch.tensor(item["input_ids"])
             labels[row, :n] = torch.tensor(item["labels"])
             attention_mask[row, :n] = 1
-        collated = {
-            "input_ids": input_ids,
-            "attention_mask": attention_mask,
-            "labels": labels,
-            "query_span": torch.tensor([item["query_span"] for item in batch], dtype=torch.long),
-            "answer_span": torch.tensor([item["answer_span"] for item in batch], dtype=torch.long),
-            "example_index": torch.tensor([item["example_index"] for item in batch], dtype=torch.long),
-        }
+        collated = {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels, **collate_spans(batch)}
         with_views = [item.get("jepa_text_ids") is not None for item in batch]
         if any(with_views):
             if not all(with_views):
@@ -130,6 +177,32 @@ class STPCollator:
             for view in ("text", "code"):
                 collated |= self._pad_view(batch, view)
         return collated
+
+    def _packed(self, batch: list[dict]) -> dict[str, torch.Tensor]:
+        if any(item.get("jepa_text_ids") is not None for item in batch):
+            raise ValueError("LLM-JEPA's views are not packed; train method=llm-jepa without packing")
+        input_ids = torch.cat([torch.tensor(item["input_ids"], dtype=torch.long) for item in batch])
+        labels = torch.cat([torch.tensor([IGNORE_INDEX, *item["labels"][1:]], dtype=torch.long) for item in batch])
+        position_ids = torch.cat([torch.arange(len(item["input_ids"])) for item in batch])
+        total = len(input_ids)
+        width = -(-total // self.pad_to_multiple_of) * self.pad_to_multiple_of if self.pad_to_multiple_of else total
+        if width > total:  # padding tokens at position 0 each: sequences of their own, with no loss
+            input_ids = torch.cat([input_ids, torch.full((width - total,), self.pad_token_id, dtype=torch.long)])
+            labels = torch.cat([labels, torch.full((width - total,), IGNORE_INDEX, dtype=torch.long)])
+            position_ids = torch.cat([position_ids, torch.zeros(width - total, dtype=torch.long)])
+        starts = (position_ids == 0).nonzero().flatten()
+        cu_seq_lens = torch.cat([starts, torch.tensor([width])]).to(torch.int32)
+        longest = int(cu_seq_lens.diff().max())
+        return {
+            "input_ids": input_ids[None],
+            "labels": labels[None],
+            "position_ids": position_ids[None],
+            "cu_seq_lens_q": cu_seq_lens,
+            "cu_seq_lens_k": cu_seq_lens,
+            "max_length_q": longest,
+            "max_length_k": longest,
+            **collate_spans(batch, padding_free=True),
+        }
 
     def _pad_view(self, batch: list[dict], view: str) -> dict[str, torch.Tensor]:
         """jepa_<view>_input_ids, jepa_<view>_attention_mask (batch, longest view) and jepa_<view>_last (batch,)."""

@@ -2,7 +2,8 @@
 
 One JSON object per line: {"messages": [{"role": "system", "content": ...},
 {"role": "user", "content": ...}, {"role": "assistant", "content": ...}]}; the system turn is
-optional. A line may also carry the paper's two views, `"text"` (the query view) and `"code"` (the
+optional. TRL's prompt-completion rows work too: {"prompt": [system and user turns], "completion":
+[the assistant turn]}, or each a plain string (the user's and the assistant's content). A line may also carry the paper's two views, `"text"` (the query view) and `"code"` (the
 answer view), each a string or a list holding one {"role", "content"} turn, as the paper's
 HellaSwag file does (the context, and the correct ending); STP then runs from one to the other.
 Every problem is reported as a `DataError` naming the file, the 1-based line and
@@ -14,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,11 +61,33 @@ def parse_chat_line(text: str, path: str | Path, line: int) -> ChatExample:
         record = json.loads(text)
     except json.JSONDecodeError as err:
         raise DataError(path, line, "json", f"invalid JSON ({err.msg} at column {err.colno})") from None
-    if not isinstance(record, dict) or not isinstance(record.get("messages"), list):
-        raise DataError(path, line, "messages", "expected an object with a list under 'messages'")
+    return chat_example_from_record(record, path, line)
+
+
+def chat_example_from_record(record, path: str | Path, line: int) -> ChatExample:
+    """One example from a row in the messages format or TRL's prompt-completion format, raising
+    `DataError` (path, line, field) on any problem.
+
+    messages: a list of {"role", "content"} turns, one system (optional), user and assistant
+    each. prompt / completion: each a list of such turns (the prompt's system and user, the
+    completion's assistant turn) or a string (the user's and the assistant's content). Either may
+    carry the `text` and `code` views.
+    """
+    if isinstance(record, Mapping) and "messages" not in record and "prompt" in record and "completion" in record:
+        turns = []
+        for name in ("prompt", "completion"):
+            value = record[name]
+            if isinstance(value, str):
+                value = [{"role": "user" if name == "prompt" else "assistant", "content": value}]
+            if not isinstance(value, list):
+                raise DataError(path, line, name, "expected a string or a list of {'role', 'content'} turns")
+            turns.extend(value)
+        record = {**record, "messages": turns}
+    if not isinstance(record, Mapping) or not isinstance(record.get("messages"), list):
+        raise DataError(path, line, "messages", "expected an object with a list under 'messages' (or 'prompt' and 'completion')")
     contents: dict[str, str] = {}
     for i, turn in enumerate(record["messages"]):
-        if not isinstance(turn, dict) or "role" not in turn or "content" not in turn:
+        if not isinstance(turn, Mapping) or "role" not in turn or "content" not in turn:
             raise DataError(path, line, f"messages[{i}]", "expected an object with 'role' and 'content'")
         role, content = turn["role"], turn["content"]
         if role not in ("system", "user", "assistant"):
@@ -93,7 +117,7 @@ def _view(record: dict, name: str, path: str | Path, line: int) -> str | None:
     if name not in record or record[name] is None:
         return None
     value = record[name]
-    if isinstance(value, list) and len(value) == 1 and isinstance(value[0], dict):
+    if isinstance(value, list) and len(value) == 1 and isinstance(value[0], Mapping):
         value = value[0].get("content")
     if not isinstance(value, str) or not value.strip():
         raise DataError(path, line, name, "expected a non-empty string or a list of one {'role', 'content'} turn")
@@ -101,7 +125,7 @@ def _view(record: dict, name: str, path: str | Path, line: int) -> str | None:
 
 
 def read_chat_jsonl(path: str | Path, *, skip_invalid: bool = False) -> ChatData:
-    """Read every example of a messages-format JSONL file.
+    """Read every example of a JSONL file in the messages (or prompt-completion) format.
 
     Blank lines are ignored. With `skip_invalid`, malformed lines are collected in
     `ChatData.skipped` instead of raising.
@@ -122,6 +146,37 @@ def read_chat_jsonl(path: str | Path, *, skip_invalid: bool = False) -> ChatData
                 data.skipped.append(err)
     if not data.examples:
         raise DataError(path, 0, "file", "no valid examples")
+    return data
+
+
+def read_chat_dataset(name: str | Path, *, split: str = "train", skip_invalid: bool = False) -> ChatData:
+    """Read every row of a `datasets` data set in the messages (or prompt-completion) format:
+    a folder written by `save_to_disk` (`load_from_disk`), or anything `datasets.load_dataset`
+    loads from a local path (a folder of JSON/Parquet/CSV files, a loading script). Of a
+    `DatasetDict`, the `split` is read. Errors name the data set and the 1-based row.
+    """
+    try:
+        import datasets
+    except ImportError as err:
+        raise ImportError("reading a `datasets` data set needs the datasets library: pip install 'semantic-tube[trl]'") from err
+
+    path = Path(name)
+    saved = path.is_dir() and ((path / "dataset_info.json").is_file() or (path / "dataset_dict.json").is_file())
+    loaded = datasets.load_from_disk(str(path)) if saved else datasets.load_dataset(str(name))
+    if isinstance(loaded, (datasets.DatasetDict, datasets.IterableDatasetDict)):
+        if split not in loaded:
+            raise DataError(name, 0, "split", f"no {split!r} split (it has: {', '.join(loaded)})")
+        loaded = loaded[split]
+    data = ChatData(examples=[])
+    for number, row in enumerate(loaded, start=1):
+        try:
+            data.examples.append(chat_example_from_record(row, name, number))
+        except DataError as err:
+            if not skip_invalid:
+                raise
+            data.skipped.append(err)
+    if not data.examples:
+        raise DataError(name, 0, "file", "no valid examples")
     return data
 
 

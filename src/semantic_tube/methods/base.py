@@ -13,6 +13,9 @@ import torch
 from semantic_tube.losses.sampling import KeyedDraws
 
 SPAN_KEYS = ("query_span", "answer_span", "example_index")  # what STPCollator adds for every method
+# In a packed batch (several examples per row), the spans are per example, in the example's own
+# coordinates, and these say where each example lies: its row and its offset in that row.
+PACKING_KEYS = ("example_row", "example_offset")
 DRAWN_PREFIX = "stp_"  # every tensor `draw` returns is named stp_*, so the trainer can pop them before the model
 
 
@@ -24,6 +27,7 @@ class Objective:
     batch_keys: the CPU fields of the collated batch this objective reads (never passed to the model).
     item_keys: the dataset items' fields the collator turns into them (kept by remove_unused_columns).
     cpu_keys: drawn tensors that stay on the CPU (spans a loss reads on the host to size its gathers).
+    supports_packing: whether `pack` can place its draws in packed rows (`losses.packing`).
     """
 
     log_name = "stp_loss"
@@ -31,6 +35,7 @@ class Objective:
     batch_keys: tuple[str, ...] = SPAN_KEYS
     item_keys: tuple[str, ...] = SPAN_KEYS
     cpu_keys: tuple[str, ...] = ()
+    supports_packing = False
 
     def __init__(self, args):
         self.args = args  # STPTrainingArguments
@@ -39,6 +44,14 @@ class Objective:
         """Everything random or index-like the loss needs, computed on the CPU from `batch` (the
         popped `batch_keys` plus the CPU `input_ids` and `attention_mask`). Keys start with `stp_`."""
         raise NotImplementedError
+
+    def pack(self, drawn: dict[str, torch.Tensor], row: torch.Tensor, offset: torch.Tensor, rows: int) -> dict[str, torch.Tensor]:
+        """The draws of a packed batch in row coordinates: `draw` ran per example (N of them, in
+        their own coordinates); example i lies in row `row[i]` from position `offset[i]`."""
+        raise ValueError(
+            f"method={self.args.method.value} does not run on packed batches (packing, padding_free): it reads whole rows "
+            "or runs a forward pass of its own; turn packing off for it"
+        )
 
     def sequence_length_checks(self, drawn: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """The drawn position tensors that must index the main sequence (checked on the CPU)."""

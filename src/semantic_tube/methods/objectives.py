@@ -13,6 +13,7 @@ import torch
 
 from semantic_tube.losses.curvature import curvature_loss
 from semantic_tube.losses.mask import mask_loss, mask_span_ids, sample_mask_span
+from semantic_tube.losses.packing import group_by_row, offset_gaps, offset_positions
 from semantic_tube.losses.sampling import KeyedDraws, STPForm, sample_positions, template_gap
 from semantic_tube.losses.stp import span_loss, stp_loss
 from semantic_tube.losses.two_view import mean_view_loss, two_view_triplets
@@ -41,10 +42,22 @@ class TrajectoryObjective(Objective):
     def predictor(self, model):
         return predictor_of(model) if self.args.predictor is Predictor.LINEAR else None
 
+    def pack(self, drawn, row, offset, rows):
+        """Positions (N, K, P) -> (rows, M * K, P) and gaps (N, 2) -> (rows, M, 2), each example's
+        shifted by its offset (`losses.packing`); only for the objectives that draw nothing else."""
+        if not self.supports_packing or set(drawn) - {"stp_positions", "stp_skip"}:
+            return super().pack(drawn, row, offset, rows)
+        packed = {"stp_positions": group_by_row(offset_positions(drawn["stp_positions"], offset), row, rows, fill=-1)}
+        if "stp_skip" in drawn:
+            packed["stp_skip"] = group_by_row(offset_gaps(drawn["stp_skip"], offset).unsqueeze(1), row, rows, fill=0)
+        return packed
+
 
 class STPObjective(TrajectoryObjective):
     """Sec. 3: 1 - cos(h_t - h_r, h_r - h_s) at drawn s < r < t (forms tube, anchored, zero, span);
     with a linear predictor, Appendix L's (or Sec. 4.6's) Pred form."""
+
+    supports_packing = True
 
     def draw(self, batch, draws: KeyedDraws):
         query, answer = self.spans(batch)
@@ -68,6 +81,10 @@ class TwoViewObjective(TrajectoryObjective):
     token, t = the answer's last token (or, with pool=mean, the mean states of s..r and r..t)."""
 
     cpu_keys = ("stp_query_span", "stp_answer_span")
+
+    @property
+    def supports_packing(self) -> bool:
+        return self.args.two_view_pool is TwoViewPool.DISPLACEMENT  # mean pooling reads whole rows
 
     def draw(self, batch, draws):
         query, answer = self.spans(batch)

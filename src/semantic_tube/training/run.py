@@ -22,7 +22,7 @@ from transformers import set_seed
 
 from semantic_tube.data.collator import EncodedDataset, STPCollator, encode_examples
 from semantic_tube.data.jepa_views import JepaViewOptions
-from semantic_tube.data.messages import ChatData, ChatExample, nested_subset, read_chat_jsonl
+from semantic_tube.data.messages import ChatData, ChatExample, nested_subset, read_chat_dataset, read_chat_jsonl
 from semantic_tube.data.nlrx.leakage import find_leakage
 from semantic_tube.methods import Method, method_tokens
 from semantic_tube.methods.tokens import add_special_tokens
@@ -37,7 +37,7 @@ from semantic_tube.training.config import (
 )
 from semantic_tube.training.cost import measure_step_cost
 from semantic_tube.training.model import load_model, load_tokenizer, write_model_record
-from semantic_tube.training.task_eval import TaskEvalCallback, TaskEvaluator
+from semantic_tube.training.task_eval import TaskEvalCallback, TaskEvaluator, evaluation_shard
 from semantic_tube.training.trainer import STPTrainer
 
 logger = logging.getLogger(__name__)
@@ -113,22 +113,27 @@ def train(
     output_dir = Path(training_args.output_dir)
     set_seed(training_args.seed)
     generated_test = None
-    if data_args.train_file is None:
+    if data_args.train_file is None and data_args.dataset_name is None:
         data_args.train_file, generated_test = default_nlrx_files(output_dir, data_args)
     write_resolved_config(output_dir, model_args, data_args, training_args, task_args)
 
     skip_invalid = data_args.invalid_lines is InvalidLines.SKIP
-    train_data = read_chat_jsonl(data_args.train_file, skip_invalid=skip_invalid)
+    train_source = data_args.dataset_name or data_args.train_file
+    if data_args.dataset_name:
+        train_data = read_chat_dataset(data_args.dataset_name, skip_invalid=skip_invalid)
+    else:
+        train_data = read_chat_jsonl(data_args.train_file, skip_invalid=skip_invalid)
     train_data.examples = nested_subset(
         train_data.examples, data_args.train_fraction, data_args.train_subset_seed, limit=data_args.max_train_examples
     )
     eval_data = read_chat_jsonl(data_args.eval_file, skip_invalid=skip_invalid) if data_args.eval_file else None
-    tokenizer = load_tokenizer(model_args.model_name_or_path)
+    tokenizer = load_tokenizer(model_args.model_name_or_path, model_init_kwargs=model_args.model_init_kwargs)
     # auto: float32 master weights for training, whatever the device (bf16 math comes from --bf16 autocast)
-    model = load_model(model_args.model_name_or_path, dtype="float32" if model_args.dtype == "auto" else model_args.dtype)
+    dtype = "float32" if model_args.dtype == "auto" else model_args.dtype
+    model = load_model(model_args.model_name_or_path, dtype=dtype, model_init_kwargs=model_args.model_init_kwargs)
     add_special_tokens(model, tokenizer, method_tokens(training_args))  # before encoding, and before LoRA wraps the model
     jepa_views = JepaViewOptions.from_args(training_args) if training_args.method is Method.LLM_JEPA else None
-    train_set = encode_split(tokenizer, data_args.train_file, train_data, data_args, jepa_views)
+    train_set = encode_split(tokenizer, train_source, train_data, data_args, jepa_views)
     eval_set = encode_split(tokenizer, data_args.eval_file, eval_data, data_args, jepa_views) if eval_data else None
 
     evaluator = None
@@ -152,11 +157,13 @@ def train(
         args=training_args,
         train_dataset=train_set,
         eval_dataset=eval_set,
-        data_collator=STPCollator(pad_token_id=tokenizer.pad_token_id),
+        data_collator=STPCollator(pad_token_id=tokenizer.pad_token_id, packing=data_args.packing),
         processing_class=tokenizer,
     )
+    if data_args.packing and trainer.objective is not None and not trainer.objective.supports_packing:
+        raise ConfigError(f"packing: method={training_args.method.value} with these options does not run on packed batches")
     if evaluator and task_args.eval_task_steps:
-        trainer.add_callback(TaskEvalCallback(evaluator, task_args.eval_task_steps, trainer.log))
+        trainer.add_callback(TaskEvalCallback(evaluator, task_args.eval_task_steps, trainer.log, task_args.eval_task_ranks))
     result = trainer.train(resume_from_checkpoint=checkpoint_to_resume(training_args))
     cost = measure_step_cost(trainer, training_args.cost_batches)
     trainer.save_model()
@@ -176,10 +183,11 @@ def train(
         **cost,
     }
     evaluated = trainer.evaluate() if eval_set is not None else {}
-    if evaluator is not None and trainer.is_world_process_zero():
+    shard = evaluation_shard(training_args, task_args.eval_task_ranks) if evaluator is not None else None
+    if shard is not None:
         logged = evaluator.scored_step == trainer.state.global_step  # the periodic evaluation just scored this model
-        task_metrics = evaluator.run(trainer.model, tokenizer, trainer.state.global_step)
-        if not logged:
+        task_metrics = evaluator.run(trainer.model, tokenizer, trainer.state.global_step, shard=shard)
+        if not logged and trainer.is_world_process_zero():
             trainer.log(task_metrics)  # through the Trainer, so report_to (TensorBoard, W&B) sees the scores
         evaluated.update(task_metrics)
     metrics.update(evaluated)

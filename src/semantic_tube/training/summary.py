@@ -30,8 +30,11 @@ def format_duration(seconds: float) -> str:
     return f"{hours}h {minutes:02d}m {seconds:02d}s" if hours else f"{minutes}m {seconds:02d}s"
 
 
+AUX_LOSSES = ("stp", "jepa", "mask", "curvature")  # the methods' logged series (<name>_loss)
+
+
 def _losses(metrics: dict) -> str:
-    parts = [f"{name} {metrics[f'final_{name}_loss']:.4f}" for name in ("ntp", "stp") if f"final_{name}_loss" in metrics]
+    parts = [f"{name} {metrics[f'final_{name}_loss']:.4f}" for name in ("ntp", *AUX_LOSSES) if f"final_{name}_loss" in metrics]
     if "eval_ntp_loss" in metrics:
         parts.append(f"held-out ntp {metrics['eval_ntp_loss']:.4f}")
     return ", ".join(parts) or "none logged (fewer steps than logging_steps?)"
@@ -43,11 +46,16 @@ def run_summary(metrics: dict, output_dir: str | Path, elapsed_seconds: float) -
     lines = [
         f"stp train: done in {format_duration(elapsed_seconds)} ({format_duration(metrics.get('train_runtime', 0.0))} of "
         f"training), {metrics.get('train_examples', '?')} training examples, seed {metrics.get('seed')}, "
-        f"stp_lambda {metrics.get('stp_lambda')}"
+        f"method {metrics.get('method', 'stp')}, stp_lambda {metrics.get('stp_lambda')}"
     ]
     tables = task_tables(metrics)
     lines += tables or ["no task scored (set eval_task to score one at the end)"]
     lines.append(f"final losses: {_losses(metrics)}")
+    if "cost/step_time_vs_ntp" in metrics:
+        lines.append(
+            f"cost: {metrics['cost/forward_passes_per_step']} forward pass(es) per step, "
+            f"step time {metrics['cost/step_time_vs_ntp']:.2f} x NTP's on the same batches"
+        )
     main_files = ["metrics.json", "stp_config.yaml", "trainer_state.json"]
     main_files += [str(path.relative_to(folder)) for path in sorted(folder.glob("eval/*/eval.json"))]
     weights = next((name for name in ("model.safetensors", "adapter_model.safetensors") if (folder / name).is_file()), None)

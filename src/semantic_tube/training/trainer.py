@@ -1,15 +1,27 @@
 """`STPTrainer`: the Hugging Face Trainer plus lambda * (the method's loss) from the same forward pass.
 
-It overrides only `compute_loss` (add the method's term), `_prepare_inputs` (draw on the CPU) and
-`log` (report NTP and the method's loss as their own series, `ntp_loss` / `stp_loss` (or
-`jepa_loss`, ...), and `eval_` versions), plus saving and loading the Pred options' predictor, so
-accumulation, schedules, checkpoints, resume, `report_to` and multi-process training work unchanged.
-The method (`--method`, Sec. 4.6 / Appendix L) is an `Objective` from `semantic_tube.methods`.
+The STP logic is `STPMixin`, which adds it to any `transformers.Trainer` subclass whose batches
+carry the spans (`STPTrainer(STPMixin, Trainer)` here, `semantic_tube.trl.STPSFTTrainer(STPMixin,
+SFTTrainer)` for TRL). It overrides only `compute_loss` (add the method's term), `_prepare_inputs`
+(draw on the CPU) and `log` (report NTP and the method's loss as their own series, `ntp_loss` /
+`stp_loss` (or `jepa_loss`, ...), and `eval_` versions), plus saving and loading the Pred options'
+predictor, so accumulation, schedules, checkpoints, resume, `report_to` and multi-process training
+work unchanged. The method (`--method`, Sec. 4.6 / Appendix L) is an `Objective` from
+`semantic_tube.methods`.
+
+The hidden states are those of the main forward pass, taken from the model's backbone by a forward
+hook while the base class computes its own loss: the NTP loss is the base class's, untouched (TRL's
+SFTTrainer scores tokens with a fused LM head whose outputs carry no hidden states).
+
+Packed batches (several examples per row: `packing`, `padding_free`) carry the spans per example
+with each example's row and offset (`PACKING_KEYS`); the objective draws per example, as unpacked,
+and places the draws in the rows (`losses.packing`).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from contextlib import contextmanager
 
 import torch
 from transformers import Trainer
@@ -18,25 +30,39 @@ from semantic_tube.data.jepa_views import JEPA_BATCH_KEYS
 from semantic_tube.losses.sampling import KeyedDraws, hash_keys
 from semantic_tube.losses.stp import check_in_range
 from semantic_tube.methods import build_objective
-from semantic_tube.methods.base import DRAWN_PREFIX, SPAN_KEYS
-from semantic_tube.methods.predictor import load_predictor, save_predictor
-from semantic_tube.training.config import STPTrainingArguments
+from semantic_tube.methods.base import DRAWN_PREFIX, PACKING_KEYS, SPAN_KEYS
+from semantic_tube.methods.predictor import base_model, load_predictor, predictor_of, save_predictor
+from semantic_tube.training.config import STPArguments
 
 BATCH_KEYS = SPAN_KEYS  # what STPCollator adds for the sampler
-AUXILIARY_BATCH_KEYS = SPAN_KEYS + JEPA_BATCH_KEYS  # every CPU field STPCollator may add: never passed to the model
+# every CPU field STPCollator may add: never passed to the model
+AUXILIARY_BATCH_KEYS = SPAN_KEYS + PACKING_KEYS + JEPA_BATCH_KEYS
 
 
-class STPTrainer(Trainer):
-    """Trainer whose loss is NTP + stp_lambda * aux, aux the method's loss (Huang et al., Sec. 3, Eq. 1)."""
+class STPMixin:
+    """NTP + stp_lambda * aux, aux the method's loss (Huang et al., Sec. 3, Eq. 1), for a
+    `transformers.Trainer` subclass: `class MyTrainer(STPMixin, SomeTrainer)`.
 
-    args: STPTrainingArguments
+    Needs arguments with the method's fields (`STPArguments`) and batches with the spans
+    (`query_span`, `answer_span`, `example_index`, as `STPCollator` or `semantic_tube.trl`'s
+    collator add them); the base class computes NTP as it always does.
+    """
+
+    args: STPArguments
 
     def __init__(self, model=None, args=None, *rest, **kwargs):
         # The objective may add tokens or a predictor to the model: before the Trainer wraps it and builds the optimizer.
-        self.objective = build_objective(args, model, kwargs.get("processing_class")) if args is not None and model is not None else None
+        # A model given by name (TRL loads it itself) gets its objective once the base class has loaded it.
+        ready = args is not None and model is not None and not isinstance(model, str)
+        self.objective = build_objective(args, model, kwargs.get("processing_class")) if ready else None
         super().__init__(model, args, *rest, **kwargs)
-        self._metrics: dict[str, dict[str, list[tuple[torch.Tensor, int]]]] = {"train": defaultdict(list), "eval": defaultdict(list)}
-        self._steps_seen: dict[str, set[int]] = {"train": set(), "eval": set()}
+        if not ready and self.model is not None:
+            self.objective = build_objective(self.args, self.model, self.processing_class)
+        predictor = predictor_of(self.model) if self.model is not None else None
+        if predictor is not None:
+            predictor.requires_grad_(True)  # a peft adapter added by the base class (peft_config=) freezes it
+        self._stp_metrics: dict[str, dict[str, list[tuple[torch.Tensor, int]]]] = {"train": defaultdict(list), "eval": defaultdict(list)}
+        self._stp_steps_seen: dict[str, set[int]] = {"train": set(), "eval": set()}
 
     @property
     def batch_keys(self) -> tuple[str, ...]:
@@ -69,11 +95,18 @@ class STPTrainer(Trainer):
         # Every auxiliary field comes off, also those this method does not read (a data set encoded
         # for LLM-JEPA trains any method); the objective gets what it asked for.
         fields = {key: inputs.pop(key) for key in AUXILIARY_BATCH_KEYS + self.batch_keys if key in inputs}
+        layout = {key: fields[key] for key in PACKING_KEYS if key in fields}
+        if layout:
+            # Packed rows get a block-diagonal causal mask from their restarting position ids only
+            # without a cache (transformers' masking_utils._preprocess_mask_arguments).
+            inputs["use_cache"] = False
         fields = {key: fields[key] for key in self.batch_keys if key in fields}
         drawn = {}
         if self.objective is not None and self.args.stp_active and len(fields) == len(self.batch_keys):
-            cpu = fields | {key: inputs[key] for key in ("input_ids", "attention_mask") if key in inputs}
+            cpu = fields if layout else fields | {key: inputs[key] for key in ("input_ids", "attention_mask") if key in inputs}
             drawn = self.objective.draw(cpu, KeyedDraws(self.example_keys(fields["example_index"], self.model.training)))
+            if layout:
+                drawn = self.objective.pack(drawn, layout["example_row"], layout["example_offset"], rows=inputs["input_ids"].shape[0])
             for name, positions in self.objective.sequence_length_checks(drawn).items():
                 check_in_range(positions, inputs["input_ids"].shape[1], name)
         inputs = super()._prepare_inputs(inputs)
@@ -94,13 +127,16 @@ class STPTrainer(Trainer):
             return super().compute_loss(model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch)
         if not drawn:
             raise ValueError(f"method={self.args.method.value} needs {', '.join(self.batch_keys)} in every batch; use semantic_tube's STPCollator")
-        ntp, outputs = super().compute_loss(
-            model, {**inputs, "output_hidden_states": True}, return_outputs=True, num_items_in_batch=num_items_in_batch
-        )
-        hidden = outputs.hidden_states[self.args.stp_layer]
-        # Return the outputs without the stack of every layer's states: prediction and
-        # compute_metrics would otherwise gather and accumulate all of them.
-        outputs = type(outputs)(**{key: value for key, value in outputs.items() if key != "hidden_states"})
+        with main_pass_hidden_states(model) as captured:
+            result = super().compute_loss(
+                model, {**inputs, "output_hidden_states": True}, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch
+            )
+        ntp, outputs = result if return_outputs else (result, None)
+        hidden = captured.hidden_states[self.args.stp_layer]
+        if outputs is not None and "hidden_states" in outputs:
+            # Return the outputs without the stack of every layer's states: prediction and
+            # compute_metrics would otherwise gather and accumulate all of them.
+            outputs = type(outputs)(**{key: value for key, value in outputs.items() if key != "hidden_states"})
         trained = self.args.aux_trained
         with torch.set_grad_enabled(torch.is_grad_enabled() and trained):
             aux = self.objective.loss(model, inputs, hidden, drawn)
@@ -134,9 +170,9 @@ class STPTrainer(Trainer):
         """Keep (weight * value, weight) per batch, the value left on the device (no sync here):
         training weighs each micro-batch 1, evaluation each batch by its examples, as the Trainer
         averages `eval_loss`."""
-        self._steps_seen[mode].add(self.state.global_step)
+        self._stp_steps_seen[mode].add(self.state.global_step)
         for key, value in values.items():
-            self._metrics[mode][key].append((weight * value.detach().float(), weight))
+            self._stp_metrics[mode][key].append((weight * value.detach().float(), weight))
 
     def _reduce(self, mode: str, records: list[tuple[torch.Tensor, int]]) -> float:
         """The logged mean over all ranks: one gather (and one host sync) per logging step."""
@@ -144,7 +180,7 @@ class STPTrainer(Trainer):
         weights = torch.tensor(float(sum(weight for _, weight in records)), device=total.device)
         gathered = self.accelerator.gather(torch.stack([total, weights]).view(1, 2)).view(-1, 2).sum(0)
         if mode == "train":  # a sum over micro-batches per optimizer step, averaged over the steps and ranks
-            return (gathered[0] / (len(self._steps_seen["train"]) * self.accelerator.num_processes)).item()
+            return (gathered[0] / (len(self._stp_steps_seen["train"]) * self.accelerator.num_processes)).item()
         return (gathered[0] / gathered[1]).item()
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
@@ -154,11 +190,11 @@ class STPTrainer(Trainer):
         mode = "eval" if any(key.startswith("eval_") for key in logs) else "train" if "loss" in logs else None
         if mode is not None:
             prefix = "eval_" if mode == "eval" else ""
-            for key, records in self._metrics[mode].items():
+            for key, records in self._stp_metrics[mode].items():
                 if records:
                     logs[prefix + key] = round(self._reduce(mode, records), 6)
-            self._metrics[mode].clear()
-            self._steps_seen[mode].clear()
+            self._stp_metrics[mode].clear()
+            self._stp_steps_seen[mode].clear()
         super().log(logs, start_time)
 
     def _save(self, output_dir: str | None = None, state_dict: dict | None = None) -> None:
@@ -170,3 +206,32 @@ class STPTrainer(Trainer):
     def _load_from_checkpoint(self, resume_from_checkpoint: str, model=None) -> None:
         super()._load_from_checkpoint(resume_from_checkpoint, model)
         load_predictor(model if model is not None else self.model, resume_from_checkpoint)
+
+
+class STPTrainer(STPMixin, Trainer):
+    """The Hugging Face Trainer whose loss is NTP + stp_lambda * aux, aux the method's loss
+    (Huang et al., Sec. 3, Eq. 1); takes `STPTrainingArguments` and batches from `STPCollator`."""
+
+
+class _Captured:
+    hidden_states: tuple[torch.Tensor, ...] | None = None
+
+
+@contextmanager
+def main_pass_hidden_states(model):
+    """Capture the hidden states of the first forward pass of `model`'s backbone (the base
+    PreTrainedModel's `base_model`: LlamaModel under LlamaForCausalLM, under DDP and peft
+    wrappers) while the block runs; the caller asks for them with output_hidden_states=True."""
+    captured = _Captured()
+
+    def hook(module, args, output):
+        if captured.hidden_states is None:
+            captured.hidden_states = getattr(output, "hidden_states", None)
+
+    handle = base_model(model).base_model.register_forward_hook(hook)
+    try:
+        yield captured
+    finally:
+        handle.remove()
+    if captured.hidden_states is None:
+        raise ValueError(f"{type(base_model(model)).__name__}'s backbone returned no hidden states for output_hidden_states=True")
