@@ -386,3 +386,14 @@ def test_packing_with_a_method_that_reads_whole_rows_is_a_config_error(setup, tm
     argv = ["train", "--config", str(config), "--output_dir", str(tmp_path / "o"), "--packing", "true", "--method", "curvature"]
     assert main(argv) == 2
     assert "packing: method=curvature" in capsys.readouterr().err
+
+
+def test_training_on_from_a_folder_continues_its_predictor(setup, tmp_path):
+    _, _, config = setup
+    first, second = tmp_path / "first", tmp_path / "second"
+    options = ["--predictor", "linear", "--max_steps", "2", "--eval_file", "", "--cost_batches", "0"]
+    assert main(["train", "--config", str(config), "--output_dir", str(first), *options]) == 0
+    trained = load_file(first / "stp_predictor.safetensors")["weight"]
+    assert main(["train", "--config", str(config), "--output_dir", str(second), "--model_name_or_path", str(first), *options,
+                 "--learning_rate", "0"]) == 0  # fmt: skip
+    assert torch.equal(load_file(second / "stp_predictor.safetensors")["weight"], trained)

@@ -25,6 +25,7 @@ from semantic_tube.data.jepa_views import JepaViewOptions
 from semantic_tube.data.messages import ChatData, ChatExample, nested_subset, read_chat_dataset, read_chat_jsonl
 from semantic_tube.data.nlrx.leakage import find_leakage
 from semantic_tube.methods import Method, method_tokens
+from semantic_tube.methods.predictor import PREDICTOR_FILE, load_predictor
 from semantic_tube.methods.tokens import add_special_tokens
 from semantic_tube.training.config import (
     ConfigError,
@@ -160,6 +161,8 @@ def train(
         data_collator=STPCollator(pad_token_id=tokenizer.pad_token_id, packing=data_args.packing),
         processing_class=tokenizer,
     )
+    if model_args.model_name_or_path and load_predictor(trainer.model, model_args.model_name_or_path):
+        logger.info("predictor: continuing from %s", Path(model_args.model_name_or_path) / PREDICTOR_FILE)
     if data_args.packing and trainer.objective is not None and not trainer.objective.supports_packing:
         raise ConfigError(f"packing: method={training_args.method.value} with these options does not run on packed batches")
     if evaluator and task_args.eval_task_steps:
