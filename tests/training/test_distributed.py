@@ -59,3 +59,19 @@ def test_task_evaluation_under_two_processes_writes_what_one_process_writes(tiny
     assert meta.get("processes", 1) == (2 if ranks == "all" else 1)
     one_metrics, two_metrics = (json.loads((tmp_path / run / "metrics.json").read_text()) for run in ("one", "two"))
     assert {k: v for k, v in two_metrics.items() if k.startswith("task_")} == {k: v for k, v in one_metrics.items() if k.startswith("task_")}
+
+
+@pytest.mark.skipif(shutil.which("accelerate") is None, reason="accelerate's launcher not on PATH")
+def test_accelerate_launch_runs_two_processes_that_match_one(tiny_dir, train_file, tmp_path):
+    # On a machine without GPUs, accelerate's --cpu launches one process (more need MPI); its
+    # --multi_gpu launcher starts two processes, which --use_cpu and gloo keep on the CPU.
+    common = ["--model_name_or_path", str(tiny_dir), "--train_file", str(train_file), *TRAIN]
+    single = [sys.executable, "-m", "semantic_tube", "train", *common, "--output_dir", str(tmp_path / "one"),
+              "--per_device_train_batch_size", "4"]  # fmt: skip
+    double = ["accelerate", "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1", "-m", "semantic_tube", "train", *common,
+              "--output_dir", str(tmp_path / "two"), "--per_device_train_batch_size", "2", "--ddp_backend", "gloo"]  # fmt: skip
+    results = [subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path) for command in (single, double)]
+    for result in results:
+        assert result.returncode == 0, result.stderr[-3000:]
+    assert results[1].stdout.count("stp train: done") == 1
+    assert logged(tmp_path / "two") == pytest.approx(logged(tmp_path / "one"), rel=1e-5)
