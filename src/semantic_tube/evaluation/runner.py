@@ -97,8 +97,15 @@ def _predict_shard(model, tokenizer, task: Task, examples, records, max_new_toke
     import torch.distributed as dist
 
     mine = list(range(rank, len(examples), world))
-    part = [dict(records[i]) for i in mine]
-    meta = _predict(model, tokenizer, task, [examples[i] for i in mine], part, max_new_tokens, settings)
+    # A sharded model (FSDP, ZeRO-3) gathers its weights in every forward, so every rank must run
+    # the same number of batches: shares are topped up with repeats of an example, then dropped.
+    # (generate itself keeps the ranks in step within a batch: synced_gpus, set by transformers.)
+    padded = mine + [mine[-1] if mine else 0] * (-(-len(examples) // world) - len(mine)) if is_sharded(model) else mine
+    part = [dict(records[i]) for i in padded]
+    meta = _predict(model, tokenizer, task, [examples[i] for i in padded], part, max_new_tokens, settings)
+    part = part[: len(mine)]
+    if "truncated" in meta:
+        meta["truncated"] = sum(bool(record.get("truncated")) for record in part)
     shares: list = [None] * world
     dist.all_gather_object(shares, (mine, part, meta))
     for indices, predicted, _ in shares:
@@ -107,6 +114,14 @@ def _predict_shard(model, tokenizer, task: Task, examples, records, max_new_toke
     if "truncated" in meta:
         meta["truncated"] = sum(share_meta["truncated"] for _, _, share_meta in shares)
     return meta | {"processes": world}
+
+
+def is_sharded(model) -> bool:
+    """Whether the model's weights are sharded across processes (FSDP or DeepSpeed ZeRO-3)."""
+    from transformers.integrations import is_deepspeed_zero3_enabled
+    from transformers.integrations.fsdp import is_fsdp_managed_module
+
+    return is_deepspeed_zero3_enabled() or is_fsdp_managed_module(model)
 
 
 def _predict(model, tokenizer, task: Task, examples, records, max_new_tokens: int | None, settings: dict) -> dict:

@@ -186,7 +186,7 @@ def train(
         **cost,
     }
     evaluated = trainer.evaluate() if eval_set is not None else {}
-    shard = evaluation_shard(training_args, task_args.eval_task_ranks) if evaluator is not None else None
+    shard = evaluation_shard(training_args, task_args.eval_task_ranks, trainer.model) if evaluator is not None else None
     if shard is not None:
         logged = evaluator.scored_step == trainer.state.global_step  # the periodic evaluation just scored this model
         task_metrics = evaluator.run(trainer.model, tokenizer, trainer.state.global_step, shard=shard)

@@ -61,12 +61,16 @@ class TaskEvaluator:
         return {f"{TASK_PREFIX}{self.task.name}/{key}": value for key, value in self._last_report.metrics.items()}
 
 
-def evaluation_shard(args, ranks: EvalRanks) -> tuple[int, int] | None:
+def evaluation_shard(args, ranks: EvalRanks, model=None) -> tuple[int, int] | None:
     """This process's (rank, world) for a task evaluation under `ranks`, or None when it sits
-    this one out (ranks=main, not rank 0)."""
+    this one out (ranks=main, not rank 0). A sharded model (FSDP, ZeRO-3) needs every process."""
+    from semantic_tube.evaluation.runner import is_sharded
+
     world = args.world_size
     if ranks is EvalRanks.ALL or world == 1:
         return args.process_index, world
+    if model is not None and is_sharded(model):
+        raise ValueError("eval_task_ranks=main: the model is sharded (FSDP or ZeRO-3), so one process cannot generate alone; use all")
     return (0, 1) if args.process_index == 0 else None
 
 
@@ -82,7 +86,7 @@ class TaskEvalCallback(TrainerCallback):
     def on_step_end(self, args, state, control, model=None, processing_class=None, **kwargs):
         if state.global_step % self.every:
             return
-        shard = evaluation_shard(args, self.ranks)
+        shard = evaluation_shard(args, self.ranks, model)
         if shard is None:
             return
         metrics = self.evaluator.run(model, processing_class, state.global_step, folder=f"step-{state.global_step}", shard=shard)

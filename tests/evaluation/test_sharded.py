@@ -1,0 +1,43 @@
+"""Prompt shares under a launcher: a sharded model (FSDP, ZeRO-3) runs the same number of batches on every rank."""
+
+import torch.distributed as dist
+
+from semantic_tube.data.messages import ChatExample
+from semantic_tube.evaluation import runner
+from semantic_tube.evaluation.tasks import get_task
+
+
+def run_share(monkeypatch, sharded: bool, rank: int, world: int, n: int):
+    examples = [ChatExample(user=f"q{i}", assistant=f"a{i}") for i in range(n)]
+    records = [runner._record(example) for example in examples]
+    predicted_on = []
+
+    def fake_predict(model, tokenizer, task, share, part, max_new_tokens, settings):
+        predicted_on.append([example.user for example in share])
+        for record in part:
+            record["prediction"], record["truncated"] = "p" + record["prompt"], True
+        return {"max_new_tokens": 8, "truncated": len(part)}
+
+    def fake_gather(shares, mine):
+        for other in range(world):  # every rank's share as this rank would compute it (the same rule)
+            indices = list(range(other, n, world))
+            shares[other] = mine if other == rank else (indices, [dict(records[i], prediction="p" + records[i]["prompt"], truncated=True) for i in indices], {"truncated": len(indices)})
+
+    monkeypatch.setattr(runner, "_predict", fake_predict)
+    monkeypatch.setattr(runner, "is_sharded", lambda model: sharded)
+    monkeypatch.setattr(dist, "all_gather_object", fake_gather)
+    meta = runner._predict_shard(None, None, get_task("synth"), examples, records, None, {}, (rank, world))
+    return predicted_on[0], records, meta
+
+
+def test_a_sharded_model_tops_up_the_short_shares_and_drops_the_repeats(monkeypatch):
+    share, records, meta = run_share(monkeypatch, sharded=True, rank=1, world=2, n=5)
+    assert share == ["q1", "q3", "q3"]  # 3 = ceil(5 / 2) prompts on every rank: the same batches
+    assert [record["prediction"] for record in records] == [f"pq{i}" for i in range(5)]
+    assert meta["truncated"] == 5  # the repeat is not counted
+
+
+def test_a_replicated_model_predicts_only_its_own_share(monkeypatch):
+    share, records, meta = run_share(monkeypatch, sharded=False, rank=1, world=2, n=5)
+    assert share == ["q1", "q3"]
+    assert [record["prediction"] for record in records] == [f"pq{i}" for i in range(5)]
