@@ -7,6 +7,8 @@ import os
 import socket
 import subprocess
 import sys
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -25,6 +27,8 @@ from semantic_tube.experiments.grid import (
 from semantic_tube.experiments.locks import LOCK_FILE, PointLock, acquire, read_lock
 from semantic_tube.experiments.shards import ALL, ShardError, resolve_shard
 from semantic_tube.experiments.sweep import (
+    CheckedSweep,
+    TimeModel,
     check_field_names,
     estimate_steps,
     failure_of,
@@ -228,6 +232,39 @@ def test_paper_presets_use_the_papers_lambda_and_settings():
     assert load_sweep(ROOT / "sweeps" / "paper_synth.yaml").axes["train_fraction"] == (1, 0.5, 0.25, 0.125, 0.0625, 0.03125)
 
 
+def test_the_check_counts_each_points_forward_passes_per_step(validation):
+    passes = {key.split("/")[1].split("__")[0]: n for key, n in validation.forward_passes.items() if key.startswith("ablation_quick/")}
+    assert len(passes) == 15 and not set(BAD_CONFIGS) & set(validation.forward_passes)
+    assert passes["method=llm-jepa"] == 3 and passes["method=mask+full"] == 2 and passes["method=ntp"] == 1
+    assert {passes[f"method={name}"] for name in ("stp", "stp+pred", "two-view+mean", "curvature")} == {1}
+
+
+def finish_point(folder: Path, seconds: float) -> None:
+    """A fabricated finished point that took `seconds` (started_at to metrics.json's time)."""
+    folder.mkdir(parents=True)
+    start = time.time() - 10_000
+    (folder / "sweep_point.json").write_text(json.dumps({"started_at": datetime.fromtimestamp(start, UTC).isoformat()}))
+    (folder / "metrics.json").write_text("{}")
+    os.utime(folder / "metrics.json", (start + seconds, start + seconds))
+
+
+def test_time_estimates_weigh_forward_passes_and_scale_to_the_finished_points(tmp_path):
+    config = {"nlrx_examples": 1000, "num_train_epochs": 1, "per_device_train_batch_size": 8, "eval_task": "synth", "eval_task_limit": 200}
+    document = {"name": "t", "config": config, "methods": {"ntp": {"method": "ntp"}, "mask": {"method": "mask"}}, "grid": {"seed": [82, 23]}}
+    points = expand(sweep_of(document))
+    ntp, mask = [next(p for p in points if p.coordinates["method"] == name and p.coordinates["seed"] == 82) for name in ("ntp", "mask")]
+    passes = {p.point_id: 2 if p.coordinates["method"] == "mask" else 1 for p in points}
+    before = TimeModel.of(points, tmp_path, passes)
+    # 100 steps of 8 at 0.55 s per example and pass, 200 prompts at 0.3 s: the default model's rates
+    assert before.seconds(ntp) == pytest.approx(800 * 0.55 + 200 * 0.3) and before.seconds(mask) == pytest.approx(2 * 800 * 0.55 + 200 * 0.3)
+    finish_point(tmp_path / ntp.point_id, 250.0)  # this machine runs at half the cost model's time
+    after = TimeModel.of(points, tmp_path, passes)
+    assert after.seconds(ntp) == pytest.approx(250.0, abs=0.01) and after.seconds(mask) == pytest.approx(250.0 * 940 / 500, abs=0.01)
+    assert "scaled from 1 finished point(s)" in after.describe()
+    other = expand(sweep_of({**document, "config": {**config, "model_name_or_path": "org/other-model"}}))
+    assert TimeModel.of(other, tmp_path / "none", passes).seconds(other[0]) is None  # no rate for another model before a run
+
+
 def test_bad_values_are_rejected_by_the_train_parser(validation):
     assert validation.errors["bad-form"] == "stp_form: 'tubes' is not one of ['tube', 'anchored', 'span', 'zero']"
     assert validation.errors["bad-lambda"] == "stp_lambda must be >= 0, got -1"
@@ -267,7 +304,7 @@ def test_dry_run_loads_no_torch_and_lists_every_point_with_its_cost(tmp_path):
 
 def test_dry_run_of_a_shard_lists_only_its_points():
     sweep = load_sweep(ROOT / "sweeps" / "quick.yaml")
-    text = plan(sweep, expand(sweep), Path("/nonexistent"), resolve_shard("1/4", {}), [])
+    text = plan(sweep, expand(sweep), Path("/nonexistent"), resolve_shard("1/4", {}), CheckedSweep([], {}))
     indices = [int(line.split()[0]) for line in text.splitlines() if "steps  ~" in line]
     assert indices == [1, 5, 9, 13, 17]
 

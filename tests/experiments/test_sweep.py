@@ -22,6 +22,7 @@ from semantic_tube.experiments.grid import SweepError, expand, load_sweep
 from semantic_tube.experiments.locks import LOCK_FILE
 from semantic_tube.experiments.shards import ALL
 from semantic_tube.experiments.sweep import (
+    CheckedSweep,
     Status,
     SweepRunner,
     check_folder,
@@ -184,10 +185,10 @@ def test_a_finished_point_is_skipped(resumed):
     assert SweepRunner(sweep, expand(sweep), resumed.out, printed).run(finished) == []
     assert "1 of 1 points already done; 0 to run" in printed.getvalue()
     assert (resumed.out / KILLED / "metrics.json").stat().st_mtime == stamp
-    listing = plan(sweep, expand(sweep), resumed.out, ALL, []).splitlines()  # a dry run now times from the finished point
+    listing = plan(sweep, expand(sweep), resumed.out, ALL, CheckedSweep([], {})).splitlines()  # a dry run now times from the finished point
     assert next(line for line in listing if KILLED in line).endswith("done")
     assert next(line for line in listing if BROKEN in line).endswith("failed")
-    assert "1 of 2 points to run" in listing[-1] and "(mean of the finished points: " in listing[-1]
+    assert "1 of 2 points to run" in listing[-1] and "(scaled from 1 finished point(s) " in listing[-1]
 
 
 def test_every_point_records_where_it_sits_and_how_it_ran(resumed):

@@ -102,9 +102,17 @@ class Outcome:
 # Checks, before anything trains
 
 
-def check_sweep(sweep: Sweep, points: list[Point], out: Path, *, dry_run: bool) -> list[str]:
+@dataclass(frozen=True)
+class CheckedSweep:
+    """What the checks learnt: notes for a dry run, and each point's forward passes per step."""
+
+    notes: list[str]
+    forward_passes: dict[str, int]
+
+
+def check_sweep(sweep: Sweep, points: list[Point], out: Path, *, dry_run: bool) -> CheckedSweep:
     """Every field name and every point's configuration (by `stp train`'s parser), the folder,
-    and (for a real run) the data files. Raises SweepError; returns notes for a dry run."""
+    and (for a real run) the data files. Raises SweepError."""
     missing = missing_paths(points)
     if sweep.launcher and not shutil.which(sweep.launcher[0]):
         missing.append(f"launcher {sweep.launcher[0]}")
@@ -115,7 +123,8 @@ def check_sweep(sweep: Sweep, points: list[Point], out: Path, *, dry_run: bool) 
     check_field_names(sweep, validation.fields)
     if validation.errors:
         raise SweepError(f"{sweep.source}: invalid configuration:\n" + _grouped(validation.errors))
-    return [f"not found here (needed before a real run): {', '.join(missing)}"] if missing else []
+    notes = [f"not found here (needed before a real run): {', '.join(missing)}"] if missing else []
+    return CheckedSweep(notes, validation.forward_passes)
 
 
 def check_field_names(sweep: Sweep, known: frozenset[str]) -> None:
@@ -372,18 +381,12 @@ def point_seconds(folder: Path) -> float | None:
         return None
 
 
-def seconds_per_point(points: list[Point], out: Path) -> float | None:
-    """Mean wall time of the grid's finished points (None before the first)."""
-    times = [s for point in points if (s := point_seconds(out / point.point_id)) is not None and s > 0]
-    return sum(times) / len(times) if times else None
-
-
 @dataclass(frozen=True)
 class CostModel:
-    """Seconds of a run before any has finished: an estimate, stated as one, and only for the
-    default model (SmolLM2-135M, max_length 256) on 2 CPU cores, where it was measured: 4.4 s per
-    step of 8 examples, 200 test prompts scored in about a minute. Finished points replace it
-    with their own times."""
+    """Seconds of a run as measured for the default model (SmolLM2-135M, max_length 256) on 2 CPU
+    cores: 4.4 s per step of 8 examples with one forward pass, 200 test prompts scored in about a
+    minute. Absolute only for that model and machine; for any other, a relative weight that the
+    grid's finished points scale (TimeModel)."""
 
     seconds_per_example: float = 4.4 / 8
     seconds_per_prompt: float = 60 / 200
@@ -462,13 +465,52 @@ def _nlrx_split(config: dict) -> tuple[int, int]:
     return n - test, test
 
 
-def estimate_seconds(config: dict, model: CostModel = CostModel()) -> float | None:
-    """The cost model's estimate for a run of the default model; None for any other model."""
-    steps = estimate_steps(config)
-    if steps is None or config.get("model_name_or_path"):
+def cost_model_seconds(config: dict, forward_passes: int = 1, processes: int = 1, model: CostModel = CostModel()) -> float | None:
+    """The cost model's seconds for a run: its training examples per process times its forward
+    passes per step, plus its test prompts. None when the data size is unknown."""
+    steps = estimate_steps(config, processes)
+    if steps is None:
         return None
     per_step = int(config.get("per_device_train_batch_size", 8)) * int(config.get("gradient_accumulation_steps", 1))
-    return steps * per_step * model.seconds_per_example + (test_prompts(config) or 0) * model.seconds_per_prompt
+    return steps * per_step * forward_passes * model.seconds_per_example + (test_prompts(config) or 0) * model.seconds_per_prompt
+
+
+@dataclass(frozen=True)
+class TimeModel:
+    """Seconds each point of a grid takes. Every point weighs its cost-model seconds (so a mask or
+    LLM-JEPA point, with its extra forward passes, weighs more than an NTP one); the grid's finished
+    points set the scale (their wall time per unit of weight), so a grid of another model or
+    machine is timed by its own runs. Before any has finished, the cost model's seconds stand as
+    they are for the default model, and no time is guessed for any other."""
+
+    weights: dict[str, float | None]  # point id -> cost-model seconds (None: data size unknown)
+    absolute: dict[str, bool]  # point id -> whether the cost model applies as it is (the default model)
+    seconds_per_weight: float | None  # from the finished points; None before the first
+    mean_seconds: float | None  # mean wall time of a finished point, for points without a weight
+    finished: int
+
+    @classmethod
+    def of(cls, points: list[Point], out: Path, forward_passes: dict[str, int], processes: int = 1) -> TimeModel:
+        weights = {p.point_id: cost_model_seconds(p.config, forward_passes.get(p.point_id, 1), processes) for p in points}
+        absolute = {p.point_id: not p.config.get("model_name_or_path") and processes == 1 for p in points}
+        timed = {p.point_id: s for p in points if (s := point_seconds(out / p.point_id)) is not None and s > 0}
+        weighed = [point_id for point_id in timed if weights[point_id]]
+        scale = sum(timed[i] for i in weighed) / sum(weights[i] for i in weighed) if weighed else None
+        mean = sum(timed.values()) / len(timed) if timed else None
+        return cls(weights, absolute, scale, mean, len(timed))
+
+    def seconds(self, point: Point) -> float | None:
+        weight = self.weights.get(point.point_id)
+        if self.seconds_per_weight is not None and weight is not None:
+            return self.seconds_per_weight * weight
+        if self.finished:
+            return self.mean_seconds
+        return weight if self.absolute.get(point.point_id) else None
+
+    def describe(self) -> str:
+        if self.finished:
+            return f"scaled from {self.finished} finished point(s) by each point's steps, forward passes per step and test prompts"
+        return CostModel().describe()
 
 
 def duration(seconds: float | None) -> str:
@@ -489,8 +531,9 @@ def duration(seconds: float | None) -> str:
 class SweepRunner:
     """Runs points of one sweep into one folder and reports progress on `stream`."""
 
-    def __init__(self, sweep: Sweep, points: list[Point], out: Path, stream: TextIO | None = None):
+    def __init__(self, sweep: Sweep, points: list[Point], out: Path, stream: TextIO | None = None, forward_passes: dict[str, int] | None = None):
         self.sweep, self.points, self.out = sweep, points, Path(out)
+        self.forward_passes = forward_passes or {}  # point id -> forward passes per step (1 when absent)
         self.stream = stream or sys.stdout  # looked up now, not at import: a redirected stdout counts
         self.provenance = provenance()
 
@@ -543,10 +586,12 @@ class SweepRunner:
 
     def progress_line(self, left_here: list[Point]) -> str:
         counts = Counter(self.statuses().values())
-        per_point = seconds_per_point(self.points, self.out)
-        eta = f"~{duration(per_point * len(left_here))} for this process's {len(left_here)} left" if per_point and left_here else ""
+        times = TimeModel.of(self.points, self.out, self.forward_passes, launcher_processes(self.sweep.launcher))
+        seconds = [times.seconds(point) for point in left_here]
+        known = times.finished and left_here and None not in seconds
+        eta = f"; ~{duration(sum(seconds))} for this process's {len(left_here)} left ({times.describe()})" if known else ""
         grid = ", ".join(f"{counts[status]} {status.value}" for status in Status)
-        return f"grid {self.sweep.name}: {grid}" + (f"; {eta} at {duration(per_point)} per point" if eta else "")
+        return f"grid {self.sweep.name}: {grid}{eta}"
 
     def write_state(self) -> None:
         statuses = self.statuses()
@@ -587,7 +632,7 @@ class SweepRunner:
         print(f"[{datetime.now().strftime('%H:%M:%S')}] {line}", file=self.stream, flush=True)
 
 
-def plan(sweep: Sweep, points: list[Point], out: Path, shard: Shard, notes: list[str]) -> str:
+def plan(sweep: Sweep, points: list[Point], out: Path, shard: Shard, checked: CheckedSweep) -> str:
     """The dry run: the points this process would run, one line each, with the cost."""
     mine = [point for point in points if shard.owns(point.index)]
     axes = " x ".join(f"{name} {len(values)}" for name, values in sweep.axes.items())
@@ -598,13 +643,13 @@ def plan(sweep: Sweep, points: list[Point], out: Path, shard: Shard, notes: list
         f"shard {shard} ({shard.source}): {len(mine)} points here",
         "every point's configuration passed stp train's parser (checked as on the hardware it asks for)",
     ]
-    per_point = seconds_per_point(points, out)
     processes = launcher_processes(sweep.launcher)
+    times = TimeModel.of(points, out, checked.forward_passes, processes)
     width = max(len(point.point_id) for point in mine) if mine else 5
     total_steps, total_seconds, left, unknown, uncounted = 0, 0.0, 0, 0, 0
     for point in mine:
         status = point_status(out / point.point_id) if out.is_dir() else Status.LEFT
-        steps, seconds = estimate_steps(point.config, processes), per_point or estimate_seconds(point.config)
+        steps, seconds = estimate_steps(point.config, processes), times.seconds(point)
         total_steps += steps or 0
         uncounted += steps is None
         if status is not Status.DONE:
@@ -612,27 +657,25 @@ def plan(sweep: Sweep, points: list[Point], out: Path, shard: Shard, notes: list
             total_seconds += seconds or 0
             unknown += seconds is None
         lines.append(f"{point.index:>4}  {point.point_id:<{width}}  {steps if steps is not None else '?':>6} steps  ~{duration(seconds):>7}  {status.value}")
-    if per_point:
-        time = f"~{duration(total_seconds)} (mean of the finished points: {duration(per_point)} each)"
-    elif unknown:
+    if unknown:
         time = "time not estimated: the per-step rate is known only for the default model on CPU; the first finished point gives it"
     else:
-        time = f"~{duration(total_seconds)} ({CostModel().describe()})"
+        time = f"~{duration(total_seconds)} ({times.describe()})"
     per_process = f" ({processes} processes per run)" if processes > 1 else ""
     steps = f"{total_steps} optimizer steps" if not uncounted else f"{total_steps} optimizer steps + {uncounted} points whose training file is not here"
     lines.append(f"total: {steps}{per_process}; {left} of {len(mine)} points to run, {time}")
-    return "\n".join(lines + notes)
+    return "\n".join(lines + checked.notes)
 
 
 def run_sweep(sweep: Sweep, out: str | Path, shard: Shard = ALL, *, dry_run: bool = False, stream: TextIO | None = None) -> int:
     """Check everything, then run this shard's points; 1 when any of them failed."""
     out, stream = Path(out), stream or sys.stdout
     points = expand(sweep)
-    notes = check_sweep(sweep, points, out, dry_run=dry_run)
+    checked = check_sweep(sweep, points, out, dry_run=dry_run)
     if dry_run:
-        print(plan(sweep, points, out, shard, notes), file=stream)
+        print(plan(sweep, points, out, shard, checked), file=stream)
         return 0
-    runner = SweepRunner(sweep, points, out, stream)
+    runner = SweepRunner(sweep, points, out, stream, checked.forward_passes)
     runner.prepare()
     mine = [point for point in points if shard.owns(point.index)]
     if shard.count > 1:

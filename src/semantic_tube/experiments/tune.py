@@ -231,8 +231,8 @@ def run_tune(settings: TuneSettings, stream: TextIO | None = None) -> TuneResult
     sweep = parse_sweep(document, text=header + yaml.safe_dump(document, sort_keys=False), source=f"stp tune ({settings.config})", default_name=document["name"])
     points = expand(sweep)
     out = settings.folder
-    check_sweep(sweep, points, out, dry_run=False)
-    runner = SweepRunner(sweep, points, out, stream)
+    checked = check_sweep(sweep, points, out, dry_run=False)
+    runner = SweepRunner(sweep, points, out, stream, checked.forward_passes)
     runner.prepare()
     result = TuneResult(settings, task, metric)
 

@@ -27,6 +27,7 @@ from semantic_tube.experiments.grid import SweepError
 class Validation:
     fields: frozenset[str]  # every field `stp train` knows
     errors: dict[str, str]  # point id -> the parser's error
+    forward_passes: dict[str, int]  # point id -> model forward passes per training step (valid points)
 
 
 def check_configs(configs: dict[str, dict], *, on_this_hardware: bool) -> Validation:
@@ -41,10 +42,11 @@ def check_configs(configs: dict[str, dict], *, on_this_hardware: bool) -> Valida
         if finished.returncode != 0 or not result.is_file():
             raise SweepError(f"the configuration check failed to run ({' '.join(command)}):\n{finished.stderr[-3000:]}")
         answer = json.loads(result.read_text())
-    return Validation(frozenset(answer["fields"]), answer["errors"])
+    return Validation(frozenset(answer["fields"]), answer["errors"], answer["forward_passes"])
 
 
-def _parse_one(config: dict, folder: Path, on_this_hardware: bool) -> str | None:
+def _parse_one(config: dict, folder: Path, on_this_hardware: bool) -> int | str:
+    """The point's forward passes per training step, or the parser's error."""
     from semantic_tube.training.arguments import parse_train_args
 
     path = folder / "point.yaml"
@@ -52,13 +54,13 @@ def _parse_one(config: dict, folder: Path, on_this_hardware: bool) -> str | None
     captured = io.StringIO()
     try:
         with contextlib.redirect_stderr(captured):
-            parse_train_args(["--config", str(path)])
+            training = parse_train_args(["--config", str(path)])[2]
     except SystemExit:  # argparse printed the reason
         lines = [line for line in captured.getvalue().splitlines() if line.strip()]
         return lines[-1].replace("stp train: error: ", "") if lines else "rejected by the argument parser"
     except (ValueError, TypeError, ImportError) as err:  # the config classes' checks (ConfigError is a ValueError)
         return _name_the_field(str(err).replace(str(path), "the point's config"), config)
-    return None
+    return training.forward_passes_per_step
 
 
 def _name_the_field(message: str, config: dict) -> str:
@@ -75,14 +77,16 @@ def main(argv: list[str]) -> int:
 
     request_path, result_path = map(Path, argv)
     request = json.loads(request_path.read_text())
-    errors = {}
+    errors, passes = {}, {}
     with tempfile.TemporaryDirectory(prefix="stp-validate-") as folder:
         for point_id, config in request["configs"].items():
-            error = _parse_one(config, Path(folder), request["on_this_hardware"])
-            if error:
-                errors[point_id] = error
+            parsed = _parse_one(config, Path(folder), request["on_this_hardware"])
+            if isinstance(parsed, str):
+                errors[point_id] = parsed
+            else:
+                passes[point_id] = parsed
     fields = sorted(action.dest for action in make_parser()._actions if action.dest not in ("help", "config"))
-    result_path.write_text(json.dumps({"fields": fields, "errors": errors}))
+    result_path.write_text(json.dumps({"fields": fields, "errors": errors, "forward_passes": passes}))
     return 0
 
 

@@ -35,7 +35,7 @@ import torch
 from semantic_tube.data.jepa_views import JEPA_BATCH_KEYS, JEPA_ITEM_KEYS, predictor_token_names
 from semantic_tube.losses.jepa import jepa_loss
 from semantic_tube.methods.base import SPAN_KEYS, Objective, unwrap
-from semantic_tube.methods.options import Predictor
+from semantic_tube.methods.options import Method, Predictor, forward_passes_per_step
 
 SINGLE_PASS_ATTENTION = ("eager", "sdpa")  # the implementations that take a dense 4D mask
 
@@ -143,7 +143,7 @@ class LLMJepaObjective(Objective):
 
     def __init__(self, args, model=None, tokenizer=None):
         super().__init__(args)
-        self.forward_passes = 2 if args.jepa_single_pass else 3
+        self.forward_passes = forward_passes_per_step(Method.LLM_JEPA, args.jepa_single_pass)
         self.pad_id = 0  # what padding positions of the JEPA batches hold; masked, never read
         if tokenizer is not None and tokenizer.pad_token_id is not None:
             self.pad_id = tokenizer.pad_token_id

@@ -18,7 +18,7 @@ from semantic_tube.losses.sampling import KeyedDraws, STPForm, sample_positions,
 from semantic_tube.losses.stp import span_loss, stp_loss
 from semantic_tube.losses.two_view import mean_view_loss, two_view_triplets
 from semantic_tube.methods.base import Objective
-from semantic_tube.methods.options import Predictor, Trajectory, TwoViewPool
+from semantic_tube.methods.options import Method, Predictor, Trajectory, TwoViewPool, forward_passes_per_step
 from semantic_tube.methods.predictor import predictor_of
 
 
@@ -111,7 +111,7 @@ class MaskObjective(TrajectoryObjective):
     trajectory's last token (target=full: 1 - cos(h_t, g_t)). One extra forward pass per step."""
 
     log_name = "mask_loss"
-    forward_passes = 2
+    forward_passes = forward_passes_per_step(Method.MASK)
 
     def __init__(self, args, mask_token_id: int):
         super().__init__(args)

@@ -12,7 +12,7 @@ from semantic_tube.losses.curvature import CurvatureAngle
 from semantic_tube.losses.mask import MaskTarget
 from semantic_tube.losses.stp import PredictorTarget
 
-__all__ = ["CurvatureAngle", "MaskTarget", "Method", "Predictor", "PredictorTarget", "Trajectory", "TwoViewPool"]
+__all__ = ["CurvatureAngle", "MaskTarget", "Method", "Predictor", "PredictorTarget", "Trajectory", "TwoViewPool", "forward_passes_per_step"]
 
 
 class Method(str, Enum):
@@ -24,6 +24,17 @@ class Method(str, Enum):
     TWO_VIEW = "two-view"  # Appendix L: the STP formula with s = 0 and r at the query's last token
     MASK = "mask"  # Appendix L: a random span masked in a second pass g: 1 - cos(h_r - h_s, g_t)
     CURVATURE = "curvature"  # Appendix L: mean angle between consecutive steps of the trajectory
+
+
+def forward_passes_per_step(method: Method, jepa_single_pass: bool = False) -> int:
+    """Model forward passes per training step when the method's loss is trained, the main one
+    included: 1 for the one-pass methods, 2 for mask (the masked copy), 3 for LLM-JEPA (the Text
+    and the Code views on their own), 2 for its single pass (both views in one packed sequence)."""
+    if method is Method.MASK:
+        return 2
+    if method is Method.LLM_JEPA:
+        return 2 if jepa_single_pass else 3
+    return 1
 
 
 class Predictor(str, Enum):

@@ -26,6 +26,7 @@ from semantic_tube.methods.options import (
     PredictorTarget,
     Trajectory,
     TwoViewPool,
+    forward_passes_per_step,
 )
 
 
@@ -374,6 +375,12 @@ class STPArguments:
     def aux_trained(self) -> bool:
         """Whether the method's loss is added to NTP (with gradient)."""
         return self.method is not Method.NTP and self.stp_lambda > 0
+
+    @property
+    def forward_passes_per_step(self) -> int:
+        """Model forward passes per training step, the main one included (1 unless the method's
+        trained loss needs its own: mask, llm-jepa)."""
+        return forward_passes_per_step(self.method, self.jepa_single_pass) if self.aux_trained else 1
 
 
 @dataclass

@@ -47,8 +47,7 @@ def measure_step_cost(trainer, batches: int, repeats: int = 2) -> dict[str, floa
     Runs on the unwrapped model (no collective communication), leaves its weights untouched and
     its gradients cleared; the logged-loss records it adds are dropped.
     """
-    objective = trainer.objective
-    passes = objective.forward_passes if objective is not None and trainer.args.aux_trained else 1
+    passes = trainer.args.forward_passes_per_step
     if batches <= 0:
         return {"cost/forward_passes_per_step": passes}
     model = trainer.model
