@@ -1,10 +1,18 @@
 """Prompt shares under a launcher: a sharded model (FSDP, ZeRO-3) runs the same number of batches on every rank."""
 
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
 import torch.distributed as dist
 
 from semantic_tube.data.messages import ChatExample
 from semantic_tube.evaluation import runner
 from semantic_tube.evaluation.tasks import get_task
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_share(monkeypatch, sharded: bool, rank: int, world: int, n: int):
@@ -41,3 +49,16 @@ def test_a_replicated_model_predicts_only_its_own_share(monkeypatch):
     share, records, meta = run_share(monkeypatch, sharded=False, rank=1, world=2, n=5)
     assert share == ["q1", "q3"]
     assert [record["prediction"] for record in records] == [f"pq{i}" for i in range(5)]
+
+
+@pytest.mark.skipif(shutil.which("torchrun") is None, reason="torchrun not on PATH")
+def test_an_fsdp_sharded_model_generates_what_the_whole_model_generates(tmp_path):
+    """Two CPU processes, a tiny model sharded with FSDP2: every rank runs the same batches
+    (the short share topped up) and the gathered predictions equal the unsharded model's."""
+    command = ["torchrun", "--standalone", "--nproc_per_node", "2", "-m", "tests.evaluation.fsdp_worker", str(tmp_path)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = [json.loads((tmp_path / f"rank{rank}.json").read_text()) for rank in (0, 1)]
+    for result in results:
+        assert result["is_sharded"] and result["processes"] == 2
+        assert len(result["whole"]) == 5 and result["sharded"] == result["whole"]
