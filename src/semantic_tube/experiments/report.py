@@ -1427,7 +1427,7 @@ class _Builder:
             gaps.append(f"model {', '.join(sorted(models))} (paper: {PAPER['model']})")
         seeds = len({run.seed for run in self.done})
         if seeds < PAPER["seeds"]:
-            gaps.append(f"{seeds} seeds (paper: {PAPER['seeds']})")
+            gaps.append(f"{_plural(seeds, 'seed')} (paper: {PAPER['seeds']})")
         batches = {config.get("per_device_train_batch_size", 8) * config.get("gradient_accumulation_steps", 1) for config in configs}
         if batches != {PAPER["effective_batch"]}:
             gaps.append(
