@@ -1,6 +1,7 @@
 """`stp report` on fabricated run folders: the tables hold the hand-checked numbers, the tests
 equal scipy's, unpaired and failed runs are reported, the figures are written, no torch."""
 
+import json
 import math
 import subprocess
 import sys
@@ -9,7 +10,7 @@ import pytest
 from scipy import stats as sps
 
 from semantic_tube.cli.report import main
-from semantic_tube.experiments import stats
+from semantic_tube.experiments import figures, stats
 from semantic_tube.experiments.report import (
     ReportError,
     best_variants,
@@ -445,3 +446,32 @@ def test_no_families_section_for_ntp_against_stp(efficiency, tmp_path):
         write_run(tmp_path / "new" / f"stp-{seed}", method="stp", seed=seed, exact_hits=stp, family="stp")
     assert {run.family for run in read_runs(tmp_path / "new")} == {"ntp", "stp"}
     assert FAMILIES not in write_report(tmp_path / "new").markdown
+
+
+# -------------------------------------------------------------------------------------------
+# Figure 4a: what its STP panel draws
+
+
+def test_loss_curve_notes_say_which_loss_each_runs_stp_line_is(tmp_path):
+    for arm, family in (("ntp", "ntp"), ("stp", "stp"), ("stp+zero", "stp"), ("mask", "mask")):
+        write_run(tmp_path / f"method={arm}__seed=82", method=arm, seed=82, exact_hits=100, family=family)
+    state_path = tmp_path / "method=mask__seed=82" / "trainer_state.json"
+    state = json.loads(state_path.read_text())
+    for entry in state["log_history"]:
+        if "stp_loss" in entry:
+            entry["mask_loss"] = entry.pop("stp_loss")
+    state_path.write_text(json.dumps(state))
+    text = write_report(tmp_path).markdown
+    assert "`mask` log their method's own loss under another name" in text
+    assert "the form its method trains (`stp`, `stp+zero`:" in text
+
+
+def test_a_configuration_keeps_its_colour_in_both_loss_panels(tmp_path, monkeypatch):
+    saved = []
+    monkeypatch.setattr(figures, "_save", lambda figure, path, title: saved.append(figure) or path)
+    curves = [figures.Curve("ntp", (10, 20), (1.0, 0.5), (), 1), figures.Curve("stp", (10, 20), (1.0, 0.4), (0.9, 0.8), 1)]
+    figures.plot_loss_curves(curves, tmp_path / "fig.png")
+    ntp_panel, stp_panel = saved[0].axes
+    colours = {line.get_label(): line.get_color() for line in ntp_panel.get_lines()}
+    assert [line.get_label() for line in stp_panel.get_lines()] == ["stp (n=1)"]
+    assert all(line.get_color() == colours[line.get_label()] for line in stp_panel.get_lines())

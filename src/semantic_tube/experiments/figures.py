@@ -127,9 +127,8 @@ def plot_loss_curves(curves: list[Curve], path: Path) -> Path:
         for index, curve in enumerate(curves):
             values = getattr(curve, name)
             if values:
-                axis.plot(
-                    curve.steps, values, _style(index), label=f"{curve.label} ({n_label([curve.n])})", color=curve.color, linewidth=1.6
-                )
+                colour = curve.color or f"C{index % 10}"  # fixed per curve: a curve missing from one panel shifts no other
+                axis.plot(curve.steps, values, _style(index), label=f"{curve.label} ({n_label([curve.n])})", color=colour, linewidth=1.6)
         missing = [curve.label for curve in curves if not getattr(curve, name)]
         if missing:  # say so on the panel: an absent line must not read as a zero loss
             axis.text(0.02, 0.02, "not logged: " + ", ".join(missing), transform=axis.transAxes, fontsize=8, color="0.35")

@@ -1219,7 +1219,7 @@ class _Builder:
 
     def figure_4a(self) -> list[str]:
         largest = largest_fraction(self.cells)
-        curves, unlogged = [], []
+        curves, unlogged, other_loss, trained_forms = [], [], [], []
         for (arm, setting), runs in self.cells.items():
             done = finished(runs)
             if not done or (largest is not None and dict(setting).get(FRACTION) != largest):
@@ -1228,19 +1228,26 @@ class _Builder:
             stp_steps, stp = mean_curve(done, "stp_loss")
             if not steps:
                 continue
-            label = self.design.label(arm, setting)
+            label, family = self.design.label(arm, setting), family_of_runs(done)
             if not stp:
-                unlogged.append(label)
+                (unlogged if family == "ntp" else other_loss).append(label)
+            elif family != "ntp":
+                trained_forms.append(label)
             curves.append(figures.Curve(label, steps, ntp, stp if stp_steps == steps else (), len(done)))
         if not curves:
             return []
         path = figures.plot_loss_curves(curves, self.out / FIG_4A)
         where = f" at train_fraction={show(FRACTION, largest)}" if largest is not None and FRACTION in self.design.varying else ""
-        note = (
-            f" STP was not logged for {', '.join(f'`{label}`' for label in unlogged)} (lambda 0 without `stp_log_when_off`)."
-            if unlogged
-            else ""
-        )
+        note = f" STP was not logged for {_quoted(unlogged)} (lambda 0 without `stp_log_when_off`)." if unlogged else ""
+        if other_loss:
+            note += f" {_quoted(other_loss)} log their method's own loss under another name (mask_loss, curvature_loss, jepa_loss), not `stp_loss`."
+        if len(trained_forms) > 1:
+            note += (
+                f" The STP panel draws each run's logged `stp_loss`, which is the form its method trains ({_quoted(trained_forms)}:"
+                " `zero` fixes s at the start, `inst` adds the system prompt, `pred` applies the predictor, two-view draws s = 0"
+                " and r at the query's end): lines of different configurations are different quantities, and only plain"
+                " `stp` compares directly with `ntp` (the plain form, logged without gradient)."
+            )
         return [
             "## Loss curves (Figure 4a)",
             "",
@@ -1447,6 +1454,10 @@ class _Builder:
 
 def _mean(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
+
+
+def _quoted(labels: list[str]) -> str:
+    return ", ".join(f"`{label}`" for label in labels)
 
 
 def _plural(count: int, noun: str) -> str:
