@@ -462,7 +462,7 @@ def test_loss_curve_notes_say_which_loss_each_runs_stp_line_is(tmp_path):
             entry["mask_loss"] = entry.pop("stp_loss")
     state_path.write_text(json.dumps(state))
     text = write_report(tmp_path).markdown
-    assert "`mask` log their method's own loss under another name" in text
+    assert "For `mask` the method's own loss is logged under another name" in text
     assert "the form its method trains (`stp`, `stp+zero`:" in text
 
 

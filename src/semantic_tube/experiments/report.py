@@ -1240,7 +1240,7 @@ class _Builder:
         where = f" at train_fraction={show(FRACTION, largest)}" if largest is not None and FRACTION in self.design.varying else ""
         note = f" STP was not logged for {_quoted(unlogged)} (lambda 0 without `stp_log_when_off`)." if unlogged else ""
         if other_loss:
-            note += f" {_quoted(other_loss)} log their method's own loss under another name (mask_loss, curvature_loss, jepa_loss), not `stp_loss`."
+            note += f" For {_quoted(other_loss)} the method's own loss is logged under another name (mask_loss, curvature_loss or jepa_loss), not `stp_loss`."
         if len(trained_forms) > 1:
             note += (
                 f" The STP panel draws each run's logged `stp_loss`, which is the form its method trains ({_quoted(trained_forms)}:"
