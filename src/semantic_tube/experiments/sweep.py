@@ -484,7 +484,7 @@ class TimeModel:
     they are for the default model, and no time is guessed for any other."""
 
     weights: dict[str, float | None]  # point id -> cost-model seconds (None: data size unknown)
-    absolute: dict[str, bool]  # point id -> whether the cost model applies as it is (the default model)
+    processes: int  # training processes per run (the cost model's rates are for one)
     seconds_per_weight: float | None  # from the finished points; None before the first
     mean_seconds: float | None  # mean wall time of a finished point, for points without a weight
     finished: int
@@ -492,12 +492,11 @@ class TimeModel:
     @classmethod
     def of(cls, points: list[Point], out: Path, forward_passes: dict[str, int], processes: int = 1) -> TimeModel:
         weights = {p.point_id: cost_model_seconds(p.config, forward_passes.get(p.point_id, 1), processes) for p in points}
-        absolute = {p.point_id: not p.config.get("model_name_or_path") and processes == 1 for p in points}
         timed = {p.point_id: s for p in points if (s := point_seconds(out / p.point_id)) is not None and s > 0}
         weighed = [point_id for point_id in timed if weights[point_id]]
         scale = sum(timed[i] for i in weighed) / sum(weights[i] for i in weighed) if weighed else None
         mean = sum(timed.values()) / len(timed) if timed else None
-        return cls(weights, absolute, scale, mean, len(timed))
+        return cls(weights, processes, scale, mean, len(timed))
 
     def seconds(self, point: Point) -> float | None:
         weight = self.weights.get(point.point_id)
@@ -505,7 +504,8 @@ class TimeModel:
             return self.seconds_per_weight * weight
         if self.finished:
             return self.mean_seconds
-        return weight if self.absolute.get(point.point_id) else None
+        default_model = not point.config.get("model_name_or_path")  # where the cost model was measured
+        return weight if default_model and self.processes == 1 else None
 
     def describe(self) -> str:
         if self.finished:
