@@ -9,6 +9,7 @@ import importlib
 
 __version__ = "0.1.0"
 _EXPORTS = {
+    "GapOrigin": "semantic_tube.losses.sampling",
     "STPForm": "semantic_tube.losses.sampling",
     "sample_positions": "semantic_tube.losses.sampling",
     "sample_trajectory_indices": "semantic_tube.losses.sampling",

@@ -32,10 +32,11 @@ def test_step_angles_of_a_line_and_a_zigzag():
 
 
 def test_step_angles_bypass_the_template_gap():
-    """Query 0-1 and answer 4-5 on one line, template states 2-3 far off it: the step into the
-    answer is h_4 - h_3 (Appendix G), so every angle is 0."""
-    h = torch.tensor([[0.0, 0.0], [1.0, 0.0], [9.0, 9.0], [-5.0, 3.0], [-4.0, 3.0], [-3.0, 3.0]])
-    assert torch.allclose(_step_angles(h, torch.tensor([0, 2]), torch.tensor([4, 6])), torch.zeros(2), atol=1e-3)
+    """Query 0-1 and answer 4-5 each along (1, 0), template states 2-3 far off: on Appendix G's
+    bypassed trajectory the answer's first state is the query's last, so there are two steps,
+    h_1 - h_0 and h_5 - h_4, and one angle, 0 (a step into the answer from h_3 would turn)."""
+    h = torch.tensor([[0.0, 0.0], [1.0, 0.0], [9.0, 9.0], [7.0, 7.0], [3.0, 5.0], [4.0, 5.0]])
+    assert torch.allclose(_step_angles(h, torch.tensor([0, 2]), torch.tensor([4, 6])), torch.zeros(1), atol=1e-3)
 
 
 def test_figure6_renders_query_and_answer_as_the_reference(tmp_path):

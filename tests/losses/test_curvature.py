@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from semantic_tube.losses.curvature import ANGLE_EPS, CurvatureAngle, curvature_loss, curvature_loss_per_example
+from semantic_tube.losses.sampling import GapOrigin
 
 # Query content 2..4, template 5..7, answer 8..11 (L = 7); L = 2 (absent); exactly 3 points; all in the query.
 QUERY = torch.tensor([[2, 5], [1, 2], [0, 2], [0, 6]])
@@ -43,30 +44,50 @@ def test_hand_derived_values(points, expected):
     assert FLOOR == pytest.approx(math.sqrt(2 * ANGLE_EPS), rel=1e-3)
 
 
-def test_gap_bypass_by_hand():
-    """Query 0..1, template 2..3, answer 4..5. Bypassed, the steps are h_1 - h_0 = (1,0),
-    h_4 - h_3 = (1,0), h_5 - h_4 = (0,1): angles FLOOR and pi/2, mean (FLOOR + pi/2)/2.
-    Straight across: h_4 - h_1 = (4,-1), then (0,1):
-    angles arccos(4/sqrt(17)) and arccos(-1/sqrt(17))."""
+@pytest.mark.parametrize(
+    ("origin", "expected"),
+    [
+        ("answer_start", math.pi / 2),
+        ("before_answer", (FLOOR + math.pi / 2) / 2),
+        (None, (math.acos(4 / 17**0.5) + math.acos(-1 / 17**0.5)) / 2),
+    ],
+)
+def test_gap_bypass_by_hand(origin, expected):
+    """Query 0..1, template 2..3, answer 4..5; h_0 = (0,0), h_1 = (1,0), h_3 = (4,-1), h_4 = (5,-1), h_5 = (5,0).
+    Appendix G: h_4 is the same point as h_1, so the steps are h_1 - h_0 = (1,0) and h_5 - h_4 = (0,1):
+    one angle, pi/2. The reference code's origin h_3: steps (1,0), h_4 - h_3 = (1,0), (0,1): angles
+    FLOOR and pi/2. Straight across: h_4 - h_1 = (4,-1), then (0,1): arccos(4/sqrt(17)) and arccos(-1/sqrt(17))."""
     h = torch.tensor([[[0.0, 0.0], [1.0, 0.0], [7.0, 7.0], [4.0, -1.0], [5.0, -1.0], [5.0, 0.0]]], dtype=torch.float64)
     q, a = torch.tensor([[0, 2]]), torch.tensor([[4, 6]])
-    assert curvature_loss(h, q, a).item() == pytest.approx((FLOOR + math.pi / 2) / 2, abs=1e-9)
-    expected = (math.acos(4 / 17**0.5) + math.acos(-1 / 17**0.5)) / 2
-    assert curvature_loss(h, q, a, bypass_gap=False).item() == pytest.approx(expected, abs=1e-9)
+    assert curvature_loss(h, q, a, gap_origin=origin).item() == pytest.approx(expected, abs=1e-9)
 
 
-def loop_curvature(hidden, query, answer, bypass, signed=False):
-    """(1/n) sum_i |theta_i|, theta_i = acos(clamp(cos(d_(i-1), d_i))), one example and one angle at a time."""
+def test_appendix_g_is_the_default():
+    h = torch.randn(4, 12, 6, generator=torch.Generator().manual_seed(2))
+    assert curvature_loss(h, QUERY, ANSWER).item() == curvature_loss(h, QUERY, ANSWER, gap_origin=GapOrigin.ANSWER_START).item()
+
+
+def loop_curvature(hidden, query, answer, origin, signed=False):
+    """(1/t) sum_(i<=t) |theta_i| over the t angles, theta_i = acos(clamp(cos(d_(i-1), d_i))), one
+    example and one angle at a time. Across a gap the step from the query's last token to the
+    next point is Appendix G's h_next - h_r' + h_r - h_r = h_next - h_r' (r' the answer's first token,
+    or the state before it for the reference code's origin); Appendix G's r' itself is not a new
+    point (it is the query's last), so the trajectory skips it."""
     values = []
     for row, (q, a) in enumerate(zip(query.tolist(), answer.tolist())):
-        points = list(range(*q)) + list(range(*a))
+        gap = origin is not None and a[0] > q[1] and a[1] > a[0]
+        r_prime = (a[0] if GapOrigin(origin) is GapOrigin.ANSWER_START else a[0] - 1) if gap else None
+        answer_points = list(range(*a))
+        if gap and GapOrigin(origin) is GapOrigin.ANSWER_START:
+            answer_points = answer_points[1:]
+        points = list(range(*q)) + answer_points
         if len(points) < 3:
             continue
         h = hidden[row]
         steps = []
         for p, p_next in zip(points[:-1], points[1:]):
-            if bypass and p < q[1] <= a[0] <= p_next and q[1] >= 1 and a[0] > q[1]:
-                steps.append(h[p_next] - h[a[0] - 1] + h[q[1] - 1] - h[p])
+            if gap and p == q[1] - 1:
+                steps.append(h[p_next] - h[r_prime] + h[q[1] - 1] - h[p])
             else:
                 steps.append(h[p_next] - h[p])
         angles = []
@@ -78,20 +99,20 @@ def loop_curvature(hidden, query, answer, bypass, signed=False):
     return torch.stack(values).mean()
 
 
-@pytest.mark.parametrize("bypass", [True, False])
+@pytest.mark.parametrize("origin", [*GapOrigin, None])
 @pytest.mark.parametrize("angle", list(CurvatureAngle))
-def test_equals_plain_loop_values_and_gradients(bypass, angle):
+def test_equals_plain_loop_values_and_gradients(origin, angle):
     g = torch.Generator().manual_seed(0)
     hidden = torch.randn(4, 12, 6, generator=g, dtype=torch.float64)
     a, b = hidden.clone().requires_grad_(True), hidden.clone().requires_grad_(True)
-    fast = curvature_loss(a, QUERY, ANSWER, angle, bypass)
-    slow = loop_curvature(b, QUERY, ANSWER, bypass, signed=angle is CurvatureAngle.SIGNED)
+    fast = curvature_loss(a, QUERY, ANSWER, angle, origin)
+    slow = loop_curvature(b, QUERY, ANSWER, origin, signed=angle is CurvatureAngle.SIGNED)
     fast.backward()
     slow.backward()
     assert fast.item() == pytest.approx(slow.item(), abs=1e-9)
     torch.testing.assert_close(a.grad, b.grad)
-    _, present = curvature_loss_per_example(hidden, QUERY, ANSWER)
-    assert present.tolist() == [True, False, True, True]
+    _, present = curvature_loss_per_example(hidden, QUERY, ANSWER, gap_origin=origin)
+    assert present.tolist() == [True, False, origin is not GapOrigin.ANSWER_START, True]
 
 
 def test_signed_equals_absolute():
@@ -107,23 +128,23 @@ def test_signed_equals_absolute():
     torch.testing.assert_close(a.grad, b.grad)
 
 
-@pytest.mark.parametrize("bypass", [True, False])
-def test_gradients_are_finite_on_degenerate_input(bypass):
+@pytest.mark.parametrize("origin", [*GapOrigin, None])
+def test_gradients_are_finite_on_degenerate_input(origin):
     """All states equal: every step has zero length, its cosine is taken as 0, every angle is pi/2.
     A trajectory of exactly 3 tokens, and exactly straight / reversed steps (cos = +-1, where
     d arccos/dc is infinite without the clamp): gradients finite."""
     q, a = torch.tensor([[0, 2], [0, 3]]), torch.tensor([[3, 4], [3, 3]])
     same = torch.ones(2, 4, 5, requires_grad=True)
-    loss = curvature_loss(same, q, a, bypass_gap=bypass)
+    loss = curvature_loss(same, q, a, gap_origin=origin)
     loss.backward()
     assert loss.item() == pytest.approx(math.pi / 2)
     assert torch.isfinite(same.grad).all()
     three = torch.randn(2, 4, 5, requires_grad=True)
-    curvature_loss(three, q, a, bypass_gap=bypass).backward()
+    curvature_loss(three, q, a, gap_origin=origin).backward()
     assert torch.isfinite(three.grad).all()
     for points in ([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0]], [[0.0, 0.0], [1.0, 0.0], [0.0, 0.0]]):
         h = torch.tensor([points], requires_grad=True)
-        curvature_loss(h, *whole(3), bypass_gap=bypass).backward()
+        curvature_loss(h, *whole(3), gap_origin=origin).backward()
         assert torch.isfinite(h.grad).all()
 
 

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from semantic_tube.losses.mask import MaskTarget, mask_loss, mask_loss_per_example, mask_span_ids, sample_mask_span
-from semantic_tube.losses.sampling import KeyedDraws, hash_keys, template_gap
+from semantic_tube.losses.sampling import GapOrigin, KeyedDraws, hash_keys, template_gap
 
 # Query content 2..4, template 5..7, answer 8..11 (L = 7); L = 2 (absent); exactly 3 points.
 QUERY = torch.tensor([[2, 5], [1, 2], [0, 2]])
@@ -121,44 +121,46 @@ def test_mask_loss_by_hand():
     assert mask_loss(h, g, pos, target="full", predictor=rotation()).item() == pytest.approx(1.0, abs=1e-9)
 
 
-def test_mask_loss_span_bypasses_the_gap_by_hand():
-    """Query 0..1, template 2..3, answer 4; s = 0, r = 4 (a span crossing the gap), t = 4.
-    Bypassed: h_r - h_s = h_4 - h_3 + h_1 - h_0 = (0, 1) + (1, 0) = (1, 1); g_t = (1, 1): loss 0.
-    Straight across: h_4 - h_0 = (5, -2), cos with (1, 1) = 3/(sqrt(29) sqrt(2)) = 3/sqrt(58)."""
-    h = torch.tensor([[[0.0, 0.0], [1.0, 0.0], [7.0, 7.0], [5.0, -3.0], [5.0, -2.0]]], dtype=torch.float64)
-    g = torch.ones(1, 5, 2, dtype=torch.float64)
-    pos = torch.tensor([[0, 4, 4]])
-    skip = template_gap(torch.tensor([[0, 2]]), torch.tensor([[4, 5]]))
-    assert mask_loss(h, g, pos, skip).item() == pytest.approx(0.0, abs=1e-9)
-    assert mask_loss(h, g, pos).item() == pytest.approx(1 - 3 / 58**0.5, abs=1e-9)
+@pytest.mark.parametrize(("origin", "expected"), [("answer_start", 0.0), ("before_answer", 1 - 3 / 10**0.5), (None, 1 - 4 / 52**0.5)])
+def test_mask_loss_span_bypasses_the_gap_by_hand(origin, expected):
+    """Query 0..1, template 2..3, answer 4..5; s = 0, r = 5 (a span crossing the gap), t = 5; g_t = (1, 1).
+    Appendix G (r' = 4): h_r - h_s = h_5 - h_4 + h_1 - h_0 = (0, 1) + (1, 0) = (1, 1): loss 0.
+    The reference code (r' = 3): h_5 - h_3 + (1, 0) = (1, 2): cos = 3/sqrt(10).
+    Straight across: h_5 - h_0 = (5, -1): cos = 4/sqrt(52)."""
+    h = torch.tensor([[[0.0, 0.0], [1.0, 0.0], [7.0, 7.0], [5.0, -3.0], [5.0, -2.0], [5.0, -1.0]]], dtype=torch.float64)
+    g = torch.ones(1, 6, 2, dtype=torch.float64)
+    pos = torch.tensor([[0, 5, 5]])
+    skip = None if origin is None else template_gap(torch.tensor([[0, 2]]), torch.tensor([[4, 6]]), origin)
+    assert mask_loss(h, g, pos, skip).item() == pytest.approx(expected, abs=1e-9)
 
 
-def step(h, a, b, g0, g1):
-    """h_b - h_a, or h_b - h_(g1-1) + h_(g0-1) - h_a when it crosses the gap [g0, g1)."""
-    if a < g0 and b >= g1:
-        return h[b] - h[g1 - 1] + h[g0 - 1] - h[a]
+def step(h, a, b, q_end, r_prime):
+    """h_b - h_a, or Appendix G's (h_b - h_r') + (h_(q_end-1) - h_a) for a step from the query into the answer."""
+    if r_prime is not None and a < q_end and b >= r_prime:
+        return h[b] - h[r_prime] + h[q_end - 1] - h[a]
     return h[b] - h[a]
 
 
 @pytest.mark.parametrize("target", list(MaskTarget))
-@pytest.mark.parametrize("bypass", [True, False])
+@pytest.mark.parametrize("origin", [*GapOrigin, None])
 @pytest.mark.parametrize("with_predictor", [False, True])
-def test_mask_loss_equals_plain_loop(target, bypass, with_predictor):
+def test_mask_loss_equals_plain_loop(target, origin, with_predictor):
     g = torch.Generator().manual_seed(7)
     hidden = torch.randn(3, 12, 5, generator=g, dtype=torch.float64)
     masked_hidden = torch.randn(3, 12, 5, generator=g, dtype=torch.float64)
     torch.manual_seed(3)
     predictor = torch.nn.Linear(5, 5, dtype=torch.float64) if with_predictor else None
     pos = torch.tensor([[3, 9, 11], [-1, -1, -1], [0, 1, 5]])
-    skip = template_gap(QUERY, ANSWER) if bypass else None
+    skip = None if origin is None else template_gap(QUERY, ANSWER, origin)
     a, b = hidden.clone().requires_grad_(True), hidden.clone().requires_grad_(True)
     ma, mb = masked_hidden.clone().requires_grad_(True), masked_hidden.clone().requires_grad_(True)
     fast = mask_loss(a, ma, pos, skip, target, predictor)
     values = []
     for row in (0, 2):
         s, r, t = pos[row].tolist()
-        g0, g1 = skip[row].tolist() if bypass else (-1, -1)
-        first = step(b[row], s, r, g0, g1) if target is MaskTarget.SPAN else b[row, t]
+        q_end, a_start = QUERY[row, 1].item(), ANSWER[row, 0].item()
+        r_prime = None if origin is None else a_start if GapOrigin(origin) is GapOrigin.ANSWER_START else a_start - 1
+        first = step(b[row], s, r, q_end, r_prime) if target is MaskTarget.SPAN else b[row, t]
         if predictor is not None:
             first = predictor(first)
         values.append(1 - F.cosine_similarity(first, mb[row, t], dim=0))

@@ -4,6 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from semantic_tube.losses.sampling import GapOrigin, template_gap
 from semantic_tube.losses.stp import PredictorTarget, span_loss, stp_loss
 
 
@@ -124,33 +125,43 @@ def test_bad_shapes_raise(hidden_shape, triplets, message):
 # ---------------------------------------------------------------- template gap (Appendix G)
 
 
-def appendix_g_step(h, a, b, g0, g1):
-    """One displacement written literally: h_b - h_(g1-1) + h_(g0-1) - h_a when a < g0 and b >= g1."""
-    if a < g0 and b >= g1:
-        return h[b] - h[g1 - 1] + h[g0 - 1] - h[a]
+def appendix_g_step(h, a, b, q_end, origin):
+    """One displacement written literally: Appendix G's (h_r - h_s) + (h_t - h_r') for a step from
+    the query (a < q_end, its last token r = q_end - 1) into the answer (b >= origin = r'), that
+    is h_b - h_origin + h_(q_end-1) - h_a; straight h_b - h_a otherwise."""
+    if a < q_end and b >= origin:
+        return h[b] - h[origin] + h[q_end - 1] - h[a]
     return h[b] - h[a]
 
 
-def loop_tube_skip(hidden, triplets, skip):
+def answer_origin(answer_start, origin):
+    """r': the answer's first token (the paper) or the state before it (the reference code)."""
+    return answer_start if GapOrigin(origin) is GapOrigin.ANSWER_START else answer_start - 1
+
+
+def loop_tube_skip(hidden, triplets, query_span, answer_span, origin):
     values = []
     for row in range(hidden.shape[0]):
-        g0, g1 = skip[row].tolist()
+        q_end, a_start = query_span[row, 1].item(), answer_span[row, 0].item()
         for s, r, t in triplets[row].tolist():
             if min(s, r, t) < 0:
                 continue
-            h = hidden[row]
-            values.append(1 - F.cosine_similarity(appendix_g_step(h, r, t, g0, g1), appendix_g_step(h, s, r, g0, g1), dim=0))
+            h, o = hidden[row], answer_origin(a_start, origin)
+            values.append(1 - F.cosine_similarity(appendix_g_step(h, r, t, q_end, o), appendix_g_step(h, s, r, q_end, o), dim=0))
     return torch.stack(values).mean()
 
 
-def test_gap_skip_equals_the_hand_written_formula_values_and_gradients():
-    """Query at positions 1-4, template gap 5-7, answer 8-11: triplets on both sides and across."""
+@pytest.mark.parametrize("origin", list(GapOrigin))
+def test_gap_skip_equals_the_hand_written_formula_values_and_gradients(origin):
+    """Query at positions 1-4, template 5-7, answer 8-11: triplets on both sides and across, one of
+    them (4, 8, 9) from the query's last token to the answer's first."""
     g = torch.Generator().manual_seed(3)
     hidden = torch.randn(2, 12, 8, generator=g, dtype=torch.float64)
     triplets = torch.tensor([[[1, 3, 9], [2, 8, 11], [1, 2, 4]], [[8, 9, 10], [4, 8, 9], [1, 4, 8]]])
-    skip = torch.tensor([[5, 8], [5, 8]])
+    query_span, answer_span = torch.tensor([[1, 5], [1, 5]]), torch.tensor([[8, 12], [8, 12]])
+    skip = template_gap(query_span, answer_span, origin)
     a, b = hidden.clone().requires_grad_(True), hidden.clone().requires_grad_(True)
-    fast, slow = stp_loss(a, triplets, skip), loop_tube_skip(b, triplets, skip)
+    fast, slow = stp_loss(a, triplets, skip), loop_tube_skip(b, triplets, query_span, answer_span, origin)
     fast.backward()
     slow.backward()
     assert fast.item() == pytest.approx(slow.item(), abs=1e-6)
@@ -158,40 +169,98 @@ def test_gap_skip_equals_the_hand_written_formula_values_and_gradients():
     assert fast.item() != pytest.approx(stp_loss(hidden, triplets).item(), abs=1e-3)  # the gap matters
 
 
-def test_appendix_g_two_view_case_by_hand():
-    """s = query start, r = query end (g0 - 1), t = answer end: L = 1 - cos(h_t - h_r', h_r - h_s)
-    with r' = g1 - 1. Points: h_0 = (0,0), h_1 = (1,0) [query]; h_2 = (5,5) [template];
-    h_3 = (9,-9) [state before the answer], h_4 = (10,-9) [answer]. Straight across the gap the
-    steps (1,0) and (9,-9) give cos = 1/sqrt(2); bypassing it, h_4 - h_3 = (1,0): cos = 1, loss 0."""
-    h = line([[0.0, 0.0], [1.0, 0.0], [5.0, 5.0], [9.0, -9.0], [10.0, -9.0]])
+def test_the_gap_is_appendix_g_by_default():
+    hidden = torch.randn(1, 12, 4, dtype=torch.float64)
+    query_span, answer_span = torch.tensor([[1, 5]]), torch.tensor([[8, 12]])
+    triplets = torch.tensor([[[1, 3, 10], [2, 9, 11]]])
+    default = stp_loss(hidden, triplets, template_gap(query_span, answer_span))
+    assert default.item() == pytest.approx(loop_tube_skip(hidden, triplets, query_span, answer_span, "answer_start").item(), abs=1e-12)
+    assert default.item() != pytest.approx(stp_loss(hidden, triplets, template_gap(query_span, answer_span, "before_answer")).item())
+
+
+@pytest.mark.parametrize(("origin", "expected"), [(GapOrigin.ANSWER_START, 0.0), (GapOrigin.BEFORE_ANSWER, 1 - 5 / 221**0.5)])
+def test_appendix_g_two_view_case_by_hand(origin, expected):
+    """s = query start, r = query end, t = answer end: L = 1 - cos(h_t - h_r', h_r - h_s).
+    Points: h_0 = (0,0), h_1 = (1,0) [query]; h_2 = (5,5) [template]; h_3 = (9,-9), h_4 = (10,-9)
+    [answer]. Appendix G, r' = 3 (the answer's first token): h_4 - h_3 = (1,0), cos = 1, loss 0.
+    The reference code, r' = 2 (the state before it): h_4 - h_2 = (5,-14), cos = 5/sqrt(221).
+    Straight across the gap the steps (1,0) and (9,-9) give cos = 1/sqrt(2)."""
+    h = line([[0.0, 0.0], [1.0, 0.0], [5.0, 5.0], [9.0, -9.0], [10.0, -9.0]]).double()
     triplet = torch.tensor([[[0, 1, 4]]])
-    assert stp_loss(h, triplet, torch.tensor([[2, 4]])).item() == pytest.approx(0.0, abs=1e-6)
+    skip = template_gap(torch.tensor([[0, 2]]), torch.tensor([[3, 5]]), origin)
+    assert stp_loss(h, triplet, skip).item() == pytest.approx(expected, abs=1e-9)
     assert stp_loss(h, triplet).item() == pytest.approx(1 - 2**-0.5, abs=1e-6)
 
 
+def random_content_positions(query_span, answer_span, width, count, g):
+    """(batch, count, width) sorted distinct positions among each row's query and answer tokens."""
+    rows = []
+    for (q0, q1), (a0, a1) in zip(query_span.tolist(), answer_span.tolist()):
+        allowed = torch.tensor([*range(q0, q1), *range(a0, a1)])
+        rows.append([sorted(allowed[torch.randperm(len(allowed), generator=g)[:width]].tolist()) for _ in range(count)])
+    return torch.tensor(rows)
+
+
 @pytest.mark.parametrize(("fn", "width"), [(stp_loss, 3), (span_loss, 4)])
-def test_template_states_never_enter_the_loss(fn, width):
-    """Adding any v to every state at positions >= g1 - 1 (the gap's last state and the answer)
-    changes no displacement, so neither the loss nor its gradients with respect to the other
-    states; without `skip` the same shift changes the loss."""
+def test_template_states_never_enter_the_paper_loss(fn, width):
+    """With Appendix G's gap, replacing every template state by anything changes neither the loss
+    nor any gradient; with the reference code's gap it changes the loss."""
     g = torch.Generator().manual_seed(5)
     hidden = torch.randn(3, 14, 6, generator=g, dtype=torch.float64)
-    skip = torch.tensor([[6, 9], [5, 10], [4, 8]])
-    positions = []
-    for g0, g1 in skip.tolist():
-        allowed = [p for p in range(1, 14) if p < g0 or p >= g1]  # query and answer positions
-        rows = [sorted(torch.tensor(allowed)[torch.randperm(len(allowed), generator=g)[:width]].tolist()) for _ in range(5)]
-        positions.append(rows)
-    positions = torch.tensor(positions)
-    shift = torch.zeros_like(hidden)
-    for row, (_, g1) in enumerate(skip.tolist()):
-        shift[row, g1 - 1 :] = torch.randn(6, generator=g, dtype=torch.float64) * 10
-    base, moved = hidden.clone().requires_grad_(True), (hidden + shift).clone().requires_grad_(True)
+    query_span, answer_span = torch.tensor([[1, 6], [2, 5], [1, 4]]), torch.tensor([[9, 14], [10, 13], [8, 12]])
+    positions = random_content_positions(query_span, answer_span, width, 5, g)
+    skip = template_gap(query_span, answer_span)
+    noise = hidden.clone()
+    for row, (q_end, a_start) in enumerate(zip(query_span[:, 1].tolist(), answer_span[:, 0].tolist())):
+        noise[row, q_end:a_start] = torch.randn(a_start - q_end, 6, generator=g, dtype=torch.float64) * 10
+    base, moved = hidden.clone().requires_grad_(True), noise.clone().requires_grad_(True)
     fn(base, positions, skip).backward()
     fn(moved, positions, skip).backward()
-    assert fn(hidden + shift, positions, skip).item() == pytest.approx(fn(hidden, positions, skip).item(), abs=1e-9)
+    assert fn(noise, positions, skip).item() == pytest.approx(fn(hidden, positions, skip).item(), abs=1e-9)
     torch.testing.assert_close(base.grad, moved.grad)
-    assert fn(hidden + shift, positions).item() != pytest.approx(fn(hidden, positions).item(), abs=1e-4)
+    reference = template_gap(query_span, answer_span, GapOrigin.BEFORE_ANSWER)  # reads the template's last state
+    assert fn(noise, positions, reference).item() != pytest.approx(fn(hidden, positions, reference).item(), abs=1e-4)
+
+
+@pytest.mark.parametrize(("fn", "width"), [(stp_loss, 3), (span_loss, 4)])
+def test_the_reference_gap_reads_only_the_template_last_state(fn, width):
+    """With the reference code's gap, the template's last state is the answer part's origin: adding
+    any v to it and to every answer state changes no displacement, while changing the template's
+    other states changes nothing at all."""
+    g = torch.Generator().manual_seed(6)
+    hidden = torch.randn(3, 14, 6, generator=g, dtype=torch.float64)
+    query_span, answer_span = torch.tensor([[1, 6], [2, 5], [1, 4]]), torch.tensor([[9, 14], [10, 13], [8, 12]])
+    positions = random_content_positions(query_span, answer_span, width, 5, g)
+    skip = template_gap(query_span, answer_span, GapOrigin.BEFORE_ANSWER)
+    moved = hidden.clone()
+    for row, (q_end, a_start) in enumerate(zip(query_span[:, 1].tolist(), answer_span[:, 0].tolist())):
+        moved[row, a_start - 1 :] += torch.randn(6, generator=g, dtype=torch.float64) * 10
+        moved[row, q_end : a_start - 1] = torch.randn(a_start - 1 - q_end, 6, generator=g, dtype=torch.float64)
+    assert fn(moved, positions, skip).item() == pytest.approx(fn(hidden, positions, skip).item(), abs=1e-9)
+    assert fn(moved, positions).item() != pytest.approx(fn(hidden, positions).item(), abs=1e-4)
+
+
+def test_no_template_means_no_gap():
+    """Query and answer back to back: template_gap is empty for either origin and bypasses nothing."""
+    hidden = torch.randn(1, 8, 4)
+    query_span, answer_span = torch.tensor([[1, 4]]), torch.tensor([[4, 8]])
+    triplets = torch.tensor([[[1, 3, 4], [2, 4, 7]]])
+    for origin in GapOrigin:
+        skip = template_gap(query_span, answer_span, origin)
+        assert skip[0, 0] == skip[0, 1]
+        assert stp_loss(hidden, triplets, skip).item() == pytest.approx(stp_loss(hidden, triplets).item(), abs=1e-7)
+
+
+def test_query_end_to_answer_start_is_a_zero_step_with_no_gradient():
+    """On Appendix G's bypassed trajectory the query's last state and the answer's first are one
+    point: a triplet with r there and t the answer's first token has h_t - h_r' = 0, so loss 1
+    (no direction) and no gradient from that triplet."""
+    hidden = torch.randn(1, 10, 4, requires_grad=True)
+    skip = template_gap(torch.tensor([[0, 4]]), torch.tensor([[7, 10]]))
+    loss = stp_loss(hidden, torch.tensor([[[1, 3, 7]]]), skip)
+    loss.backward()
+    assert loss.item() == pytest.approx(1.0)
+    assert torch.count_nonzero(hidden.grad) == 0
 
 
 @pytest.mark.parametrize("skip", [torch.tensor([[3, 3]]), torch.tensor([[-1, -1]])])
@@ -255,7 +324,7 @@ def test_span_form_with_skip_equals_the_reference_code():
                 continue
             index = torch.tensor([[[0, start, end, length]]])
             spans = to_positions(index, points_query, torch.tensor([assistant]))
-            ours = span_loss(hidden, spans, torch.tensor([[user[1], assistant[0]]]))
+            ours = span_loss(hidden, spans, template_gap(torch.tensor([user]), torch.tensor([assistant]), GapOrigin.BEFORE_ANSWER))
             expected = reference_get_embeddings(hidden[0], user, assistant, start, end)
             assert ours.item() == pytest.approx(expected.item(), abs=1e-9), (start, end)
 
@@ -293,7 +362,7 @@ def test_predictor_hand_derived(target, expected):
 
 def loop_tube_predictor(hidden, triplets, skip, predictor, target):
     """1 - cos(P(h_r - h_s), h_t - h_s) (appendix_l) or 1 - cos(P(h_r - h_s), h_t - h_r) (section_4_6),
-    each displacement written out with `appendix_g_step`, one triplet at a time."""
+    each displacement written out with `appendix_g_step` (a gap [g0, g1): q_end = g0, r' = g1 - 1), one triplet at a time."""
     values = []
     for row in range(hidden.shape[0]):
         g0, g1 = skip[row].tolist() if skip is not None else (-1, -1)
@@ -302,7 +371,7 @@ def loop_tube_predictor(hidden, triplets, skip, predictor, target):
             if min(s, r, t) < 0:
                 continue
             start = s if target == "appendix_l" else r
-            values.append(1 - F.cosine_similarity(predictor(appendix_g_step(h, s, r, g0, g1)), appendix_g_step(h, start, t, g0, g1), dim=0))
+            values.append(1 - F.cosine_similarity(predictor(appendix_g_step(h, s, r, g0, g1 - 1)), appendix_g_step(h, start, t, g0, g1 - 1), dim=0))
     return torch.stack(values).mean()
 
 
@@ -412,8 +481,8 @@ def test_span_predictor_equals_plain_loop(skip):
         for first, s, e, last in spans[row].tolist():
             if min(first, s, e, last) < 0:
                 continue
-            patch = appendix_g_step(b[row], s, e, g0, g1)
-            rest = appendix_g_step(b[row], first, last, g0, g1) - patch
+            patch = appendix_g_step(b[row], s, e, g0, g1 - 1)
+            rest = appendix_g_step(b[row], first, last, g0, g1 - 1) - patch
             values.append(1 - F.cosine_similarity(predictor(rest), patch, dim=0))
     slow = torch.stack(values).mean()
     fast.backward()

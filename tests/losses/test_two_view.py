@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from semantic_tube.losses.sampling import template_gap
+from semantic_tube.losses.sampling import GapOrigin, template_gap
 from semantic_tube.losses.stp import PredictorTarget, stp_loss
 from semantic_tube.losses.two_view import mean_view_loss, mean_view_loss_per_example, two_view_triplets
 
@@ -24,29 +24,31 @@ def test_triplets_are_query_start_query_end_answer_end():
     assert triplets[:, 0].tolist() == [[2, 4, 11], [-1, -1, -1], [-1, -1, -1], [0, 1, 5], [-1, -1, -1]]
 
 
-def test_two_view_with_the_gap_bypassed_by_hand():
-    """Query 0..1, template 2..3, answer 4: s = 0, r = 1, t = 4, r' = answer start - 1 = 3.
-    h_0 = (0,0), h_1 = (1,0), h_2 = (7,7), h_3 = (5,-3), h_4 = (5,-1).
-    Bypassed: h_r - h_s = (1, 0), h_t - h_r' = (0, 2): cos 0, loss 1.
-    Straight across: h_t - h_r = (4, -1): cos = 4/sqrt(17), loss 1 - 4/sqrt(17)."""
-    h = torch.tensor([[[0.0, 0.0], [1.0, 0.0], [7.0, 7.0], [5.0, -3.0], [5.0, -1.0]]])
-    q, a = torch.tensor([[0, 2]]), torch.tensor([[4, 5]])
-    triplets = two_view_triplets(q, a)
-    assert stp_loss(h, triplets, template_gap(q, a)).item() == pytest.approx(1.0, abs=1e-6)
-    assert stp_loss(h, triplets).item() == pytest.approx(1 - 4 / 17**0.5, abs=1e-6)
+@pytest.mark.parametrize(("origin", "expected"), [("answer_start", 0.0), ("before_answer", 1 - 5**-0.5), (None, 1 - 5 / 26**0.5)])
+def test_two_view_with_the_gap_bypassed_by_hand(origin, expected):
+    """Query 0..1, template 2..3, answer 4..5: s = 0, r = 1, t = 5.
+    h_0 = (0,0), h_1 = (1,0), h_2 = (7,7), h_3 = (5,-3), h_4 = (5,-1), h_5 = (6,-1); h_r - h_s = (1, 0).
+    Appendix G, r' = 4 (the answer's first token): h_t - h_r' = (1, 0): cos 1, loss 0.
+    The reference code, r' = 3 (the state before it): (1, 2), cos = 1/sqrt(5).
+    Straight across: h_t - h_r = (5, -1): cos = 5/sqrt(26)."""
+    h = torch.tensor([[[0.0, 0.0], [1.0, 0.0], [7.0, 7.0], [5.0, -3.0], [5.0, -1.0], [6.0, -1.0]]], dtype=torch.float64)
+    q, a = torch.tensor([[0, 2]]), torch.tensor([[4, 6]])
+    skip = None if origin is None else template_gap(q, a, origin)
+    assert stp_loss(h, two_view_triplets(q, a), skip).item() == pytest.approx(expected, abs=1e-9)
 
 
-@pytest.mark.parametrize("bypass", [True, False])
+@pytest.mark.parametrize("origin", [*GapOrigin, None])
 @pytest.mark.parametrize("target", [None, *PredictorTarget])
-def test_two_view_stp_equals_the_literal_formula(bypass, target):
-    """1 - cos(h_t - h_r', h_r - h_s) with r' = answer start - 1 (r' = r without the bypass), and
-    with a predictor 1 - cos(P(h_r - h_s), h_t - h_s) / 1 - cos(P(h_r - h_s), h_t - h_r'), looped."""
+def test_two_view_stp_equals_the_literal_formula(origin, target):
+    """1 - cos(h_t - h_r', h_r - h_s) with r' = the answer's first token (Appendix G), the state
+    before it (the reference code), or r (straight across, no gap), and with a predictor
+    1 - cos(P(h_r - h_s), h_t - h_s) / 1 - cos(P(h_r - h_s), h_t - h_r'), looped."""
     g = torch.Generator().manual_seed(0)
     hidden = torch.randn(5, 12, 6, generator=g, dtype=torch.float64)
     torch.manual_seed(0)
     predictor = None if target is None else torch.nn.Linear(6, 6, dtype=torch.float64)
     a, b = hidden.clone().requires_grad_(True), hidden.clone().requires_grad_(True)
-    skip = template_gap(QUERY, ANSWER) if bypass else None
+    skip = None if origin is None else template_gap(QUERY, ANSWER, origin)
     kwargs = {} if target is None else {"predictor": predictor, "predictor_target": target}
     fast = stp_loss(a, two_view_triplets(QUERY, ANSWER), skip, **kwargs)
     values = []
@@ -55,7 +57,8 @@ def test_two_view_stp_equals_the_literal_formula(bypass, target):
             continue
         s, r, t = q[0], q[1] - 1, ans[1] - 1
         h = b[row]
-        r_prime = ans[0] - 1 if bypass else r
+        gap = ans[0] > q[1]
+        r_prime = {GapOrigin.ANSWER_START: ans[0], GapOrigin.BEFORE_ANSWER: ans[0] - 1}.get(origin, r) if gap else r
         first, second = h[r] - h[s], h[t] - h[r_prime]
         if target is None:
             values.append(1 - F.cosine_similarity(second, first, dim=0))

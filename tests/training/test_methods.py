@@ -71,6 +71,15 @@ def test_lambda_warmup_rises_linearly_and_the_loss_uses_it(tiny_dir, train_file,
         ({"method": "curvature", "curvature_angle": "signed", "trajectory": "inst", "stp_draws": 1, "predictor_target": "section_4_6"}, ("predictor_target",)),
         ({"method": "stp", "predictor_target": "section_4_6"}, ("predictor_target=section_4_6", "predictor=identity")),
         ({"method": "two-view", "predictor": "linear", "two_view_pool": "mean", "predictor_target": "section_4_6"}, ("two_view_pool=mean",)),
+        ({"method": "mask", "stp_draws": 2}, ("stp_draws=2", "method=mask")),
+        ({"method": "llm-jepa", "stp_skip_gap": False}, ("stp_skip_gap=False", "method=llm-jepa")),
+        ({"method": "llm-jepa", "stp_gap_origin": "before_answer"}, ("stp_gap_origin=before_answer", "method=llm-jepa")),
+        ({"stp_skip_gap": False, "stp_gap_origin": "answer_start"}, ("stp_gap_origin=answer_start", "stp_skip_gap")),
+        ({"stp_form": "span", "stp_gap_origin": "answer_start"}, ("stp_gap_origin=answer_start", "stp_form=span")),
+        ({"stp_form": "span", "predictor": "linear", "predictor_target": "section_4_6"}, ("predictor_target=section_4_6", "stp_form=span")),
+        ({"method": "two-view", "two_view_pool": "mean", "stp_skip_gap": False}, ("stp_skip_gap=false", "two_view_pool=mean")),
+        ({"method": "two-view", "two_view_pool": "mean", "stp_gap_origin": "answer_start"}, ("stp_gap_origin", "two_view_pool=mean")),
+        ({"stp_gap_origin": "start"}, ("stp_gap_origin", "'start'")),
         ({"method": "jepa"}, ("method", "'jepa'")),
         ({"stp_lambda_warmup_ratio": 1.5}, ("stp_lambda_warmup_ratio",)),
     ],
@@ -80,6 +89,14 @@ def test_invalid_combinations_name_both_fields(tmp_path, overrides, named):
         args(tmp_path, **overrides)
     for text in named:
         assert text in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "origin"),
+    [({}, "answer_start"), ({"stp_form": "span"}, "before_answer"), ({"stp_gap_origin": "before_answer"}, "before_answer")],
+)
+def test_the_gap_origin_is_appendix_g_unless_the_form_is_the_reference(tmp_path, overrides, origin):
+    assert args(tmp_path, **overrides).gap_origin.value == origin
 
 
 def test_ntp_method_trains_plain_and_can_log_stp_without_gradient(tiny_dir, train_file, tmp_path):

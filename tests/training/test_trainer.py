@@ -248,7 +248,8 @@ def test_positions_are_drawn_on_the_cpu_before_the_batch_moves(tiny_dir, train_f
     prepared = trainer._prepare_inputs(dict(batch))
     assert not set(BATCH_KEYS) & set(prepared)
     assert torch.equal(prepared["stp_positions"].cpu(), expected)
-    assert prepared["stp_skip"].tolist() == [[q[1], a[0]] for q, a in zip(batch["query_span"].tolist(), batch["answer_span"].tolist())]
+    # Appendix G's gap: the template, and the step into the answer's first token (the answer part's origin r')
+    assert prepared["stp_skip"].tolist() == [[q[1], a[0] + 1] for q, a in zip(batch["query_span"].tolist(), batch["answer_span"].tolist())]
     short = dict(batch, input_ids=batch["input_ids"][:, :5], attention_mask=batch["attention_mask"][:, :5], labels=batch["labels"][:, :5])
     with pytest.raises(ValueError, match="stp_positions holds a position >= seq length 5"):
         trainer._prepare_inputs(short)

@@ -68,10 +68,14 @@ def _batch_values(model, tokenizer, encoded, triplets: int, generator: torch.Gen
 def _step_angles(hidden: torch.Tensor, query_span: torch.Tensor, answer_span: torch.Tensor) -> torch.Tensor:
     """Angles (degrees) between consecutive steps along the query positions then the answer positions.
 
-    Every step is a token's own increment h_p - h_(p-1), including the first answer token's: the
-    step from the query's last state to the answer's first bypasses the template (Appendix G).
+    Every step is a token's own increment h_p - h_(p-1) within the query or the answer; across a
+    template gap the query's last state and the answer's first are one point (Appendix G's
+    h_r', as in training), so the next step is the answer's second token's increment.
     """
-    positions = torch.cat([torch.arange(*query_span.tolist()), torch.arange(*answer_span.tolist())])[1:]
+    q_start, q_end = query_span.tolist()
+    a_start, a_end = answer_span.tolist()
+    answer_from = a_start + 1 if a_start > q_end else a_start
+    positions = torch.cat([torch.arange(q_start + 1, q_end), torch.arange(answer_from, a_end)])
     steps = hidden[positions] - hidden[positions - 1]
     if steps.shape[0] < 2:
         return torch.empty(0)

@@ -52,10 +52,31 @@ def trajectory_lengths(query_span: torch.Tensor, answer_span: torch.Tensor) -> t
     return (query_span[:, 1] - query_span[:, 0]) + (answer_span[:, 1] - answer_span[:, 0])
 
 
-def template_gap(query_span: torch.Tensor, answer_span: torch.Tensor) -> torch.Tensor:
-    """(batch, 2) [g0, g1): the template tokens between the trajectory's query and answer pieces,
-    the `skip` argument of `stp_loss` / `span_loss`."""
-    return torch.stack([query_span[:, 1], answer_span[:, 0]], dim=1)
+class GapOrigin(str, Enum):
+    """Where the answer part of a displacement that crosses the template gap starts (Appendix G)."""
+
+    ANSWER_START = "answer_start"  # the paper, literally: h_r' with x[r', t] the answer, r' its first token
+    BEFORE_ANSWER = "before_answer"  # the reference code (`get_embeddings`): the state before the answer's first token
+
+
+def template_gap(query_span: torch.Tensor, answer_span: torch.Tensor, origin: GapOrigin | str = GapOrigin.ANSWER_START) -> torch.Tensor:
+    """(batch, 2) [g0, g1): the `skip` argument of `stp_loss` / `span_loss` for a trajectory that
+    runs from the query's content to the answer's, the template tokens between them bypassed.
+
+    A displacement that crosses it becomes h_b - h_(g1-1) + h_(g0-1) - h_a (see `stp.displacement`):
+    h_(g0-1) is the query's last state and h_(g1-1) the answer part's origin. `answer_start`
+    (Appendix G: L = 1 - cos(h_t - h_r', h_r - h_s), x[r', t] the answer) puts the origin at the
+    answer's first token, so g1 = answer start + 1: the template's steps and the step into the
+    answer's first token are left out, and the query's last state and the answer's first state are
+    one point of the bypassed trajectory. `before_answer` (the reference code) puts it at the
+    state before the answer's first token, g1 = answer start: only the template's steps are left
+    out. With nothing between query and answer, or no answer, the gap is empty (g1 = g0): nothing
+    is bypassed.
+    """
+    q_end, a_start = query_span[:, 1], answer_span[:, 0]
+    end = a_start + 1 if GapOrigin(origin) is GapOrigin.ANSWER_START else a_start
+    between = (a_start > q_end) & (answer_span[:, 1] > a_start)  # template tokens, and an answer after them
+    return torch.stack([q_end, torch.where(between, end, q_end)], dim=1)
 
 
 def to_positions(index: torch.Tensor, query_span: torch.Tensor, answer_span: torch.Tensor) -> torch.Tensor:

@@ -16,13 +16,16 @@ nothing valid gives 0, never NaN.
 Template gap (Appendix G). Between the query and the answer a chat template puts tokens of its
 own (`<|im_end|>\n<|im_start|>assistant\n`); they are not part of the semantic trajectory. With
 x[s, r] in the query and x[r', t] in the answer, Appendix G writes L = 1 - cos(h_t - h_r', h_r - h_s):
-a displacement that crosses the gap is the sum of its query part and its answer part. In general,
-with `skip` = [g0, g1) the positions to bypass, a displacement h_b - h_a with a < g0 and b >= g1 is
+a displacement that crosses the gap is the sum of its query part and its answer part, the answer
+part starting at the state of the answer's first token r'. In general, with `skip` = [g0, g1), a
+displacement h_b - h_a with a < g0 and b >= g1 - 1 is
 
     h_b - h_(g1-1) + h_(g0-1) - h_a
 
-(h_(g0-1) is the state after the query's last token, h_(g1-1) the state just before the answer's
-first token), so no template token's state enters the loss. `skip=None` measures straight across.
+(h_(g0-1) is the query's last state, h_(g1-1) the answer part's origin). `sampling.template_gap`
+builds [g0, g1) for either origin: Appendix G's (h_r' at the answer's first token, the default)
+or the reference code's (the state before it, the template's last state). `skip=None` measures
+straight across.
 
 Predictor (Appendix L "Pred", Sec. 4.6). The paper's ablation trains a linear projector P on the
 first step. Its two texts differ in the target: Appendix L writes 1 - cos(P(h_r - h_s), h_t - h_s),
@@ -40,22 +43,24 @@ from enum import Enum
 
 import torch
 
-# Norms below this count as zero length. A zero-length step has no direction; clamping its
-# norm keeps the cosine at 0 (loss 1) with finite gradients instead of 0/0.
+# Norms below this count as zero length. A zero-length step has no direction: its cosine is 0
+# (loss 1) and passes no gradient, instead of 0/0. On the bypassed trajectory the query's last
+# state and the answer's first are one point (Appendix G), so a step between them is exactly zero.
 NORM_EPS = 1e-8
 
 
 def safe_cosine(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """Cosine similarity along the last dim, finite (and with finite gradients) at zero length.
+    """Cosine similarity along the last dim; 0, with zero gradient, where u or v has zero length.
 
     u, v: (..., dim) -> (...). Computed in float32 whatever the input dtype, since bf16
     dot products over thousands of dims lose the small angles STP is about.
     """
     u, v = _at_least_fp32(u), _at_least_fp32(v)
-    norms = torch.linalg.vector_norm(u, dim=-1).clamp_min(NORM_EPS) * torch.linalg.vector_norm(v, dim=-1).clamp_min(
-        NORM_EPS
-    )
-    return (u * v).sum(-1) / norms
+    norms = torch.linalg.vector_norm(u, dim=-1) * torch.linalg.vector_norm(v, dim=-1)
+    has_direction = norms >= NORM_EPS * NORM_EPS
+    # the masked branch divides by 1, so neither branch of the where makes a non-finite gradient
+    cosine = (u * v).sum(-1) / torch.where(has_direction, norms, torch.ones_like(norms))
+    return torch.where(has_direction, cosine, torch.zeros_like(cosine))
 
 
 def _at_least_fp32(x: torch.Tensor) -> torch.Tensor:
@@ -97,8 +102,10 @@ def displacement(hidden_states: torch.Tensor, a: torch.Tensor, b: torch.Tensor, 
 
     hidden_states: (batch, seq, dim); a, b: (batch, K) positions (-1 allowed, masked by the caller);
     skip: None or (batch, G, 2) from `_check_skip`, a gap with g0 < 1 or g1 <= g0 bypasses nothing.
-    Returns (batch, K, dim), at least float32. Crossing a gap subtracts the gap's own step h_(g1-1) - h_(g0-1), which
-    is h_b - h_(g1-1) + h_(g0-1) - h_a for one gap.
+    Returns (batch, K, dim), at least float32. A step crosses a gap when a < g0 and b >= g1 - 1;
+    crossing subtracts the gap's own step h_(g1-1) - h_(g0-1), which is h_b - h_(g1-1) + h_(g0-1) - h_a
+    for one gap: the steps of tokens g0..g1-1 are left out, and h_(g1-1) is where the part after
+    the gap starts (the same point as h_(g0-1) on the bypassed trajectory).
     """
     # fp32 before subtracting: a bf16 difference of two nearby states loses the small steps STP compares
     ends = gather_positions(hidden_states, torch.stack([a, b], dim=-1))
@@ -111,7 +118,7 @@ def displacement(hidden_states: torch.Tensor, a: torch.Tensor, b: torch.Tensor, 
     edges = gather_positions(hidden_states, torch.stack([g0 - 1, g1 - 1], dim=-1).clamp_min(0))
     edges = _at_least_fp32(edges)  # (batch, G, 2, dim)
     gap_step = (edges[:, :, 1] - edges[:, :, 0]) * active.unsqueeze(-1)  # (batch, G, dim)
-    crosses = (a.unsqueeze(-1) < g0.unsqueeze(1)) & (b.unsqueeze(-1) >= g1.unsqueeze(1))  # (batch, K, G)
+    crosses = (a.unsqueeze(-1) < g0.unsqueeze(1)) & (b.unsqueeze(-1) >= g1.unsqueeze(1) - 1)  # (batch, K, G)
     return step - torch.einsum("bkg,bgd->bkd", crosses.to(step.dtype), gap_step)
 
 
@@ -204,8 +211,8 @@ def stp_loss(
     """The paper's STP loss: mean of 1 - cos(h_t - h_r, h_r - h_s) over present triplets.
 
     hidden_states: (batch, seq, dim) float; triplets: (batch, K, 3) LongTensor of positions
-    (s, r, t), a triplet containing -1 is absent; skip: (batch, 2) LongTensor [g0, g1) of
-    positions to bypass (Appendix G; g0 == g1 or -1: nothing), or (batch, G, 2) for several
+    (s, r, t), a triplet containing -1 is absent; skip: (batch, 2) LongTensor [g0, g1), the gap
+    `template_gap` gives (Appendix G; g0 == g1 or -1: nothing), or (batch, G, 2) for several
     gaps, or None to measure straight across. Returns a scalar, 0 when no triplet is present.
     This is the `tube`, `anchored` and `zero` forms; they differ only in how triplets are drawn.
     predictor / predictor_target: the Appendix L "Pred" variant, see `tube_loss_per_triplet`.

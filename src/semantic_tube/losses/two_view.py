@@ -3,9 +3,11 @@
 Paper: Huang, LeCun, Balestriero, "Semantic Tube Prediction", Appendix L. The Two Views
 configuration keeps L_STP but fixes its points instead of drawing them: s = 0 (the query's first
 token), r = the query's last token, t = the answer's last token. With the template gap between
-query and answer bypassed (Appendix G), the second step is h_t - h_(answer_start - 1):
+query and answer bypassed (Appendix G), the second step starts at the answer's first token r':
 
-    L = 1 - cos(h_t - h_r', h_r - h_s),   r' = answer_start - 1
+    L = 1 - cos(h_t - h_r', h_r - h_s),   r' = answer_start
+
+(`template_gap(..., GapOrigin.BEFORE_ANSWER)` gives the reference code's r' = answer_start - 1.)
 
 `two_view_triplets` gives those triplets for `stp_loss` (with `skip=template_gap(...)`, and with
 `predictor=` for "Two Views + Pred"). Its "Mean" option replaces each step by an average of

@@ -37,7 +37,7 @@ class TrajectoryObjective(Objective):
         return trajectory_spans(batch, self.args.trajectory)
 
     def gap(self, query: torch.Tensor, answer: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {"stp_skip": template_gap(query, answer)} if self.args.stp_skip_gap else {}
+        return {"stp_skip": template_gap(query, answer, self.args.gap_origin)} if self.args.stp_skip_gap else {}
 
     def predictor(self, model):
         return predictor_of(model) if self.args.predictor is Predictor.LINEAR else None
@@ -156,5 +156,9 @@ class CurvatureObjective(TrajectoryObjective):
 
     def loss(self, model, inputs, hidden, drawn):
         return curvature_loss(
-            hidden, drawn["stp_query_span"], drawn["stp_answer_span"], angle=self.args.curvature_angle, bypass_gap=self.args.stp_skip_gap
+            hidden,
+            drawn["stp_query_span"],
+            drawn["stp_answer_span"],
+            angle=self.args.curvature_angle,
+            gap_origin=self.args.gap_origin if self.args.stp_skip_gap else None,
         )

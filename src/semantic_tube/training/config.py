@@ -17,7 +17,7 @@ from transformers import TrainingArguments
 from semantic_tube.data.chat import LabelMode
 from semantic_tube.data.nlrx import DEFAULT_EXAMPLES, DEFAULT_SEED
 from semantic_tube.evaluation.tasks import TASKS
-from semantic_tube.losses.sampling import STPForm
+from semantic_tube.losses.sampling import GapOrigin, STPForm
 from semantic_tube.methods.options import (
     CurvatureAngle,
     MaskTarget,
@@ -295,6 +295,14 @@ class STPArguments:
             "false measures straight across them (for comparison only)"
         },
     )
+    stp_gap_origin: GapOrigin | None = field(
+        default=None,
+        metadata={
+            "help": "where a displacement across the template gap restarts in the answer: answer_start (Appendix G: "
+            "h_r' at the answer's first token) or before_answer (the reference code: the state before it); "
+            "empty = answer_start, or before_answer with stp_form=span"
+        },
+    )
     trajectory: Trajectory = field(
         default=Trajectory.CONTENT,
         metadata={"help": "content: query and answer only; inst: the system prompt too (Appendix L Inst); stp, two-view, mask, curvature"},
@@ -360,11 +368,22 @@ class STPArguments:
         if self.cost_batches < 0:
             raise ConfigError(f"cost_batches must be >= 0, got {self.cost_batches}")
         for name, kind in METHOD_OPTION_TYPES.items():
+            value = getattr(self, name)
+            if value is None and name in OPTIONAL_METHOD_OPTIONS:
+                continue
             try:
-                setattr(self, name, kind(getattr(self, name)))
+                setattr(self, name, kind(value))
             except ValueError:
-                raise ConfigError(f"{name}: {getattr(self, name)!r} is not one of {[v.value for v in kind]}") from None
+                raise ConfigError(f"{name}: {value!r} is not one of {[v.value for v in kind]}") from None
         check_method_options(self)
+
+    @property
+    def gap_origin(self) -> GapOrigin:
+        """stp_gap_origin, or the form's own when it is empty: the reference code's for its span
+        form, Appendix G's for every other."""
+        if self.stp_gap_origin is not None:
+            return self.stp_gap_origin
+        return GapOrigin.BEFORE_ANSWER if self.stp_form is STPForm.SPAN else GapOrigin.ANSWER_START
 
     @property
     def stp_active(self) -> bool:
@@ -412,12 +431,17 @@ METHOD_OPTION_TYPES = {
     "two_view_pool": TwoViewPool,
     "mask_target": MaskTarget,
     "curvature_angle": CurvatureAngle,
+    "stp_gap_origin": GapOrigin,
 }
+OPTIONAL_METHOD_OPTIONS = {"stp_gap_origin"}  # None: chosen from the other options
 
 _TRAJECTORY_METHODS = {Method.STP, Method.TWO_VIEW, Method.MASK, Method.CURVATURE}
 # Each option away from its default, and the methods it applies to (Appendix L's table of options).
 METHOD_OPTIONS = {
     "stp_form": (STPForm.TUBE, {Method.STP, Method.NTP}),
+    "stp_draws": (1, {Method.STP, Method.NTP}),
+    "stp_skip_gap": (True, _TRAJECTORY_METHODS | {Method.NTP}),
+    "stp_gap_origin": (None, _TRAJECTORY_METHODS | {Method.NTP}),
     "trajectory": (Trajectory.CONTENT, _TRAJECTORY_METHODS),
     "predictor": (Predictor.IDENTITY, {Method.STP, Method.TWO_VIEW, Method.MASK, Method.LLM_JEPA}),
     "predictor_target": (PredictorTarget.APPENDIX_L, {Method.STP, Method.TWO_VIEW}),
@@ -443,3 +467,21 @@ def check_method_options(args) -> None:
         raise ConfigError(f"predictor_target={args.predictor_target.value} needs predictor=linear (got predictor={args.predictor.value})")
     if args.two_view_pool is TwoViewPool.MEAN and args.predictor_target is not PredictorTarget.APPENDIX_L:
         raise ConfigError(f"predictor_target={args.predictor_target.value} does not apply to two_view_pool=mean (one pooled vector per view)")
+    if args.stp_form is STPForm.SPAN and args.predictor_target is not PredictorTarget.APPENDIX_L:
+        raise ConfigError(
+            f"predictor_target={args.predictor_target.value} does not apply to stp_form=span (its predictor maps the rest of the "
+            "trajectory, as the reference code's does)"
+        )
+    if args.stp_gap_origin is not None:
+        origin = args.stp_gap_origin.value
+        if not args.stp_skip_gap:
+            raise ConfigError(f"stp_gap_origin={origin} needs stp_skip_gap=true (straight across the template there is no gap to restart after)")
+        if args.stp_form is STPForm.SPAN and args.stp_gap_origin is not GapOrigin.BEFORE_ANSWER:
+            raise ConfigError(
+                f"stp_gap_origin={origin} does not apply to stp_form=span: its points are the reference code's states before "
+                "each token, whose gap restarts before the answer (before_answer)"
+            )
+        if args.method is Method.TWO_VIEW and args.two_view_pool is TwoViewPool.MEAN:
+            raise ConfigError(f"stp_gap_origin={origin} does not apply to two_view_pool=mean (it averages states, no displacement)")
+    if args.method is Method.TWO_VIEW and args.two_view_pool is TwoViewPool.MEAN and not args.stp_skip_gap:
+        raise ConfigError("stp_skip_gap=false does not apply to two_view_pool=mean (its means are over the query's and the answer's own states)")
