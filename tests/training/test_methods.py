@@ -5,6 +5,7 @@ import shutil
 
 import pytest
 import torch
+from safetensors import safe_open
 
 from semantic_tube.methods.predictor import PREDICTOR_FILE
 from semantic_tube.training.config import ConfigError
@@ -19,15 +20,22 @@ METHODS = {
     "stp+pred": ({"predictor": "linear"}, "stp_loss", 1),
     "stp+pred-4.6": ({"predictor": "linear", "predictor_target": "section_4_6"}, "stp_loss", 1),
     "stp+inst": ({"trajectory": "inst"}, "stp_loss", 1),
+    "stp+span+pred": ({"stp_form": "span", "predictor": "linear"}, "stp_loss", 1),
+    "stp+reference-origin": ({"stp_gap_origin": "before_answer"}, "stp_loss", 1),
+    "stp+straight": ({"stp_skip_gap": False}, "stp_loss", 1),
     "two-view": ({"method": "two-view"}, "stp_loss", 1),
     "two-view+pred": ({"method": "two-view", "predictor": "linear"}, "stp_loss", 1),
+    "two-view+pred-4.6": ({"method": "two-view", "predictor": "linear", "predictor_target": "section_4_6"}, "stp_loss", 1),
     "two-view+mean": ({"method": "two-view", "two_view_pool": "mean"}, "stp_loss", 1),
     "two-view+warmup": ({"method": "two-view", "stp_lambda_warmup_ratio": 1.0}, "stp_loss", 1),
     "mask": ({"method": "mask"}, "mask_loss", 2),
     "mask+full": ({"method": "mask", "mask_target": "full"}, "mask_loss", 2),
+    "mask+pred": ({"method": "mask", "predictor": "linear"}, "mask_loss", 2),
+    "mask+inst": ({"method": "mask", "trajectory": "inst"}, "mask_loss", 2),
     "mask+pred+inst": ({"method": "mask", "predictor": "linear", "trajectory": "inst"}, "mask_loss", 2),
     "curvature": ({"method": "curvature"}, "curvature_loss", 1),
     "curvature+signed": ({"method": "curvature", "curvature_angle": "signed"}, "curvature_loss", 1),
+    "curvature+reference-origin": ({"method": "curvature", "stp_gap_origin": "before_answer"}, "curvature_loss", 1),
 }
 
 
@@ -128,6 +136,8 @@ def test_predictor_is_saved_beside_the_model_and_restored_on_resume(tiny_dir, tr
     # The model's own weights leave the predictor out: it loads as a plain model for evaluation.
     reloaded = load_model(str(tmp_path / "saved"), dtype="float32")
     assert not hasattr(reloaded, "stp_predictor")
+    with safe_open(str(tmp_path / "saved" / "model.safetensors"), "pt") as weights:
+        assert not [key for key in weights.keys() if "stp_predictor" in key]
     assert torch.equal(reloaded.lm_head.weight, full.model.lm_head.weight.cpu())
 
 
@@ -146,6 +156,29 @@ def test_predictor_with_lora_is_trained_and_saved(tiny_dir, train_file, tmp_path
     assert not torch.equal(trainer.model.stp_predictor.weight, start)
     trainer.save_model(str(tmp_path / "saved"))
     assert (tmp_path / "saved" / PREDICTOR_FILE).is_file() and (tmp_path / "saved" / "adapter_config.json").is_file()
+
+
+def test_predictor_with_lora_is_restored_on_resume(tiny_dir, train_file, tmp_path):
+    """A LoRA run's checkpoint holds the predictor; resuming a fresh LoRA model from it restores
+    the trained predictor, not the new model's random one."""
+    from semantic_tube.training.config import ModelArguments
+    from semantic_tube.training.run import attach_lora
+
+    def lora_trainer(**overrides):
+        base = make_trainer(tiny_dir, train_file, args(tmp_path, stp_lambda=0.5, predictor="linear", max_steps=2, **overrides))
+        model = attach_lora(load_model(str(tiny_dir), dtype="float32"), ModelArguments(finetuning="lora", lora_r=4))
+        return type(base)(
+            model=model, args=base.args, train_dataset=base.train_dataset, data_collator=base.data_collator,
+            processing_class=base.processing_class,
+        )
+
+    trained = lora_trainer(save_strategy="steps", save_steps=2)
+    trained.train()
+    assert (tmp_path / "checkpoint-2" / PREDICTOR_FILE).is_file()
+    resumed = lora_trainer()
+    assert not torch.equal(resumed.model.stp_predictor.weight, trained.model.stp_predictor.weight)
+    resumed.train(resume_from_checkpoint=str(tmp_path / "checkpoint-2"))
+    torch.testing.assert_close(resumed.model.stp_predictor.weight, trained.model.stp_predictor.weight)
 
 
 def test_mask_model_with_its_added_token_loads_for_evaluation(tiny_dir, train_file, tmp_path):

@@ -35,7 +35,8 @@ def two_view_triplets(query_span: torch.Tensor, answer_span: torch.Tensor) -> to
 
     The reference code's two views (`--linear e2e`) start one state earlier: its query view is
     h_(query end - 1) - h_(query start - 1), the state before the query's first token, and its
-    answer view h_(answer end - 1) - h_(answer start - 1), as here.
+    answer view h_(answer end - 1) - h_(answer start - 1), which is this triplet's second step with
+    `template_gap(..., GapOrigin.BEFORE_ANSWER)`.
     """
     check_spans(query_span, answer_span)
     q, a = query_span.detach().cpu().long(), answer_span.detach().cpu().long()
