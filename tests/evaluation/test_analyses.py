@@ -39,6 +39,12 @@ def test_step_angles_bypass_the_template_gap():
     assert torch.allclose(_step_angles(h, torch.tensor([0, 2]), torch.tensor([4, 6])), torch.zeros(1), atol=1e-3)
 
 
+def test_step_angles_of_an_empty_query_or_answer():
+    h = torch.randn(20, 6)
+    assert _step_angles(h, torch.tensor([2, 7]), torch.tensor([11, 11])).shape == (3,)  # the query's 4 steps
+    assert _step_angles(h, torch.tensor([7, 7]), torch.tensor([11, 15])).shape == (2,)  # the answer's 3 steps, no merged point
+
+
 def test_figure6_renders_query_and_answer_as_the_reference(tmp_path):
     """Each embedding is the last hidden state of the turn rendered alone with the generation
     prompt (reference evaluate.py, `similarity`); the line's system turn is left out."""

@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from semantic_tube.losses.sampling import GapOrigin, template_gap
+from semantic_tube.losses.sampling import GapOrigin, template_gap, trajectory_answer_span
 from semantic_tube.losses.stp import PredictorTarget, span_loss, stp_loss
 
 
@@ -249,6 +249,21 @@ def test_no_template_means_no_gap():
         skip = template_gap(query_span, answer_span, origin)
         assert skip[0, 0] == skip[0, 1]
         assert stp_loss(hidden, triplets, skip).item() == pytest.approx(stp_loss(hidden, triplets).item(), abs=1e-7)
+
+
+@pytest.mark.parametrize(
+    ("query", "answer", "origin", "expected"),
+    [
+        ([1, 5], [8, 12], "answer_start", [9, 12]),  # the answer's first state is the query's last: one point
+        ([1, 5], [8, 12], "before_answer", [8, 12]),
+        ([1, 5], [8, 12], None, [8, 12]),
+        ([1, 5], [5, 9], "answer_start", [5, 9]),  # no template between them
+        ([1, 5], [8, 8], "answer_start", [8, 8]),  # no answer
+        ([5, 5], [8, 12], "answer_start", [8, 12]),  # no query
+    ],
+)
+def test_trajectory_answer_span(query, answer, origin, expected):
+    assert trajectory_answer_span(torch.tensor([query]), torch.tensor([answer]), origin).tolist() == [expected]
 
 
 def test_query_end_to_answer_start_is_a_zero_step_with_no_gradient():

@@ -88,6 +88,8 @@ def test_lambda_warmup_rises_linearly_and_the_loss_uses_it(tiny_dir, train_file,
         ({"method": "two-view", "two_view_pool": "mean", "stp_skip_gap": False}, ("stp_skip_gap=false", "two_view_pool=mean")),
         ({"method": "two-view", "two_view_pool": "mean", "stp_gap_origin": "answer_start"}, ("stp_gap_origin", "two_view_pool=mean")),
         ({"stp_gap_origin": "start"}, ("stp_gap_origin", "'start'")),
+        ({"method": "ntp", "stp_draws": 4}, ("stp_draws=4", "method=ntp", "stp_log_when_off")),
+        ({"method": "ntp", "stp_gap_origin": "before_answer"}, ("stp_gap_origin=before_answer", "method=ntp", "stp_log_when_off")),
         ({"method": "jepa"}, ("method", "'jepa'")),
         ({"stp_lambda_warmup_ratio": 1.5}, ("stp_lambda_warmup_ratio",)),
     ],
@@ -97,6 +99,11 @@ def test_invalid_combinations_name_both_fields(tmp_path, overrides, named):
         args(tmp_path, **overrides)
     for text in named:
         assert text in str(raised.value)
+
+
+def test_ntp_takes_the_logged_stp_options_when_it_logs_stp(tmp_path):
+    logged = args(tmp_path, method="ntp", stp_log_when_off=True, trajectory="inst", stp_draws=4, stp_gap_origin="before_answer")
+    assert logged.trajectory.value == "inst" and logged.stp_draws == 4
 
 
 @pytest.mark.parametrize(

@@ -237,13 +237,14 @@ def test_task_metrics_go_through_the_trainer_log(tiny_dir, train_file, tmp_path)
 def test_positions_are_drawn_on_the_cpu_before_the_batch_moves(tiny_dir, train_file, tmp_path):
     """_prepare_inputs turns the collator's CPU spans into positions (and the gap) and sends no
     span to the model; the draws are the sampler's keyed draws for those examples."""
-    from semantic_tube.losses.sampling import KeyedDraws, sample_positions
+    from semantic_tube.losses.sampling import KeyedDraws, sample_positions, trajectory_answer_span
 
     trainer = make_trainer(tiny_dir, train_file, args(tmp_path, stp_lambda=0.1))
     batch = trainer.data_collator([trainer.train_dataset[i] for i in range(4)])
-    expected = sample_positions(
-        batch["query_span"], batch["answer_span"], 1, "tube", KeyedDraws(trainer.example_keys(batch["example_index"], True))
-    )
+    # Appendix G: the answer's first token is the query's last point, so draws start at the answer's second
+    drawn_answer = trajectory_answer_span(batch["query_span"], batch["answer_span"], "answer_start")
+    assert (drawn_answer[:, 0] == batch["answer_span"][:, 0] + 1).all()
+    expected = sample_positions(batch["query_span"], drawn_answer, 1, "tube", KeyedDraws(trainer.example_keys(batch["example_index"], True)))
     trainer.model.train()
     prepared = trainer._prepare_inputs(dict(batch))
     assert not set(BATCH_KEYS) & set(prepared)

@@ -18,7 +18,7 @@ from semantic_tube.data.chat import encode_chat
 from semantic_tube.data.messages import ChatExample
 from semantic_tube.evaluation.batching import last_layer_states, length_sorted_batches
 from semantic_tube.losses import STPForm, sample_positions
-from semantic_tube.losses.sampling import template_gap
+from semantic_tube.losses.sampling import GapOrigin, template_gap, trajectory_answer_span
 from semantic_tube.losses.stp import safe_cosine, tube_loss_per_triplet
 
 _NO_LIMIT = 1 << 30
@@ -59,7 +59,8 @@ def _batch_values(model, tokenizer, encoded, triplets: int, generator: torch.Gen
     shift = torch.tensor([hidden.shape[1] - len(e.input_ids) for e in encoded]).view(-1, 1)  # left-padding offset
     query_span = torch.tensor([e.query_span for e in encoded]) + shift
     answer_span = torch.tensor([e.answer_span for e in encoded]) + shift
-    positions = sample_positions(query_span, answer_span, triplets, STPForm.TUBE, generator)
+    drawn_answer = trajectory_answer_span(query_span, answer_span, GapOrigin.ANSWER_START)  # one point per state, as in training
+    positions = sample_positions(query_span, drawn_answer, triplets, STPForm.TUBE, generator)
     loss, present = tube_loss_per_triplet(hidden, positions, template_gap(query_span, answer_span))
     angles = [_step_angles(hidden[row], query_span[row], answer_span[row]) for row in range(len(encoded))]
     return loss[present], torch.cat(angles)
@@ -73,9 +74,11 @@ def _step_angles(hidden: torch.Tensor, query_span: torch.Tensor, answer_span: to
     h_r', as in training), so the next step is the answer's second token's increment.
     """
     q_start, q_end = query_span.tolist()
-    a_start, a_end = answer_span.tolist()
-    answer_from = a_start + 1 if a_start > q_end else a_start
-    positions = torch.cat([torch.arange(q_start + 1, q_end), torch.arange(answer_from, a_end)])
+    a_start, a_end = trajectory_answer_span(query_span.view(1, 2), answer_span.view(1, 2), GapOrigin.ANSWER_START)[0].tolist()
+    points = [*range(q_start, q_end), *range(a_start, a_end)]
+    # each step ends at a point p and is p's own increment h_p - h_(p-1): the step into the answer's
+    # first point after a gap starts from the merged point, its predecessor's state
+    positions = torch.tensor(points[1:], dtype=torch.long)
     steps = hidden[positions] - hidden[positions - 1]
     if steps.shape[0] < 2:
         return torch.empty(0)

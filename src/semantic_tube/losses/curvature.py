@@ -31,7 +31,7 @@ from enum import Enum
 
 import torch
 
-from semantic_tube.losses.sampling import GapOrigin, check_spans, template_gap, to_positions, trajectory_lengths
+from semantic_tube.losses.sampling import GapOrigin, check_spans, template_gap, to_positions, trajectory_answer_span, trajectory_lengths
 from semantic_tube.losses.stp import _check_skip, displacement, masked_mean, safe_cosine
 
 # d arccos(c)/dc = -1/sqrt(1 - c^2) is infinite at c = +-1 (straight or reversed steps), the very
@@ -89,11 +89,8 @@ def curvature_loss_per_example(
     cpu_q, cpu_a = query_span.detach().cpu().long(), answer_span.detach().cpu().long()
     skip = None
     if gap_origin is not None:
-        skip = template_gap(cpu_q, cpu_a, gap_origin)
-        if gap_origin is GapOrigin.ANSWER_START:  # the answer's first state is the query's last: one point
-            merged = (cpu_a[:, 0] > cpu_q[:, 1]) & (cpu_a[:, 1] > cpu_a[:, 0])
-            cpu_a = cpu_a + torch.stack([merged.long(), torch.zeros_like(merged, dtype=torch.long)], dim=1)
-        skip = _check_skip(hidden_states, skip.to(hidden_states.device))
+        skip = _check_skip(hidden_states, template_gap(cpu_q, cpu_a, gap_origin).to(hidden_states.device))
+    cpu_a = trajectory_answer_span(cpu_q, cpu_a, gap_origin)  # Appendix G: the answer's first point is the query's last
     q, a = cpu_q.to(hidden_states.device), cpu_a.to(hidden_states.device)
     lengths = trajectory_lengths(q, a)  # (batch,)
     # Width from the CPU spans (no device sync); at least 3 so the gathers below have a step and an

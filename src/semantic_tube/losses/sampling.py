@@ -1,7 +1,8 @@
 """Drawing the positions STP compares, for a whole batch at once.
 
 An example's trajectory is its query-content positions followed by its answer-content positions
-(Appendix G: template and system tokens between them are skipped). Indices are first drawn in
+(Appendix G: template and system tokens between them are skipped; with Appendix G's origin the
+caller drops the answer's first position, `trajectory_answer_span`). Indices are first drawn in
 this "trajectory index" space, 0..L-1 with L = query length + answer length, then mapped to
 sequence positions. Sampling runs on the CPU, so the same seed gives the same draws on any device.
 
@@ -70,13 +71,29 @@ def template_gap(query_span: torch.Tensor, answer_span: torch.Tensor, origin: Ga
     answer's first token are left out, and the query's last state and the answer's first state are
     one point of the bypassed trajectory. `before_answer` (the reference code) puts it at the
     state before the answer's first token, g1 = answer start: only the template's steps are left
-    out. With nothing between query and answer, or no answer, the gap is empty (g1 = g0): nothing
-    is bypassed.
+    out. With nothing between query and answer, or no query or no answer, the gap is empty
+    (g1 = g0): nothing is bypassed.
     """
     q_end, a_start = query_span[:, 1], answer_span[:, 0]
     end = a_start + 1 if GapOrigin(origin) is GapOrigin.ANSWER_START else a_start
-    between = (a_start > q_end) & (answer_span[:, 1] > a_start)  # template tokens, and an answer after them
+    # template tokens, with a query before them and an answer after them
+    between = (a_start > q_end) & (answer_span[:, 1] > a_start) & (q_end > query_span[:, 0])
     return torch.stack([q_end, torch.where(between, end, q_end)], dim=1)
+
+
+def trajectory_answer_span(query_span: torch.Tensor, answer_span: torch.Tensor, origin: GapOrigin | str | None) -> torch.Tensor:
+    """(batch, 2) the answer positions that are points of their own on the bypassed trajectory.
+
+    With Appendix G's origin (`answer_start`) and a template gap, the answer's first state is the
+    query's last on the bypassed trajectory (a step between them is zero), so the trajectory's
+    answer part starts one token later: draws over (query_span, this) never pick two positions
+    that are one point. With `before_answer`, or None (straight across), it is `answer_span`.
+    """
+    if origin is None or GapOrigin(origin) is not GapOrigin.ANSWER_START:
+        return answer_span
+    gap = template_gap(query_span, answer_span, origin)
+    merged = (gap[:, 1] > gap[:, 0]).long()  # a template between them, and an answer after it
+    return answer_span + torch.stack([merged, torch.zeros_like(merged)], dim=1)
 
 
 def to_positions(index: torch.Tensor, query_span: torch.Tensor, answer_span: torch.Tensor) -> torch.Tensor:

@@ -119,7 +119,9 @@ def displacement(hidden_states: torch.Tensor, a: torch.Tensor, b: torch.Tensor, 
     edges = _at_least_fp32(edges)  # (batch, G, 2, dim)
     gap_step = (edges[:, :, 1] - edges[:, :, 0]) * active.unsqueeze(-1)  # (batch, G, dim)
     crosses = (a.unsqueeze(-1) < g0.unsqueeze(1)) & (b.unsqueeze(-1) >= g1.unsqueeze(1) - 1)  # (batch, K, G)
-    return step - torch.einsum("bkg,bgd->bkd", crosses.to(step.dtype), gap_step)
+    # an elementwise sum, not a matmul: with TF32 matmuls a gap step would be rounded to 10 bits,
+    # and a step whose two parts cancel (the merged point) would not come out exactly zero
+    return step - (crosses.unsqueeze(-1).to(step.dtype) * gap_step.unsqueeze(1)).sum(dim=2)
 
 
 class PredictorTarget(str, Enum):

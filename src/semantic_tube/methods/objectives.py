@@ -14,7 +14,7 @@ import torch
 from semantic_tube.losses.curvature import curvature_loss
 from semantic_tube.losses.mask import mask_loss, mask_span_ids, sample_mask_span
 from semantic_tube.losses.packing import group_by_row, offset_gaps, offset_positions
-from semantic_tube.losses.sampling import KeyedDraws, STPForm, sample_positions, template_gap
+from semantic_tube.losses.sampling import KeyedDraws, STPForm, sample_positions, template_gap, trajectory_answer_span
 from semantic_tube.losses.stp import span_loss, stp_loss
 from semantic_tube.losses.two_view import mean_view_loss, two_view_triplets
 from semantic_tube.methods.base import Objective
@@ -39,6 +39,11 @@ class TrajectoryObjective(Objective):
     def gap(self, query: torch.Tensor, answer: torch.Tensor) -> dict[str, torch.Tensor]:
         return {"stp_skip": template_gap(query, answer, self.args.gap_origin)} if self.args.stp_skip_gap else {}
 
+    def drawn_answer(self, query: torch.Tensor, answer: torch.Tensor) -> torch.Tensor:
+        """The answer positions draws pick from: without the answer's first token when, on Appendix
+        G's bypassed trajectory, it is the same point as the query's last (`trajectory_answer_span`)."""
+        return trajectory_answer_span(query, answer, self.args.gap_origin if self.args.stp_skip_gap else None)
+
     def predictor(self, model):
         return predictor_of(model) if self.args.predictor is Predictor.LINEAR else None
 
@@ -61,7 +66,7 @@ class STPObjective(TrajectoryObjective):
 
     def draw(self, batch, draws: KeyedDraws):
         query, answer = self.spans(batch)
-        positions = sample_positions(query, answer, self.args.stp_draws, self.args.stp_form, draws)
+        positions = sample_positions(query, self.drawn_answer(query, answer), self.args.stp_draws, self.args.stp_form, draws)
         return {"stp_positions": positions, **self.gap(query, answer)}
 
     def sequence_length_checks(self, drawn):
@@ -88,7 +93,7 @@ class TwoViewObjective(TrajectoryObjective):
 
     def draw(self, batch, draws):
         query, answer = self.spans(batch)
-        drawn = {"stp_positions": two_view_triplets(query, answer), **self.gap(query, answer)}
+        drawn = {"stp_positions": two_view_triplets(query, self.drawn_answer(query, answer)), **self.gap(query, answer)}
         if self.args.two_view_pool is TwoViewPool.MEAN:
             drawn |= {"stp_query_span": query, "stp_answer_span": answer}
         return drawn
@@ -119,7 +124,7 @@ class MaskObjective(TrajectoryObjective):
 
     def draw(self, batch, draws):
         query, answer = self.spans(batch)
-        positions = sample_mask_span(query, answer, draws)
+        positions = sample_mask_span(query, self.drawn_answer(query, answer), draws)
         masked = mask_span_ids(batch["input_ids"], query, answer, positions, self.mask_token_id)
         return {"stp_positions": positions, "stp_mask_input_ids": masked, **self.gap(query, answer)}
 

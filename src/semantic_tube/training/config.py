@@ -442,7 +442,7 @@ METHOD_OPTIONS = {
     "stp_draws": (1, {Method.STP, Method.NTP}),
     "stp_skip_gap": (True, _TRAJECTORY_METHODS | {Method.NTP}),
     "stp_gap_origin": (None, _TRAJECTORY_METHODS | {Method.NTP}),
-    "trajectory": (Trajectory.CONTENT, _TRAJECTORY_METHODS),
+    "trajectory": (Trajectory.CONTENT, _TRAJECTORY_METHODS | {Method.NTP}),
     "predictor": (Predictor.IDENTITY, {Method.STP, Method.TWO_VIEW, Method.MASK, Method.LLM_JEPA}),
     "predictor_target": (PredictorTarget.APPENDIX_L, {Method.STP, Method.TWO_VIEW}),
     "two_view_pool": (TwoViewPool.DISPLACEMENT, {Method.TWO_VIEW}),
@@ -452,6 +452,9 @@ METHOD_OPTIONS = {
     "jepa_single_pass": (False, {Method.LLM_JEPA}),
     "jepa_last_token": (None, {Method.LLM_JEPA}),
 }
+
+# What method=ntp reads only to log STP (stp_log_when_off).
+_LOGGED_STP_OPTIONS = ("stp_form", "stp_draws", "stp_skip_gap", "stp_gap_origin", "trajectory")
 
 
 def check_method_options(args) -> None:
@@ -463,6 +466,12 @@ def check_method_options(args) -> None:
             shown = value.value if isinstance(value, Enum) else value
             allowed = ", ".join(sorted(m.value for m in methods))
             raise ConfigError(f"{name}={shown} does not apply to method={args.method.value} (only to: {allowed})")
+    if args.method is Method.NTP and not args.stp_log_when_off:
+        for name in _LOGGED_STP_OPTIONS:
+            value, default = getattr(args, name), METHOD_OPTIONS[name][0]
+            if value != default:
+                shown = value.value if isinstance(value, Enum) else value
+                raise ConfigError(f"{name}={shown} applies to method=ntp only with stp_log_when_off=true (it sets how the logged STP is measured)")
     if args.predictor_target is not PredictorTarget.APPENDIX_L and args.predictor is not Predictor.LINEAR:
         raise ConfigError(f"predictor_target={args.predictor_target.value} needs predictor=linear (got predictor={args.predictor.value})")
     if args.two_view_pool is TwoViewPool.MEAN and args.predictor_target is not PredictorTarget.APPENDIX_L:
