@@ -42,7 +42,12 @@ class TrajectoryObjective(Objective):
     def drawn_answer(self, query: torch.Tensor, answer: torch.Tensor) -> torch.Tensor:
         """The answer positions draws pick from: without the answer's first token when, on Appendix
         G's bypassed trajectory, it is the same point as the query's last (`trajectory_answer_span`)."""
-        return trajectory_answer_span(query, answer, self.args.gap_origin if self.args.stp_skip_gap else None)
+        return trajectory_answer_span(query, answer, self.bypass_origin)
+
+    @property
+    def bypass_origin(self):
+        """The gap's origin (`GapOrigin`), or None when displacements go straight across it."""
+        return self.args.gap_origin if self.args.stp_skip_gap else None
 
     def predictor(self, model):
         return predictor_of(model) if self.args.predictor is Predictor.LINEAR else None
@@ -165,5 +170,5 @@ class CurvatureObjective(TrajectoryObjective):
             drawn["stp_query_span"],
             drawn["stp_answer_span"],
             angle=self.args.curvature_angle,
-            gap_origin=self.args.gap_origin if self.args.stp_skip_gap else None,
+            gap_origin=self.bypass_origin,
         )
