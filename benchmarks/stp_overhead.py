@@ -67,7 +67,8 @@ def time_sampling(batch_size: int, form: STPForm, repeats: int = 200) -> tuple[f
 
 def timed_step(trainer: STPTrainer, model, optimizer, batch: dict) -> float:
     start = time.perf_counter()
-    trainer.training_step(model, batch)
+    with trainer.accelerator.autocast():  # the mixed precision training applies (bf16 on a CUDA GPU by default)
+        trainer.training_step(model, batch)
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
     if torch.cuda.is_available():

@@ -208,6 +208,17 @@ def test_cost_record_counts_passes_and_times_against_ntp(tiny_dir, train_file, t
     assert all(value.grad is None for value in mask.model.parameters())
 
 
+@pytest.mark.parametrize("bf16", [False, True])
+def test_cost_record_times_the_steps_under_the_mixed_precision_training_uses(tiny_dir, train_file, tmp_path, bf16):
+    # Training autocasts by wrapping the model; the cost record times the unwrapped model, so it must
+    # enter the same autocast itself, or on a GPU it would time float32 steps against bf16 training.
+    trainer = make_trainer(tiny_dir, train_file, args(tmp_path, max_steps=1, bf16=bf16, use_cpu=True))
+    autocast_seen = []
+    trainer.model.register_forward_hook(lambda *_: autocast_seen.append(torch.is_autocast_enabled("cpu")))
+    measure_step_cost(trainer, batches=1, repeats=1)
+    assert len(autocast_seen) == 4 and set(autocast_seen) == {bf16}
+
+
 def jepa_trainer(tiny_dir, train_file, training_args):
     from semantic_tube.data.collator import STPCollator, load_encoded_file
     from semantic_tube.data.jepa_views import JepaViewOptions

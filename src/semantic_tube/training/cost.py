@@ -21,12 +21,16 @@ def _synchronize(device: torch.device) -> None:
 
 
 def timed_step(trainer, model, inputs: dict, plain: bool) -> float:
-    """Seconds for one forward + backward (no optimizer step); gradients discarded."""
+    """Seconds for one forward + backward (no optimizer step); gradients discarded.
+
+    Runs under the trainer's mixed precision (`accelerator.autocast()`: bf16 on a CUDA GPU by
+    default), which training applies by wrapping the model and which an unwrapped model lacks.
+    """
     batch = dict(inputs)
     device = trainer.args.device
     _synchronize(device)
     start = time.perf_counter()
-    with trainer.compute_loss_context_manager():
+    with trainer.accelerator.autocast(), trainer.compute_loss_context_manager():
         if plain:
             batch = {key: value for key, value in batch.items() if not key.startswith("stp_")}
             loss = Trainer.compute_loss(trainer, model, batch)
