@@ -56,5 +56,5 @@ timeout 180 python3 -m accelerate.commands.launch --config_file configs/distribu
 cp /tmp/gpu_check_fsdp/metrics.json "$out/fsdp_metrics.json"
 
 step "tests on the GPU"
-timeout 200 python3 -m pytest -q -x -m "not slow" -n 8 -p no:cacheprovider tests
+timeout 150 python3 -m pytest -q -m "not slow" -n 8 -p no:cacheprovider tests
 step done

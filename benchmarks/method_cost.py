@@ -62,7 +62,7 @@ def main() -> None:
     model = load_model(options.model, dtype="float32")
     jepa_args = STPTrainingArguments(output_dir="unused", report_to="none", **METHODS["llm-jepa"])
     add_special_tokens(model, tokenizer, method_tokens(jepa_args))
-    train, _ = generate_nlrx(n=(options.steps + options.warmup) * options.batch_size + 10, seed=0, test_fraction=0.05)
+    train, _ = generate_nlrx(n=2 * (options.steps + options.warmup) * options.batch_size, seed=0, test_fraction=0.05)  # more than the batches take
     dataset = encode_examples(tokenizer, train, max_length=256, jepa_views=JepaViewOptions.from_args(jepa_args))
     collate = STPCollator(tokenizer.pad_token_id)
     batches = [

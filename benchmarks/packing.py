@@ -46,7 +46,7 @@ def main() -> None:
     if options.attn_implementation:
         model.set_attn_implementation(options.attn_implementation)
     count = (options.steps + options.warmup) * options.batch_size
-    train, _ = generate_nlrx(n=count + 10, seed=0, test_fraction=0.05)
+    train, _ = generate_nlrx(n=2 * count, seed=0, test_fraction=0.05)  # more than `count` training examples
     dataset = encode_examples(tokenizer, train[:count], max_length=256)
     collators = {layout: STPCollator(tokenizer.pad_token_id, packing=layout == "packed") for layout in LAYOUTS}
     items = [[dataset[i] for i in range(start, start + options.batch_size)] for start in range(0, count, options.batch_size)]

@@ -95,7 +95,7 @@ def main() -> None:
 
     tokenizer = load_tokenizer(options.model)
     model = load_model(options.model)
-    train, _ = generate_nlrx(n=(options.steps + options.warmup) * options.batch_size + 10, seed=0, test_fraction=0.05)
+    train, _ = generate_nlrx(n=2 * (options.steps + options.warmup) * options.batch_size, seed=0, test_fraction=0.05)  # more than the batches take
     dataset = encode_examples(tokenizer, train, max_length=256)
     collate = STPCollator(tokenizer.pad_token_id)
     batches = [

@@ -67,6 +67,26 @@ def test_gradient_accumulation_keeps_the_loss_identity(tiny_dir, train_file, tmp
         assert entry["loss"] == pytest.approx(entry["ntp_loss"] + 0.5 * entry["stp_loss"], rel=1e-4, abs=1e-4)
 
 
+def test_loss_scaling_rule_without_the_trainers_override(tiny_dir, train_file, tmp_path, monkeypatch):
+    """transformers 5.17 (the GPU machine's) has no `Trainer.loss_is_scaled_for_ga`; there the
+    rule is its `training_step`'s: scaled when the model takes loss kwargs and the batch's token
+    count is known, or a custom `compute_loss_func` is set."""
+    from transformers import Trainer
+
+    trainer = make_trainer(tiny_dir, train_file, args(tmp_path))
+    cases = [(accepts, count, func) for accepts in (False, True) for count in (None, 7) for func in (None, len)]
+    expected = []
+    for accepts, count, func in cases:
+        trainer.model_accepts_loss_kwargs, trainer.compute_loss_func = accepts, func
+        expected.append(trainer._loss_scaled_for_ga(count))
+    assert expected == [False, True, False, True, False, True, True, True]
+    monkeypatch.delattr(Trainer, "loss_is_scaled_for_ga", raising=False)
+    assert not hasattr(trainer, "loss_is_scaled_for_ga")
+    for (accepts, count, func), scaled in zip(cases, expected):
+        trainer.model_accepts_loss_kwargs, trainer.compute_loss_func = accepts, func
+        assert trainer._loss_scaled_for_ga(count) == scaled
+
+
 def test_batch_size_times_accumulation_does_not_change_the_losses(tiny_dir, train_file, tmp_path):
     """Batch 4 x accumulation 1 and batch 1 x accumulation 4 see the same examples per optimizer
     step, draw the same triplets (keyed by example, not batch) and so log the same losses."""

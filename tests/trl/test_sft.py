@@ -9,6 +9,10 @@ import sys
 
 import pytest
 import torch
+
+pytest.importorskip("datasets", reason="the trl extra is not installed (pip install -e '.[trl]')")
+pytest.importorskip("trl", reason="the trl extra is not installed (pip install -e '.[trl]')")
+
 from datasets import Dataset
 from trl import SFTConfig, SFTTrainer
 

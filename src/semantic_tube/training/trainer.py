@@ -161,9 +161,11 @@ class STPMixin:
 
     def _loss_scaled_for_ga(self, num_items_in_batch) -> bool:
         """Whether the Trainer treats our loss as already normalised over the accumulated batch
-        (then it will not divide by the accumulation steps itself). Mirrors `training_step`."""
-        if self.loss_is_scaled_for_ga is not None:
-            return self.loss_is_scaled_for_ga
+        (then it will not divide by the accumulation steps itself). Mirrors `training_step`; the
+        `loss_is_scaled_for_ga` override is in later transformers 5.x (5.24 has it, 5.17 not)."""
+        override = getattr(self, "loss_is_scaled_for_ga", None)
+        if override is not None:
+            return override
         return (self.model_accepts_loss_kwargs and num_items_in_batch is not None) or self.compute_loss_func is not None
 
     def _record(self, mode: str, values: dict[str, torch.Tensor], weight: int = 1) -> None:
