@@ -7,8 +7,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -240,12 +238,10 @@ def test_the_check_counts_each_points_forward_passes_per_step(validation):
 
 
 def finish_point(folder: Path, seconds: float) -> None:
-    """A fabricated finished point that took `seconds` (started_at to metrics.json's time)."""
+    """A fabricated finished point whose attempt took `seconds`, as the sweep records it."""
     folder.mkdir(parents=True)
-    start = time.time() - 10_000
-    (folder / "sweep_point.json").write_text(json.dumps({"started_at": datetime.fromtimestamp(start, UTC).isoformat()}))
+    (folder / "sweep_point.json").write_text(json.dumps({"started_at": "2026-11-29T22:30:53+00:00", "seconds": seconds}))
     (folder / "metrics.json").write_text("{}")
-    os.utime(folder / "metrics.json", (start + seconds, start + seconds))
 
 
 def test_time_estimates_weigh_forward_passes_and_scale_to_the_finished_points(tmp_path):

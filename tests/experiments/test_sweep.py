@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -189,6 +190,10 @@ def test_a_finished_point_is_skipped(resumed):
     assert next(line for line in listing if KILLED in line).endswith("done")
     assert next(line for line in listing if BROKEN in line).endswith("failed")
     assert "1 of 2 points to run" in listing[-1] and "(scaled from 1 finished point(s) " in listing[-1]
+    # A copy of the folder (new file times, as after a checkout of exported results) times the same.
+    copy = shutil.copytree(resumed.out, resumed.out.parent / "copy", copy_function=shutil.copy)
+    os.utime(copy / KILLED / "metrics.json", (time.time() + 86_400, time.time() + 86_400))
+    assert plan(sweep, expand(sweep), copy, ALL, CheckedSweep([], {})).splitlines()[-1] == listing[-1]
 
 
 def test_every_point_records_where_it_sits_and_how_it_ran(resumed):
@@ -201,6 +206,7 @@ def test_every_point_records_where_it_sits_and_how_it_ran(resumed):
     assert record["command"].endswith(f"-m semantic_tube train --config {out / KILLED / 'sweep_config.yaml'}")
     assert record["sweep_sha256"] == hashlib.sha256(sweep_file.read_bytes()).hexdigest()
     assert set(record["versions"]) == {"python", "torch", "transformers", "semantic_tube"}
+    assert record["seconds"] > 0 and record["finished_at"] >= record["started_at"]  # the finished attempt's wall time
     resolved = yaml.safe_load((out / KILLED / "stp_config.yaml").read_text())
     assert resolved["seed"] == 82 and resolved["stp_lambda"] == 0.02 and resolved["train_fraction"] == 1.0
 

@@ -8,7 +8,8 @@ The sweep folder (--out):
   <point_id>/         what `stp train` writes (stp_config.yaml, trainer_state.json, metrics.json,
                       eval/<task>/eval.json, the final model; its checkpoints are removed once
                       metrics.json exists, since only an interrupted run needs them), plus:
-    sweep_point.json    where the point sits in the grid and how it was run, written before training
+    sweep_point.json    where the point sits in the grid and how it was run, written before training;
+                        on success "finished_at" and "seconds" (that attempt's wall time) are added
     sweep_config.yaml   the point's whole configuration, the `--config` of its `stp train`
     train.log           the run's output (each attempt appended)
     failed.json         when the run failed: {"error", "traceback", "finished_at", "exit_code"}
@@ -282,6 +283,7 @@ def _train(sweep: Sweep, point: Point, folder: Path, provenance: dict, lock: Poi
             raise
     seconds = time.monotonic() - started
     if code == 0 and (folder / METRICS_FILE).is_file():
+        _write_atomic(folder / POINT_FILE, json.dumps({**record, "finished_at": _now(), "seconds": round(seconds, 1)}, indent=2) + "\n")
         for checkpoint in folder.glob("checkpoint-*"):  # only a run to resume needs them; the final model stays
             shutil.rmtree(checkpoint, ignore_errors=True)
         return Outcome(point, Status.DONE, seconds)
@@ -373,12 +375,13 @@ def read_score(folder: Path, config: dict, metric: str | None = None) -> Score |
 
 
 def point_seconds(folder: Path) -> float | None:
-    """Wall time of a finished point: from its (last) start to its metrics.json."""
+    """Wall time of a finished point's last attempt, as the sweep recorded it; None for a point
+    without the record (not file times: a copied or checked-out folder has new ones)."""
     try:
-        started = datetime.fromisoformat(json.loads((folder / POINT_FILE).read_text())["started_at"])
-        return (folder / METRICS_FILE).stat().st_mtime - started.timestamp()
-    except (OSError, ValueError, KeyError):
+        seconds = json.loads((folder / POINT_FILE).read_text()).get("seconds")
+    except (OSError, ValueError):
         return None
+    return float(seconds) if isinstance(seconds, (int, float)) else None
 
 
 @dataclass(frozen=True)
