@@ -27,7 +27,6 @@ step() { echo; echo "=== $(date -u +%H:%M:%S) $*"; }
 step environment
 nvidia-smi -L
 python3 -c "import torch, transformers, accelerate; print('torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.get_device_name(0), '| transformers', transformers.__version__, '| accelerate', accelerate.__version__)"
-git log -1 --format='commit %H' 2>/dev/null || true
 
 step "sampling and NTP+STP / NTP step time, $model, batch 8"
 timeout 120 python3 benchmarks/stp_overhead.py --model "$model" --batch_size 8 --steps 30
@@ -56,5 +55,6 @@ timeout 180 python3 -m accelerate.commands.launch --config_file configs/distribu
 cp /tmp/gpu_check_fsdp/metrics.json "$out/fsdp_metrics.json"
 
 step "tests on the GPU"
-timeout 150 python3 -m pytest -q -m "not slow" -n 8 -p no:cacheprovider tests
+# -v under xdist names each failure as it happens, so a run cut short by the timeout still says which
+timeout 240 python3 -m pytest -v -m "not slow" -n 12 -p no:cacheprovider tests | grep -E "FAILED|ERROR|passed|failed"
 step done
