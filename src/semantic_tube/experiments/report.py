@@ -35,6 +35,7 @@ from pathlib import Path
 from semantic_tube.evaluation.report import TASK_PREFIX
 from semantic_tube.evaluation.tasks import TASKS
 from semantic_tube.experiments import figures, stats
+from semantic_tube.experiments.prompt_changes import PromptChanges, run_prompt_changes
 from semantic_tube.experiments.runs import FINISHED, SWEEP_FILE, UNREADABLE, Run, read_runs, sweep_file_hash
 
 REPORT_FILE = "report.md"
@@ -373,6 +374,34 @@ def comparisons_of(task: str, metric: str, design: Design, cells: dict) -> list[
             lower = trial.test.mean_difference is not None and trial.test.mean_difference < 0
             found.append(compare(task, metric, setting, cells, second, first, False) if lower else trial)
     return found
+
+
+def prompt_changes_of(task: str, metric: str, design: Design, cells: dict) -> list[tuple[str, Setting, list[tuple]]]:
+    """(method, setting, [(seed, PromptChanges)]) for each method other than the baseline, its runs
+    paired by seed with the baseline's (one finished run on each side), where both kept predictions
+    of the same prompts; methods without such a pair are left out."""
+    found = []
+    for arm, setting in cells:
+        if arm == design.baseline or (design.baseline, setting) not in cells:
+            continue
+        baseline = _finished_by_seed(cells[(design.baseline, setting)])
+        changes: list[tuple[object, PromptChanges]] = []
+        for seed, run in sorted(_finished_by_seed(cells[(arm, setting)]).items(), key=lambda item: seed_order(item[0])):
+            if seed in baseline:
+                change = run_prompt_changes(run.folder, baseline[seed].folder, task, metric)
+                if change is not None:
+                    changes.append((seed, change))
+        if changes:
+            found.append((arm, setting, changes))
+    return found
+
+
+def _finished_by_seed(runs: list[Run]) -> dict:
+    """{seed: run} for the seeds with exactly one run, finished (as the paired tests use them)."""
+    by_seed = defaultdict(list)
+    for run in runs:
+        by_seed[run.seed].append(run)
+    return {seed: group[0] for seed, group in by_seed.items() if len(group) == 1 and group[0].status == FINISHED}
 
 
 def p_matrix(task: str, metric: str, setting: Setting, design: Design, cells: dict) -> list[list[str]]:
@@ -775,7 +804,7 @@ class _Builder:
         states = ", ".join(f"{count} {status}" for status, count in sorted(counts.items()))
         return [
             f"`{self.command}` read {_plural(len(self.runs), 'run folder')} ({states}) from their files "
-            f"(metrics.json, stp_config.yaml, trainer_state.json, sweep_point.json, eval/*/eval.json; never logs). "
+            f"(metrics.json, stp_config.yaml, trainer_state.json, sweep_point.json, eval/*/eval.json and predictions.jsonl; never logs). "
             "Every mean is over the finished runs of one configuration (its coordinates except the seed), with the "
             "sample standard deviation (n - 1) and the number of seeds n; runs that did not finish are listed under "
             "*Runs not counted*, never averaged in.",
@@ -904,6 +933,7 @@ class _Builder:
         ]
         lines += self.every_metric(task, [rate for rate in rates if "/" in rate] + others, set(rates))
         lines += self.comparison_tables(task, metric)
+        lines += self.prompt_changes_section(task, metric)
         lines += self.families_section(task, metric)
         lines += self.table1(task, metric)
         return lines
@@ -1000,6 +1030,35 @@ class _Builder:
                 ]
                 lines += table(p_matrix(task, metric, setting, self.design, self.cells)) + [""]
         return lines
+
+    def prompt_changes_section(self, task: str, metric: str) -> list[str]:
+        rows = [["setting", "method", "seeds", "predictions changed, per seed", f"`{metric}` gained", "lost", "net"]]
+        for arm, setting, changes in prompt_changes_of(task, metric, self.design, self.cells):
+            rows.append(
+                [
+                    self.design.setting_label(setting),
+                    f"`{arm}`",
+                    str(len(changes)),
+                    ", ".join(f"{seed}: {c.changed} of {c.prompts}" for seed, c in changes),
+                    str(sum(c.gained for _, c in changes)),
+                    str(sum(c.lost for _, c in changes)),
+                    signed(sum(c.gained - c.lost for _, c in changes), 0),
+                ]
+            )
+        if len(rows) == 1:
+            return []
+        return [
+            f"### Per-prompt changes against `{self.design.baseline}` on `{metric}`",
+            "",
+            f"Each run against the `{self.design.baseline}` run of its seed, prompt by prompt (eval/{task}/predictions.jsonl): "
+            f"how many predictions differ, and how many prompts turned from wrong to right on `{metric}` (gained) or from right "
+            "to wrong (lost), summed over the seeds; net = gained - lost is the difference in hits. A method that changes few "
+            "predictions cannot move the score much, and gains with losses show whether a small difference is a few gains or "
+            "many changes that cancel. Descriptive counts: the seeds share the prompts, so they get no p-value here.",
+            "",
+            *table(rows),
+            "",
+        ]
 
     def families_section(self, task: str, metric: str) -> list[str]:
         """Appendix L's layout, in each setting whose runs span families (`has_families`): every
