@@ -301,13 +301,18 @@ class Comparison:
         return self.test.p_value is not None and self.test.p_value < stats.ALPHA
 
 
-def seed_values(runs: list[Run], key: str) -> tuple[dict, dict]:
-    """{seed: value} of the usable runs, and {seed: why not} for the others."""
+def runs_by_seed(runs: list[Run]) -> dict:
+    """{seed: [runs of that seed]}, in the order found."""
     by_seed = defaultdict(list)
     for run in runs:
         by_seed[run.seed].append(run)
+    return by_seed
+
+
+def seed_values(runs: list[Run], key: str) -> tuple[dict, dict]:
+    """{seed: value} of the usable runs, and {seed: why not} for the others."""
     values, why = {}, {}
-    for seed, group in by_seed.items():
+    for seed, group in runs_by_seed(runs).items():
         if len(group) > 1:
             why[seed] = f"{len(group)} runs share this seed ({', '.join(run.point_id for run in group)})"
         elif group[0].status != FINISHED:
@@ -398,10 +403,7 @@ def prompt_changes_of(task: str, metric: str, design: Design, cells: dict) -> li
 
 def _finished_by_seed(runs: list[Run]) -> dict:
     """{seed: run} for the seeds with exactly one run, finished (as the paired tests use them)."""
-    by_seed = defaultdict(list)
-    for run in runs:
-        by_seed[run.seed].append(run)
-    return {seed: group[0] for seed, group in by_seed.items() if len(group) == 1 and group[0].status == FINISHED}
+    return {seed: group[0] for seed, group in runs_by_seed(runs).items() if len(group) == 1 and group[0].status == FINISHED}
 
 
 def p_matrix(task: str, metric: str, setting: Setting, design: Design, cells: dict) -> list[list[str]]:
