@@ -110,9 +110,10 @@ def uninterrupted_run(point_folder: Path, out: Path) -> Path:
     return out
 
 
-def losses(folder: Path) -> list[tuple[int, float, float]]:
+def losses(folder: Path) -> dict[int, tuple[float, float]]:
+    """Step -> (ntp_loss, stp_loss) of every logged training step."""
     history = json.loads((folder / "trainer_state.json").read_text())["log_history"]
-    return [(entry["step"], entry["ntp_loss"], entry["stp_loss"]) for entry in history if "ntp_loss" in entry]
+    return {entry["step"]: (entry["ntp_loss"], entry["stp_loss"]) for entry in history if "ntp_loss" in entry}
 
 
 @dataclass
@@ -152,8 +153,10 @@ def test_a_killed_run_resumes_from_its_checkpoint_to_the_uninterrupted_losses(re
     log = (killed / "train.log").read_text()
     assert log.count("=== ") == 2 and "resume_from_checkpoint=last: " + str(killed / "checkpoint-") in log
     reference = uninterrupted_run(killed, tmp_path / "reference")
-    assert losses(killed) == pytest.approx(losses(reference), rel=1e-5)
-    assert [step for step, *_ in losses(killed)] == [5, 10, 15, 20]
+    resumed_losses, reference_losses = losses(killed), losses(reference)
+    assert list(resumed_losses) == list(reference_losses) == [5, 10, 15, 20]
+    for step, pair in resumed_losses.items():
+        assert pair == pytest.approx(reference_losses[step], rel=1e-5), step
     final = [json.loads((folder / "metrics.json").read_text())["final_stp_loss"] for folder in (killed, reference)]
     assert final[0] == pytest.approx(final[1], rel=1e-5)
     assert not list(killed.glob("checkpoint-*")) and not (killed / LOCK_FILE).exists()  # a finished point keeps no checkpoints
