@@ -164,7 +164,19 @@ class GeneratorDraws:
         return torch.rand(shape, generator=self.generator, dtype=torch.float64)
 
 
-Draws = KeyedDraws | GeneratorDraws
+class OffsetDraws:
+    """Another source's numbers on its streams shifted by `offset`: with `KeyedDraws`, draws
+    independent of the source's own (streams 0, 1, ...), for a second quantity computed on the
+    same examples without changing the first's draws."""
+
+    def __init__(self, draws: KeyedDraws | GeneratorDraws, offset: int):
+        self.draws, self.offset = draws, offset
+
+    def uniform(self, shape: tuple[int, int, int], stream: int) -> torch.Tensor:
+        return self.draws.uniform(shape, stream + self.offset)
+
+
+Draws = KeyedDraws | GeneratorDraws | OffsetDraws
 
 
 def _as_draws(source: torch.Generator | Draws) -> Draws:

@@ -32,7 +32,7 @@ def build_objective(args, model, tokenizer) -> Objective | None:
 
     method = args.method
     if method is Method.NTP:
-        return objectives.STPObjective(args) if args.stp_log_when_off else None
+        return objectives.STPObjective(args) if args.stp_logged_when_off else None
     if args.predictor is Predictor.LINEAR:
         attach_predictor(model, args.seed)
     if method is Method.STP:

@@ -62,6 +62,10 @@ class Objective:
         layer `args.stp_layer`; `model` is there for methods that need another forward pass."""
         raise NotImplementedError
 
+    def logged(self, model, hidden: torch.Tensor, drawn: dict[str, torch.Tensor], aux: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Extra series logged beside the loss, without gradient (name -> scalar); none by default."""
+        return {}
+
 
 def unwrap(model):
     """The module under DDP / accelerate wrappers (where `stp_predictor` lives)."""

@@ -14,7 +14,15 @@ import torch
 from semantic_tube.losses.curvature import curvature_loss
 from semantic_tube.losses.mask import mask_loss, mask_span_ids, sample_mask_span
 from semantic_tube.losses.packing import group_by_row, offset_gaps, offset_positions
-from semantic_tube.losses.sampling import KeyedDraws, STPForm, sample_positions, template_gap, trajectory_answer_span
+from semantic_tube.losses.sampling import (
+    GapOrigin,
+    KeyedDraws,
+    OffsetDraws,
+    STPForm,
+    sample_positions,
+    template_gap,
+    trajectory_answer_span,
+)
 from semantic_tube.losses.stp import span_loss, stp_loss
 from semantic_tube.losses.two_view import mean_view_loss, two_view_triplets
 from semantic_tube.methods.base import Objective
@@ -54,36 +62,93 @@ class TrajectoryObjective(Objective):
 
     def pack(self, drawn, row, offset, rows):
         """Positions (N, K, P) -> (rows, M * K, P) and gaps (N, 2) -> (rows, M, 2), each example's
-        shifted by its offset (`losses.packing`); only for the objectives that draw nothing else."""
-        if not self.supports_packing or set(drawn) - {"stp_positions", "stp_skip"}:
+        shifted by its offset (`losses.packing`); only for the objectives that draw nothing else
+        (every drawn key names positions, `*positions`, or a gap, `*skip`)."""
+        if not self.supports_packing or any(not key.endswith(("positions", "skip")) for key in drawn):
             return super().pack(drawn, row, offset, rows)
-        packed = {"stp_positions": group_by_row(offset_positions(drawn["stp_positions"], offset), row, rows, fill=-1)}
-        if "stp_skip" in drawn:
-            packed["stp_skip"] = group_by_row(offset_gaps(drawn["stp_skip"], offset).unsqueeze(1), row, rows, fill=0)
+        packed = {}
+        for key, value in drawn.items():
+            if key.endswith("positions"):
+                packed[key] = group_by_row(offset_positions(value, offset), row, rows, fill=-1)
+            else:
+                packed[key] = group_by_row(offset_gaps(value, offset).unsqueeze(1), row, rows, fill=0)
         return packed
+
+
+# Streams of the logged forms' draws start here, past any stream the trained form's draws use:
+# logging another form leaves the trained draws (and so the loss and its gradient) as they were.
+LOGGED_FORM_STREAMS = 1000
+
+
+def logged_form_key(form: STPForm) -> str:
+    """The drawn-positions key of a form logged beside the trained one (`stp_log_forms`)."""
+    return f"stp_logged_{form.value}_positions"
+
+
+def logged_form_gap_key(form: STPForm) -> str:
+    return f"stp_logged_{form.value}_skip"
 
 
 class STPObjective(TrajectoryObjective):
     """Sec. 3: 1 - cos(h_t - h_r, h_r - h_s) at drawn s < r < t (forms tube, anchored, zero, span);
-    with a linear predictor, Appendix L's (or Sec. 4.6's) Pred form."""
+    with a linear predictor, Appendix L's (or Sec. 4.6's) Pred form.
+
+    `stp_log_forms` adds other forms as logged series (`logged`): drawn on their own streams,
+    computed on the same hidden states without gradient, each with its own gap origin."""
 
     supports_packing = True
 
     def draw(self, batch, draws: KeyedDraws):
         query, answer = self.spans(batch)
         positions = sample_positions(query, self.drawn_answer(query, answer), self.args.stp_draws, self.args.stp_form, draws)
-        return {"stp_positions": positions, **self.gap(query, answer)}
+        drawn = {"stp_positions": positions, **self.gap(query, answer)}
+        for index, form in enumerate(self.extra_logged_forms):
+            origin = self.logged_gap_origin(form)
+            form_answer = trajectory_answer_span(query, answer, origin)
+            offset = OffsetDraws(draws, LOGGED_FORM_STREAMS + 10 * index)
+            drawn[logged_form_key(form)] = sample_positions(query, form_answer, self.args.stp_draws, form, offset)
+            if origin is not None:
+                drawn[logged_form_gap_key(form)] = template_gap(query, answer, origin)
+        return drawn
+
+    @property
+    def extra_logged_forms(self) -> tuple[STPForm, ...]:
+        """The logged forms other than the trained one (which is `stp_loss` itself)."""
+        return tuple(form for form in self.args.stp_log_forms if form is not self.args.stp_form)
+
+    def logged_gap_origin(self, form: STPForm) -> GapOrigin | None:
+        """A logged form's gap origin: the one it would train with (span: the reference code's
+        before_answer; the others: stp_gap_origin, else Appendix G's answer_start); None straight across."""
+        if not self.args.stp_skip_gap:
+            return None
+        if form is STPForm.SPAN:
+            return GapOrigin.BEFORE_ANSWER
+        return self.args.stp_gap_origin or GapOrigin.ANSWER_START
 
     def sequence_length_checks(self, drawn):
-        return {"stp_positions": drawn["stp_positions"]}
+        return {key: value for key, value in drawn.items() if key.endswith("positions")}
 
     def loss(self, model, inputs, hidden, drawn):
+        return self.form_loss(model, self.args.stp_form, hidden, drawn["stp_positions"], drawn.get("stp_skip"))
+
+    def form_loss(self, model, form: STPForm, hidden, positions, skip):
         predictor = self.predictor(model)
-        if self.args.stp_form is STPForm.SPAN:
-            return span_loss(hidden, drawn["stp_positions"], drawn.get("stp_skip"), predictor=predictor)
-        return stp_loss(
-            hidden, drawn["stp_positions"], drawn.get("stp_skip"), predictor=predictor, predictor_target=self.args.predictor_target
-        )
+        if form is STPForm.SPAN:
+            return span_loss(hidden, positions, skip, predictor=predictor)
+        return stp_loss(hidden, positions, skip, predictor=predictor, predictor_target=self.args.predictor_target)
+
+    def logged(self, model, hidden, drawn, aux) -> dict[str, torch.Tensor]:
+        """`stp_<form>_loss` for each of `stp_log_forms`: the trained form's is `aux` itself, the
+        others are computed on the same hidden states without gradient (no extra forward pass)."""
+        values = {}
+        with torch.no_grad():
+            for form in self.args.stp_log_forms:
+                if form is self.args.stp_form:
+                    values[f"stp_{form.value}_loss"] = aux.detach()
+                else:
+                    skip = drawn.get(logged_form_gap_key(form))
+                    values[f"stp_{form.value}_loss"] = self.form_loss(model, form, hidden, drawn[logged_form_key(form)], skip)
+        return values
 
 
 class TwoViewObjective(TrajectoryObjective):

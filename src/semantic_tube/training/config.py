@@ -345,6 +345,15 @@ class STPArguments:
     stp_log_when_off: bool = field(
         default=False, metadata={"help": "with stp_lambda=0 or method=ntp, still compute and log STP (no gradient), as in Fig. 4a"}
     )
+    stp_log_forms: str | None = field(
+        default=None,
+        metadata={
+            "help": "stp, ntp: also log these STP forms (comma-separated, a list in YAML; e.g. tube,span) as stp_<form>_loss, "
+            "computed on the main pass's hidden states without gradient (no extra forward pass; the trained form's is "
+            "stp_loss itself); each form draws on its own streams with its own gap origin; with stp_lambda=0 or "
+            "method=ntp it logs them as stp_log_when_off does"
+        },
+    )
     cost_batches: int = field(
         default=2,
         metadata={
@@ -367,6 +376,7 @@ class STPArguments:
             raise ConfigError(f"jepa_predictor_tokens must be >= 0, got {self.jepa_predictor_tokens}")
         if self.cost_batches < 0:
             raise ConfigError(f"cost_batches must be >= 0, got {self.cost_batches}")
+        self.stp_log_forms = parse_forms(self.stp_log_forms)
         for name, kind in METHOD_OPTION_TYPES.items():
             value = getattr(self, name)
             if value is None and name in OPTIONAL_METHOD_OPTIONS:
@@ -386,9 +396,14 @@ class STPArguments:
         return GapOrigin.BEFORE_ANSWER if self.stp_form is STPForm.SPAN else GapOrigin.ANSWER_START
 
     @property
+    def stp_logged_when_off(self) -> bool:
+        """Whether STP is computed without gradient when it is not trained (stp_log_when_off, stp_log_forms)."""
+        return self.stp_log_when_off or bool(self.stp_log_forms)
+
+    @property
     def stp_active(self) -> bool:
         """Whether the method's loss is computed at all (with gradient when it counts: stp_lambda > 0)."""
-        return self.aux_trained or self.stp_log_when_off
+        return self.aux_trained or self.stp_logged_when_off
 
     @property
     def aux_trained(self) -> bool:
@@ -440,6 +455,7 @@ _TRAJECTORY_METHODS = {Method.STP, Method.TWO_VIEW, Method.MASK, Method.CURVATUR
 METHOD_OPTIONS = {
     "stp_form": (STPForm.TUBE, {Method.STP, Method.NTP}),
     "stp_draws": (1, {Method.STP, Method.NTP}),
+    "stp_log_forms": ((), {Method.STP, Method.NTP}),
     "stp_skip_gap": (True, _TRAJECTORY_METHODS | {Method.NTP}),
     "stp_gap_origin": (None, _TRAJECTORY_METHODS | {Method.NTP}),
     "trajectory": (Trajectory.CONTENT, _TRAJECTORY_METHODS | {Method.NTP}),
@@ -457,6 +473,23 @@ METHOD_OPTIONS = {
 _LOGGED_STP_OPTIONS = ("stp_form", "stp_draws", "stp_skip_gap", "stp_gap_origin", "trajectory")
 
 
+def parse_forms(value) -> tuple[STPForm, ...]:
+    """stp_log_forms: None, "tube,span" or a list -> the forms, each once, in the order given."""
+    if value is None or value == "":
+        return ()
+    names = value.split(",") if isinstance(value, str) else list(value)
+    forms = []
+    for name in names:
+        name = name.value if isinstance(name, STPForm) else str(name).strip()
+        try:
+            form = STPForm(name)
+        except ValueError:
+            raise ConfigError(f"stp_log_forms: {name!r} is not one of {[form.value for form in STPForm]}") from None
+        if form not in forms:
+            forms.append(form)
+    return tuple(forms)
+
+
 def check_method_options(args) -> None:
     """An option set away from its default for a method it does not apply to is a ConfigError
     naming both fields (a predictor with curvature, say), never silently ignored."""
@@ -466,7 +499,7 @@ def check_method_options(args) -> None:
             shown = value.value if isinstance(value, Enum) else value
             allowed = ", ".join(sorted(m.value for m in methods))
             raise ConfigError(f"{name}={shown} does not apply to method={args.method.value} (only to: {allowed})")
-    if args.method is Method.NTP and not args.stp_log_when_off:
+    if args.method is Method.NTP and not args.stp_logged_when_off:
         for name in _LOGGED_STP_OPTIONS:
             value, default = getattr(args, name), METHOD_OPTIONS[name][0]
             if value != default:

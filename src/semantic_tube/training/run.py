@@ -174,7 +174,7 @@ def train(
 
     metrics = {
         **result.metrics,
-        **last_logged(trainer.state.log_history, ("loss", "ntp_loss", trainer.objective.log_name if trainer.objective else "stp_loss")),
+        **last_logged(trainer.state.log_history, logged_loss_keys(trainer)),
         "train_examples": len(train_set),
         "train_fraction": data_args.train_fraction,
         "train_skipped_lines": len(train_set.skipped),
@@ -226,6 +226,13 @@ def checkpoint_to_resume(training_args: STPTrainingArguments) -> str | None:
     found = get_last_checkpoint(training_args.output_dir) if Path(training_args.output_dir).is_dir() else None
     logger.info("resume_from_checkpoint=last: %s", found or "no checkpoint yet, starting fresh")
     return found
+
+
+def logged_loss_keys(trainer) -> tuple[str, ...]:
+    """The logged training series whose last values metrics.json keeps as final_<key>."""
+    aux = trainer.objective.log_name if trainer.objective else "stp_loss"
+    forms = tuple(f"stp_{form.value}_loss" for form in trainer.args.stp_log_forms)
+    return ("loss", "ntp_loss", aux, *forms)
 
 
 def last_logged(log_history: list[dict], keys: tuple[str, ...]) -> dict:

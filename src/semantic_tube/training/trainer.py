@@ -140,6 +140,7 @@ class STPMixin:
         trained = self.args.aux_trained
         with torch.set_grad_enabled(torch.is_grad_enabled() and trained):
             aux = self.objective.loss(model, inputs, hidden, drawn)
+        logged = self.objective.logged(model, hidden, drawn, aux)
         lam = self.current_lambda()
         aux_term = aux
         if model.training:
@@ -150,12 +151,13 @@ class STPMixin:
             ga_steps = self.current_gradient_accumulation_steps
             scaled = self._loss_scaled_for_ga(num_items_in_batch)
             values = {"ntp_loss": ntp if scaled else ntp / ga_steps, self.objective.log_name: aux / ga_steps}
+            values |= {name: value / ga_steps for name, value in logged.items()}
             if trained and self.args.stp_lambda_warmup_ratio > 0:
                 values["stp_lambda"] = torch.tensor(lam / ga_steps, device=ntp.device)  # the mean lambda used over the logging window
             self._record("train", values)
             aux_term = aux / ga_steps if scaled else aux
         else:
-            self._record("eval", {"ntp_loss": ntp, self.objective.log_name: aux}, weight=len(inputs["input_ids"]))
+            self._record("eval", {"ntp_loss": ntp, self.objective.log_name: aux, **logged}, weight=len(inputs["input_ids"]))
         loss = ntp + lam * aux_term if trained else ntp
         return (loss, outputs) if return_outputs else loss
 
