@@ -213,7 +213,8 @@ def test_resolved_config_round_trips_without_secrets(tmp_path):
     from semantic_tube.training.run import resolved_config, write_resolved_config
 
     argv = ["--output_dir", str(tmp_path), "--hub_token", "hf_secret", "--stp_form", "span", "--seed", "4",
-            "--chat_template_kwargs", '{"enable_thinking": false}', "--use_peft", "true", "--report_to", "none"]  # fmt: skip
+            "--chat_template_kwargs", '{"enable_thinking": false}', "--use_peft", "true", "--report_to", "none",
+            "--stp_log_forms", "span,tube"]  # fmt: skip
     configs = parse_train_args(argv)
     write_resolved_config(tmp_path, *configs)
     written = (tmp_path / "stp_config.yaml").read_text()
@@ -222,6 +223,7 @@ def test_resolved_config_round_trips_without_secrets(tmp_path):
     assert again[2].hub_token is None
     assert resolved_config(*again) == resolved_config(*configs)
     assert again[1].chat_template_kwargs == {"enable_thinking": False} and again[2].stp_form.value == "span"
+    assert [form.value for form in again[2].stp_log_forms] == ["span", "tube"]
 
 
 def test_internal_errors_keep_their_traceback(setup, tmp_path, monkeypatch):

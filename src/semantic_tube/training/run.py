@@ -55,8 +55,17 @@ def resolved_config(*configs) -> dict:
     flat = {}
     for config in configs:
         values = config.to_dict() if hasattr(config, "to_dict") else dataclasses.asdict(config)
-        flat.update({key: value.value if isinstance(value, Enum) else value for key, value in values.items()})
+        flat.update({key: plain_value(value) for key, value in values.items()})
     return {key: value for key, value in flat.items() if value != f"<{key.upper()}>"}
+
+
+def plain_value(value):
+    """An enum by its value, a tuple or list of them as a list of values; anything else as it is."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, (list, tuple)):
+        return [plain_value(item) for item in value]
+    return value
 
 
 def write_resolved_config(output_dir: Path, *configs) -> None:
