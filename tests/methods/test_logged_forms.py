@@ -72,3 +72,9 @@ def test_logging_forms_leaves_the_trained_draws_as_they_were(tmp_path):
 def test_bad_logged_forms_are_config_errors(tmp_path, overrides, named):
     with pytest.raises(ConfigError, match=named):
         args(tmp_path, **overrides)
+
+
+@pytest.mark.parametrize("overrides", [{"method": "ntp"}, {"stp_lambda": 0.0}])
+def test_the_gradient_balance_needs_a_trained_loss(tmp_path, overrides):
+    with pytest.raises(ConfigError, match="stp_log_grad_balance needs a trained auxiliary loss"):
+        args(tmp_path, stp_log_grad_balance=True, **overrides)

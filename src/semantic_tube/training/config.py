@@ -354,6 +354,14 @@ class STPArguments:
             "method=ntp it logs them as stp_log_when_off does"
         },
     )
+    stp_log_grad_balance: bool = field(
+        default=False,
+        metadata={
+            "help": "at each logging step, log the L2 norms of NTP's gradient and of lambda times the method's gradient on "
+            "the step's first micro-batch (grad_norm_ntp, grad_norm_aux) and their ratio (grad_balance); costs two extra "
+            "backward passes at logging steps only"
+        },
+    )
     cost_batches: int = field(
         default=2,
         metadata={
@@ -385,6 +393,11 @@ class STPArguments:
                 setattr(self, name, kind(value))
             except ValueError:
                 raise ConfigError(f"{name}: {value!r} is not one of {[v.value for v in kind]}") from None
+        if self.stp_log_grad_balance and not self.aux_trained:
+            raise ConfigError(
+                f"stp_log_grad_balance needs a trained auxiliary loss (method={self.method.value}, stp_lambda={self.stp_lambda}): "
+                "it compares lambda times that loss's gradient with NTP's"
+            )
         check_method_options(self)
 
     @property

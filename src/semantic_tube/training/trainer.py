@@ -25,6 +25,7 @@ from contextlib import contextmanager
 
 import torch
 from transformers import Trainer
+from transformers.trainer_utils import IntervalStrategy
 
 from semantic_tube.data.jepa_views import JEPA_BATCH_KEYS
 from semantic_tube.losses.sampling import KeyedDraws, hash_keys
@@ -32,6 +33,7 @@ from semantic_tube.losses.stp import check_in_range
 from semantic_tube.methods import build_objective
 from semantic_tube.methods.base import DRAWN_PREFIX, PACKING_KEYS, SPAN_KEYS
 from semantic_tube.methods.predictor import base_model, load_predictor, predictor_of, save_predictor
+from semantic_tube.run_folder import AUX_SERIES
 from semantic_tube.training.config import STPArguments
 
 BATCH_KEYS = SPAN_KEYS  # what STPCollator adds for the sampler
@@ -63,6 +65,8 @@ class STPMixin:
             predictor.requires_grad_(True)  # a peft adapter added by the base class (peft_config=) freezes it
         self._stp_metrics: dict[str, dict[str, list[tuple[torch.Tensor, int]]]] = {"train": defaultdict(list), "eval": defaultdict(list)}
         self._stp_steps_seen: dict[str, set[int]] = {"train": set(), "eval": set()}
+        self._grad_balance: dict[str, float] = {}
+        self._grad_balance_step: int | None = None
 
     @property
     def batch_keys(self) -> tuple[str, ...]:
@@ -150,16 +154,30 @@ class STPMixin:
             # the accumulated batch and the per-batch aux mean must be divided here.
             ga_steps = self.current_gradient_accumulation_steps
             scaled = self._loss_scaled_for_ga(num_items_in_batch)
-            values = {"ntp_loss": ntp if scaled else ntp / ga_steps, self.objective.log_name: aux / ga_steps}
+            values = {"ntp_loss": ntp if scaled else ntp / ga_steps, self.objective.log_name: aux / ga_steps, AUX_SERIES: aux / ga_steps}
             values |= {name: value / ga_steps for name, value in logged.items()}
             if trained and self.args.stp_lambda_warmup_ratio > 0:
                 values["stp_lambda"] = torch.tensor(lam / ga_steps, device=ntp.device)  # the mean lambda used over the logging window
             self._record("train", values)
             aux_term = aux / ga_steps if scaled else aux
         else:
-            self._record("eval", {"ntp_loss": ntp, self.objective.log_name: aux, **logged}, weight=len(inputs["input_ids"]))
+            self._record("eval", {"ntp_loss": ntp, self.objective.log_name: aux, AUX_SERIES: aux, **logged}, weight=len(inputs["input_ids"]))
+        if trained and model.training and self.args.stp_log_grad_balance and self._grad_balance_due():
+            self._grad_balance = gradient_balance(model, ntp, lam * aux)
         loss = ntp + lam * aux_term if trained else ntp
         return (loss, outputs) if return_outputs else loss
+
+    def _grad_balance_due(self) -> bool:
+        """Whether the step now running ends in a log (`logging_steps`, `logging_first_step`) and
+        this is its first micro-batch: the gradient balance is measured once per logged step."""
+        step = self.state.global_step + 1
+        every = self.state.logging_steps
+        by_steps = self.args.logging_strategy == IntervalStrategy.STEPS
+        due = by_steps and bool(every) and step % every == 0 or (self.args.logging_first_step and step == 1)
+        if not due or step == self._grad_balance_step:
+            return False
+        self._grad_balance_step = step
+        return True
 
     def _loss_scaled_for_ga(self, num_items_in_batch) -> bool:
         """Whether the Trainer treats our loss as already normalised over the accumulated batch
@@ -199,6 +217,9 @@ class STPMixin:
                     logs[prefix + key] = round(self._reduce(mode, records), 6)
             self._stp_metrics[mode].clear()
             self._stp_steps_seen[mode].clear()
+        if mode == "train" and self._grad_balance:
+            logs.update({key: round(value, 6) for key, value in self._grad_balance.items()})
+            self._grad_balance = {}
         super().log(logs, start_time)
 
     def _save(self, output_dir: str | None = None, state_dict: dict | None = None) -> None:
@@ -210,6 +231,25 @@ class STPMixin:
     def _load_from_checkpoint(self, resume_from_checkpoint: str, model=None) -> None:
         super()._load_from_checkpoint(resume_from_checkpoint, model)
         load_predictor(model if model is not None else self.model, resume_from_checkpoint)
+
+
+def gradient_balance(model, ntp: torch.Tensor, weighted_aux: torch.Tensor) -> dict[str, float]:
+    """{"grad_norm_ntp", "grad_norm_aux", "grad_balance"}: the L2 norms over every trained
+    parameter of d NTP / d theta and of d (lambda * aux) / d theta on the same micro-batch, and
+    their ratio aux / ntp (NaN when NTP's gradient is zero).
+
+    Two extra backward passes through the retained graph (`torch.autograd.grad`, which leaves
+    `.grad` untouched), so the step's own backward is unchanged. On this process's micro-batch only
+    (no all-reduce); needs a graph that can be differentiated twice (no reentrant checkpointing).
+    """
+    params = [param for param in model.parameters() if param.requires_grad]
+    norms = {}
+    for name, loss in (("grad_norm_ntp", ntp), ("grad_norm_aux", weighted_aux)):
+        grads = torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True)
+        squares = [grad.detach().float().pow(2).sum() for grad in grads if grad is not None]
+        norms[name] = torch.stack(squares).sum().sqrt().item() if squares else 0.0
+    norms["grad_balance"] = norms["grad_norm_aux"] / norms["grad_norm_ntp"] if norms["grad_norm_ntp"] > 0 else float("nan")
+    return norms
 
 
 class STPTrainer(STPMixin, Trainer):
