@@ -18,7 +18,8 @@ def write_lines(path, lines):
     ("bad", "field", "problem"),
     [
         ('{"messages": [', "json", "invalid JSON"),
-        ({"text": "no messages"}, "messages", "list under 'messages'"),
+        ({"rows": "no messages"}, "messages", "list under 'messages'"),
+        ({"text": ["not", "a string"]}, "text", "a plain-text row"),
         ({"messages": [{"role": "user", "content": "Q"}]}, "messages.assistant", "missing 'assistant'"),
         ({"messages": [{"role": "user", "content": "Q"}, {"role": "assistant", "content": "  "}]}, "messages.assistant", "empty"),
         ({"messages": [{"role": "user", "content": ""}, {"role": "assistant", "content": "A"}]}, "messages.user", "empty"),

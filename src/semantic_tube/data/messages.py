@@ -1,13 +1,22 @@
-"""Reading chat examples in the messages format of the paper's data sets.
+"""Reading examples: conversations in the messages format of the paper's data sets, and plain text.
 
 One JSON object per line: {"messages": [{"role": "system", "content": ...},
-{"role": "user", "content": ...}, {"role": "assistant", "content": ...}]}; the system turn is
-optional. TRL's prompt-completion rows work too: {"prompt": [system and user turns], "completion":
-[the assistant turn]}, or each a plain string (the user's and the assistant's content). A line may also carry the paper's two views, `"text"` (the query view) and `"code"` (the
-answer view), each a string or a list holding one {"role", "content"} turn, as the paper's
-HellaSwag file does (the context, and the correct ending); STP then runs from one to the other.
-Every problem is reported as a `DataError` naming the file, the 1-based line and
-the field, so a user can fix the line without guessing.
+{"role": "user", "content": ...}, {"role": "assistant", "content": ...}, ...]}; the system turn is
+optional, and any number of user and assistant turns may follow, alternating, starting with a
+user turn and ending with an assistant turn. TRL's prompt-completion rows work too: {"prompt":
+[system, user and earlier turns], "completion": [the assistant turn]}, or each a plain string
+(the user's and the assistant's content), and so does the ShareGPT form {"conversations":
+[{"from": "human" | "gpt" | "system", "value": ...}]}. A single-turn line may also carry the
+paper's two views, `"text"` (the query view) and `"code"` (the answer view), each a string or a
+list holding one {"role", "content"} turn, as the paper's HellaSwag file does (the context, and
+the correct ending); STP then runs from one to the other.
+
+Plain text, TRL's language-modelling rows {"text": "..."}, is told apart from the view by what
+else the row holds: `text` is plain text only in a row with no turns (no messages, prompt,
+completion or conversations, `is_text_record`); beside turns it is always the query view.
+
+Every problem is reported as a `DataError` naming the file, the 1-based line and the field, so a
+user can fix the line without guessing.
 """
 
 from __future__ import annotations
@@ -30,7 +39,9 @@ class DataError(ValueError):
 
 @dataclass(frozen=True)
 class ChatExample:
-    """One query/answer pair and where it came from."""
+    """One conversation and where it came from: an optional system turn, the earlier exchanges
+    (`history`, (user, assistant) pairs, oldest first), then the last user turn and the last
+    assistant turn (the one a model generates in evaluation). A single-turn row has no history."""
 
     user: str
     assistant: str
@@ -38,41 +49,80 @@ class ChatExample:
     source: str = ""  # "path:line", for error messages and predictions files
     text: str | None = None  # query view (Appendix G), when the line has one
     code: str | None = None  # answer view
+    history: tuple[tuple[str, str], ...] = ()  # earlier (user, assistant) exchanges
 
     def messages(self, *, with_answer: bool = True) -> list[dict[str, str]]:
+        """The turns as {"role", "content"} dicts; without the answer, the prompt a model answers
+        (its earlier exchanges included, as in training)."""
         turns = [{"role": "system", "content": self.system}] if self.system else []
+        for user, assistant in self.history:
+            turns += [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
         turns.append({"role": "user", "content": self.user})
         if with_answer:
             turns.append({"role": "assistant", "content": self.assistant})
         return turns
+
+    @property
+    def exchanges(self) -> tuple[tuple[str, str], ...]:
+        """Every (user, assistant) exchange in order, the last one included."""
+        return (*self.history, (self.user, self.assistant))
+
+
+@dataclass(frozen=True)
+class TextExample:
+    """A plain-text row (TRL's language-modelling type, `{"text": "..."}`): no template, no turns;
+    NTP on every token and STP over the text's own tokens (continued pretraining)."""
+
+    text: str
+    source: str = ""
+
+
+Example = ChatExample | TextExample
 
 
 @dataclass
 class ChatData:
     """The examples of a file, and the lines skipped when `skip_invalid` was asked for."""
 
-    examples: list[ChatExample]
+    examples: list[Example]
     skipped: list[DataError] = field(default_factory=list)
 
 
-def parse_chat_line(text: str, path: str | Path, line: int) -> ChatExample:
-    """Parse one JSONL line into a `ChatExample`, raising `DataError` on any problem."""
+def parse_chat_line(text: str, path: str | Path, line: int) -> Example:
+    """Parse one JSONL line into a `ChatExample` (or a `TextExample`), raising `DataError` on any problem."""
     try:
         record = json.loads(text)
     except json.JSONDecodeError as err:
         raise DataError(path, line, "json", f"invalid JSON ({err.msg} at column {err.colno})") from None
+    return example_from_record(record, path, line)
+
+
+# Where a row keeps its turns. A row with none of these and a `text` string is plain text; with
+# one of them, `text` is the paper's query view (the HellaSwag files), never plain text.
+TURN_FIELDS = ("messages", "prompt", "completion", "conversations")
+SHAREGPT_ROLES = {"human": "user", "gpt": "assistant", "system": "system", "user": "user", "assistant": "assistant"}
+# Roles a chat template may render that are neither query nor answer content for STP: refused by
+# name rather than trained as something they are not.
+TOOL_ROLES = ("tool", "function", "ipython", "observation", "function_call", "tool_call", "tool_response")
+
+
+def is_text_record(record) -> bool:
+    """Whether a row is plain text: a `text` field and no turns (`TURN_FIELDS`)."""
+    return isinstance(record, Mapping) and "text" in record and not any(name in record for name in TURN_FIELDS)
+
+
+def example_from_record(record, path: str | Path, line: int) -> Example:
+    """A `TextExample` for a plain-text row (`is_text_record`), else `chat_example_from_record`'s."""
+    if is_text_record(record):
+        text = record["text"]
+        if not isinstance(text, str) or not text.strip():
+            raise DataError(path, line, "text", "expected a non-empty string (a plain-text row: no messages, prompt or conversations)")
+        return TextExample(text=text, source=f"{path}:{line}")
     return chat_example_from_record(record, path, line)
 
 
-def chat_example_from_record(record, path: str | Path, line: int) -> ChatExample:
-    """One example from a row in the messages format or TRL's prompt-completion format, raising
-    `DataError` (path, line, field) on any problem.
-
-    messages: a list of {"role", "content"} turns, one system (optional), user and assistant
-    each. prompt / completion: each a list of such turns (the prompt's system and user, the
-    completion's assistant turn) or a string (the user's and the assistant's content). Either may
-    carry the `text` and `code` views.
-    """
+def _turn_list(record, path: str | Path, line: int) -> tuple[str, list]:
+    """(field name, list of {"role", "content"} turns) from messages, prompt + completion, or ShareGPT conversations."""
     if isinstance(record, Mapping) and "messages" not in record and "prompt" in record and "completion" in record:
         turns = []
         for name in ("prompt", "completion"):
@@ -82,33 +132,88 @@ def chat_example_from_record(record, path: str | Path, line: int) -> ChatExample
             if not isinstance(value, list):
                 raise DataError(path, line, name, "expected a string or a list of {'role', 'content'} turns")
             turns.extend(value)
-        record = {**record, "messages": turns}
+        return "messages", turns
+    if isinstance(record, Mapping) and "messages" not in record and isinstance(record.get("conversations"), list):
+        turns = []
+        for i, turn in enumerate(record["conversations"]):
+            if isinstance(turn, Mapping) and "from" in turn and "value" in turn:
+                role = SHAREGPT_ROLES.get(turn["from"], turn["from"])
+                turn = {**{k: v for k, v in turn.items() if k not in ("from", "value")}, "role": role, "content": turn["value"]}
+            elif not (isinstance(turn, Mapping) and "role" in turn and "content" in turn):
+                raise DataError(path, line, f"conversations[{i}]", "expected an object with 'from' and 'value' (or 'role' and 'content')")
+            turns.append(turn)
+        return "conversations", turns
     if not isinstance(record, Mapping) or not isinstance(record.get("messages"), list):
-        raise DataError(path, line, "messages", "expected an object with a list under 'messages' (or 'prompt' and 'completion')")
-    contents: dict[str, str] = {}
-    for i, turn in enumerate(record["messages"]):
+        raise DataError(
+            path, line, "messages",
+            "expected an object with a list under 'messages' (or 'prompt' and 'completion', or 'conversations'), or a 'text' string",
+        )  # fmt: skip
+    return "messages", record["messages"]
+
+
+def chat_example_from_record(record, path: str | Path, line: int) -> ChatExample:
+    """One conversation from a row in the messages format, TRL's prompt-completion format or the
+    ShareGPT form, raising `DataError` (path, line, field) on any problem.
+
+    messages: a list of {"role", "content"} turns: an optional system turn, then user and
+    assistant turns alternating, starting with a user turn and ending with an assistant turn.
+    prompt / completion: each a list of such turns (the prompt's system, user and earlier turns,
+    the completion's assistant turn) or a string (the user's and the assistant's content).
+    conversations (ShareGPT): {"from", "value"} turns with roles human, gpt and system. Tool and
+    function-call turns (`TOOL_ROLES`, or an assistant turn with `tool_calls`) are refused by
+    name. A single-turn row may carry the `text` and `code` views.
+    """
+    key, turns = _turn_list(record, path, line)
+    roles: list[str] = []
+    contents: list[str] = []
+    for i, turn in enumerate(turns):
         if not isinstance(turn, Mapping) or "role" not in turn or "content" not in turn:
-            raise DataError(path, line, f"messages[{i}]", "expected an object with 'role' and 'content'")
+            raise DataError(path, line, f"{key}[{i}]", "expected an object with 'role' and 'content'")
         role, content = turn["role"], turn["content"]
+        if role in TOOL_ROLES or (role == "assistant" and turn.get("tool_calls")):
+            what = "tool_calls" if role == "assistant" else f"role {role!r}"
+            raise DataError(
+                path, line, f"{key}[{i}].{'tool_calls' if role == 'assistant' else 'role'}",
+                f"{what}: tool and function-call turns are not supported (STP trains on user and assistant content); "
+                "drop them, or write their text into a user or assistant turn",
+            )  # fmt: skip
         if role not in ("system", "user", "assistant"):
-            raise DataError(path, line, f"messages[{i}].role", f"unknown role {role!r}")
-        if role in contents:
-            raise DataError(path, line, f"messages[{i}].role", f"a second {role!r} turn (one of each is supported)")
+            raise DataError(path, line, f"{key}[{i}].role", f"unknown role {role!r} (expected system, user, assistant; ShareGPT: system, human, gpt)")
+        expected = "user" if not roles or roles[-1] in ("system", "assistant") else "assistant"
+        if role == "system" and roles:
+            raise DataError(path, line, f"{key}[{i}].role", "a 'system' turn after the first turn (only the first turn may be the system's)")
+        if role != "system" and role != expected:
+            raise DataError(
+                path, line, f"{key}[{i}].role",
+                f"expected a {expected!r} turn, got {role!r}: roles must alternate user, assistant (after an optional system turn)",
+            )  # fmt: skip
         if not isinstance(content, str):
-            raise DataError(path, line, f"messages[{i}].content", "expected a string")
-        contents[role] = content
+            raise DataError(path, line, f"{key}[{i}].content", "expected a string")
+        roles.append(role)
+        contents.append(content)
     for role in ("user", "assistant"):
-        if role not in contents:
+        if role not in roles:
             raise DataError(path, line, f"messages.{role}", f"missing {role!r} turn")
-        if not contents[role].strip():
-            raise DataError(path, line, f"messages.{role}", f"empty {role!r} content")
+    if roles[-1] != "assistant":
+        raise DataError(path, line, f"{key}[{len(roles) - 1}].role", "the conversation ends with a 'user' turn: nothing to train on after it")
+    for i, (role, content) in enumerate(zip(roles, contents)):
+        if role != "system" and not content.strip():
+            alone = roles.count(role) == 1
+            raise DataError(path, line, f"messages.{role}" if alone else f"{key}[{i}].content", f"empty {role!r} content")
+    system = contents[0] if roles[0] == "system" else None
+    body = contents[1:] if system is not None else contents
+    pairs = tuple(zip(body[0::2], body[1::2]))
+    text, code = _view(record, "text", path, line), _view(record, "code", path, line)
+    if len(pairs) > 1 and (text is not None or code is not None):
+        raise DataError(path, line, "text" if text is not None else "code", "the text/code views apply to one user and one assistant turn, not a conversation")
     return ChatExample(
-        user=contents["user"],
-        assistant=contents["assistant"],
-        system=contents.get("system") or None,
+        user=pairs[-1][0],
+        assistant=pairs[-1][1],
+        system=system or None,
         source=f"{path}:{line}",
-        text=_view(record, "text", path, line),
-        code=_view(record, "code", path, line),
+        text=text,
+        code=code,
+        history=pairs[:-1],
     )
 
 
@@ -170,7 +275,7 @@ def read_chat_dataset(name: str | Path, *, split: str = "train", skip_invalid: b
     data = ChatData(examples=[])
     for number, row in enumerate(loaded, start=1):
         try:
-            data.examples.append(chat_example_from_record(row, name, number))
+            data.examples.append(example_from_record(row, name, number))
         except DataError as err:
             if not skip_invalid:
                 raise
@@ -180,12 +285,15 @@ def read_chat_dataset(name: str | Path, *, split: str = "train", skip_invalid: b
     return data
 
 
-def write_chat_jsonl(path: str | Path, examples: list[ChatExample]) -> None:
-    """Write examples in the messages format (the inverse of `read_chat_jsonl`)."""
+def write_chat_jsonl(path: str | Path, examples: list[Example]) -> None:
+    """Write examples in the messages format, plain text as `{"text": ...}` (the inverse of `read_chat_jsonl`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as handle:
         for example in examples:
+            if isinstance(example, TextExample):
+                handle.write(json.dumps({"text": example.text}, ensure_ascii=False) + "\n")
+                continue
             record: dict = {"messages": example.messages()}
             if example.text is not None:
                 record["text"] = [{"role": "user", "content": example.text}]

@@ -50,7 +50,8 @@ def _shared(a: list[str], b: list[str]) -> tuple[Shared, ...]:
 
 
 def find_leakage(a: list[ChatExample], b: list[ChatExample]) -> Leakage:
-    """Compare two example lists by exact description and exact regex."""
+    """Compare two example lists by exact description and exact regex (plain-text rows have neither)."""
+    a, b = ([e for e in examples if isinstance(e, ChatExample)] for examples in (a, b))
     return Leakage(
         descriptions=_shared([e.user for e in a], [e.user for e in b]),
         regexes=_shared([e.assistant for e in a], [e.assistant for e in b]),
