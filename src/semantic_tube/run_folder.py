@@ -46,6 +46,7 @@ POINT_CONFIG = "sweep_config.yaml"  # there before stp_config.yaml is
 LOG_FILE = "train.log"
 LOCK_FILE = ".lock"
 TAKEOVER_FILE = ".lock.takeover"
+INITIAL_LOSSES_FILE = "initial_losses.json"  # the losses before training, for the treatment strength of a resumed run
 MODEL_RECORD_FILE = "stp_model.json"  # how to rebuild the base model
 CHECKPOINT_PREFIX = "checkpoint-"
 EVAL_DIR = "eval"  # eval/<task>/ holds the final task evaluation; eval/<task>/step-N/ the periodic ones

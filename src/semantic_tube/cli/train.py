@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from pathlib import Path
 
 from semantic_tube.data.chat import ChatTemplateError
 from semantic_tube.data.messages import DataError
@@ -30,5 +31,16 @@ def main(argv: list[str]) -> int:
         print(f"stp train: error: {err}", file=sys.stderr)
         return 2
     if training_args.process_index == 0:  # one summary under a multi-process launcher
-        print(run_summary(metrics, training_args.output_dir, time.monotonic() - started))
+        print(run_summary(metrics, training_args.output_dir, time.monotonic() - started, logged_history(training_args.output_dir)))
     return 0
+
+
+def logged_history(output_dir: str) -> list[dict]:
+    """The run's log history from its trainer_state.json ([] when there is none)."""
+    from semantic_tube.run_folder import STATE_FILE, UnreadableRecord, read_json
+
+    try:
+        state = read_json(Path(output_dir) / STATE_FILE) or {}
+    except UnreadableRecord:
+        return []
+    return list(state.get("log_history", []))

@@ -362,6 +362,14 @@ class STPArguments:
             "backward passes at logging steps only"
         },
     )
+    treatment_batches: int = field(
+        default=4,
+        metadata={
+            "help": "measure the losses (NTP, the method's, any logged STP forms) on the first N batches of the training "
+            "data, in order and with fixed draws, before and after training: metrics.json's treatment/* and the summary's "
+            "treatment line say how far the method's loss fell; 0 = skip"
+        },
+    )
     cost_batches: int = field(
         default=2,
         metadata={
@@ -382,6 +390,8 @@ class STPArguments:
             raise ConfigError(f"stp_lambda_warmup_ratio must be in [0, 1], got {self.stp_lambda_warmup_ratio}")
         if self.jepa_predictor_tokens < 0:
             raise ConfigError(f"jepa_predictor_tokens must be >= 0, got {self.jepa_predictor_tokens}")
+        if self.treatment_batches < 0:
+            raise ConfigError(f"treatment_batches must be >= 0, got {self.treatment_batches}")
         if self.cost_batches < 0:
             raise ConfigError(f"cost_batches must be >= 0, got {self.cost_batches}")
         self.stp_log_forms = parse_forms(self.stp_log_forms)

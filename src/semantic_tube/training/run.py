@@ -37,6 +37,7 @@ from semantic_tube.training.config import (
     TaskEvalArguments,
 )
 from semantic_tube.training.cost import measure_step_cost
+from semantic_tube.training.treatment import initial_losses, measure_losses, treatment_metrics
 from semantic_tube.training.model import load_model, load_tokenizer, write_model_record
 from semantic_tube.training.task_eval import TaskEvalCallback, TaskEvaluator, evaluation_shard
 from semantic_tube.training.trainer import STPTrainer
@@ -176,7 +177,10 @@ def train(
         raise ConfigError(f"packing: method={training_args.method.value} with these options does not run on packed batches")
     if evaluator and task_args.eval_task_steps:
         trainer.add_callback(TaskEvalCallback(evaluator, task_args.eval_task_steps, trainer.log, task_args.eval_task_ranks))
-    result = trainer.train(resume_from_checkpoint=checkpoint_to_resume(training_args))
+    checkpoint = checkpoint_to_resume(training_args)
+    initial = initial_losses(trainer, output_dir, training_args.treatment_batches, resuming=checkpoint is not None)
+    result = trainer.train(resume_from_checkpoint=checkpoint)
+    trained = measure_losses(trainer, training_args.treatment_batches)
     cost = measure_step_cost(trainer, training_args.cost_batches)
     trainer.save_model()
     write_model_record(output_dir, model_args.model_name_or_path)
@@ -192,6 +196,7 @@ def train(
         "method": training_args.method.value,
         "stp_lambda": training_args.stp_lambda,
         "stp_form": training_args.stp_form.value,
+        **treatment_metrics(initial, trained, min(len(train_set), training_args.treatment_batches * training_args.per_device_eval_batch_size)),
         **cost,
     }
     evaluated = trainer.evaluate() if eval_set is not None else {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from semantic_tube.evaluation.report import TASK_PREFIX, EvalReport
+from semantic_tube.training.treatment import treatment_line
 
 
 def task_tables(metrics: dict) -> list[str]:
@@ -40,8 +41,9 @@ def _losses(metrics: dict) -> str:
     return ", ".join(parts) or "none logged (fewer steps than logging_steps?)"
 
 
-def run_summary(metrics: dict, output_dir: str | Path, elapsed_seconds: float) -> str:
-    """The closing lines of `stp train`; elapsed_seconds is the whole command's time."""
+def run_summary(metrics: dict, output_dir: str | Path, elapsed_seconds: float, log_history: list[dict] | None = None) -> str:
+    """The closing lines of `stp train`; elapsed_seconds is the whole command's time, log_history
+    the Trainer's (for the first and last logged values of the method's loss)."""
     folder = Path(output_dir)
     lines = [
         f"stp train: done in {format_duration(elapsed_seconds)} ({format_duration(metrics.get('train_runtime', 0.0))} of "
@@ -51,6 +53,9 @@ def run_summary(metrics: dict, output_dir: str | Path, elapsed_seconds: float) -
     tables = task_tables(metrics)
     lines += tables or ["no task scored (set eval_task to score one at the end)"]
     lines.append(f"final losses: {_losses(metrics)}")
+    treatment = treatment_line(metrics, log_history)
+    if treatment:
+        lines.append(treatment)
     if "cost/step_time_vs_ntp" in metrics:
         lines.append(
             f"cost: {metrics['cost/forward_passes_per_step']} forward pass(es) per step, "
