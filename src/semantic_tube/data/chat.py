@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from semantic_tube.data.messages import ChatExample, DataError
+from semantic_tube.data.messages import ChatExample, DataError, TextExample
 
 IGNORE_INDEX = -100  # label of a position that gets no NTP loss (the Trainer's convention)
 
@@ -36,13 +36,21 @@ class EncodedExample:
     tokens between them form the gap STP bypasses), and its position in its data set (which keys
     its STP draws, so they do not depend on how batches are formed). For LLM-JEPA, the `jepa_*`
     fields hold the two views rendered alone and Enc's index in each (`data.jepa_views`); None
-    for every other method."""
+    for every other method.
+
+    A conversation of several exchanges also has `segments`: the [start, end) token spans of
+    every content turn in order (user, assistant, user, ...; the system turn left out), the
+    trajectory STP draws from, a template stretch bypassed between each two (`losses.sampling.
+    segment_gaps`); query_span / answer_span are then its last exchange. None for one query and
+    one answer (the trajectory is query_span then answer_span) and for plain text (query_span
+    empty at the text's start, answer_span the text's own tokens)."""
 
     input_ids: list[int]
     labels: list[int]
     query_span: tuple[int, int]
     answer_span: tuple[int, int]
     example_index: int = 0
+    segments: list[tuple[int, int]] | None = None
     jepa_text_ids: list[int] | None = None
     jepa_text_last: int | None = None
     jepa_code_ids: list[int] | None = None
@@ -139,6 +147,8 @@ class ChatTokens:
     query_span: tuple[int, int]
     answer_span: tuple[int, int]
     answer_tokens: tuple[int, int]
+    segments: tuple[tuple[int, int], ...] | None = None  # a conversation's content turns (`EncodedExample.segments`)
+    assistant_tokens: tuple[tuple[int, int], ...] = ()  # a conversation's assistant contents, each turn's labels' start
 
 
 def _tokens_with_spans(tokenizer, prompt: str, full: str, example: ChatExample, use_views: bool, add_special_tokens: bool) -> ChatTokens:
@@ -159,7 +169,75 @@ def tokenize_chat(tokenizer, example: ChatExample, *, use_views: bool = True, te
     conversation's start, `DataError` when a turn's text cannot be found in the rendering.
     """
     prompt, full = _rendered_pair(tokenizer, example, template_kwargs)
+    if example.history:
+        return _conversation_tokens(tokenizer, prompt, full, example, template_kwargs)
     return _tokens_with_spans(tokenizer, prompt, full, example, use_views, add_special_tokens=False)
+
+
+# A turn's content replaced by this shows where the template starts that turn's content: the text
+# before it is the rendering up to there (when the full rendering starts with it too).
+_SENTINEL = "\u2063STP-TURN-SENTINEL\u2063"
+
+
+def _render_messages(tokenizer, messages: list[dict], template_kwargs: dict | None) -> str:
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=False, **(template_kwargs or {}))
+
+
+def _turn_start(tokenizer, messages: list[dict], index: int, full: str, template_kwargs: dict | None) -> int | None:
+    """Where the template puts turn `index`'s content in `full`, or None when it drops the turn.
+
+    Searching each content only after the previous one is not enough in a conversation: a short
+    answer ("s", "model") also occurs in the next turn's header. The rendering with this turn's
+    content replaced by a sentinel is the same as `full` up to the content; when it is not (a
+    template that looks at the content), the caller falls back to the previous turn's end.
+    """
+    probe = [dict(message, content=_SENTINEL) if i == index else message for i, message in enumerate(messages)]
+    rendered = _render_messages(tokenizer, probe, template_kwargs)
+    at = rendered.find(_SENTINEL)
+    if at < 0:
+        return None
+    return at if full.startswith(rendered[:at]) else -1
+
+
+def _conversation_tokens(tokenizer, prompt: str, full: str, example: ChatExample, template_kwargs: dict | None) -> ChatTokens:
+    """A conversation of several exchanges: every content turn's token span, in order.
+
+    Each turn's content is found by characters where the template starts it (`_turn_start`), so
+    no template token is inside a span; a token holding the end of one turn and the start of the
+    next goes to the next (as between query and answer). The last answer is searched after the
+    generation prompt, as for one exchange. Raises `DataError` naming the turn (`messages[i]`,
+    the index in the row's turns with the system turn first) when the template drops a turn or
+    changes its text beyond trimming.
+    """
+    messages = example.messages()
+    first = 1 if example.system else 0
+    chars, cursor = [], 0
+    for index, message in enumerate(messages):
+        name = f"messages[{index}]"
+        start = _turn_start(tokenizer, messages, index, full, template_kwargs)
+        if start is None:
+            raise _error(example, name, f"the chat template drops this {message['role']!r} turn (it renders the conversation without it)")
+        if index == len(messages) - 1:
+            start = max(start, len(prompt))
+        span = _locate(full, message["content"], max(start, cursor), example, name)
+        chars.append(span)
+        cursor = span[1]
+    encoding = tokenizer(full, add_special_tokens=False, return_offsets_mapping=True)
+    offsets = [tuple(pair) for pair in encoding["offset_mapping"]]
+    segments = [_token_span(offsets, span) for span in chars[first:]]
+    for i in range(1, len(segments)):  # a token holding the end of one turn and the start of the next: the next's
+        before, after = segments[i - 1], segments[i]
+        if before[0] < after[0] < before[1]:
+            segments[i - 1] = (before[0], after[0])
+    assistant = tuple(segments[1::2])
+    return ChatTokens(
+        list(encoding["input_ids"]),
+        query_span=segments[-2],
+        answer_span=segments[-1],
+        answer_tokens=assistant[-1],
+        segments=tuple(segments),
+        assistant_tokens=assistant,
+    )
 
 
 def tokenize_text_pair(tokenizer, example: ChatExample, *, use_views: bool = True, suffix: str = "") -> ChatTokens:
@@ -188,6 +266,8 @@ def encode_chat(
     differently from the conversation's start.
     """
     tokens = tokenize_chat(tokenizer, example, use_views=use_views, template_kwargs=template_kwargs)
+    if tokens.segments is not None:
+        return _encode_conversation(tokenizer, example, tokens, max_length, label_mode)
     answer_start, answer_end = tokens.answer_tokens
     needed = min(answer_end + 1, len(tokens.input_ids))  # the answer and the end-of-turn token after it
     if needed > max_length:
@@ -204,6 +284,70 @@ def encode_chat(
         query_span=tokens.query_span,
         answer_span=tokens.answer_span,
     )
+
+
+def _encode_conversation(tokenizer, example: ChatExample, tokens: ChatTokens, max_length: int, label_mode: LabelMode) -> EncodedExample:
+    """A conversation cut to `max_length`: where the whole does not fit, it ends after the last
+    assistant turn that fits with its end-of-turn token, and the turns after it are left out (no
+    turn is half trained, as for one answer); an error naming the first assistant turn when none fits."""
+    ids = tokens.input_ids
+    needed = [min(end + 1, len(ids)) for _, end in tokens.assistant_tokens]  # each answer and its end-of-turn token
+    if needed[-1] <= max_length:
+        kept, input_ids = len(needed), ids[:max_length]
+    else:
+        kept = sum(1 for n in needed if n <= max_length)
+        if kept == 0:
+            raise _error(
+                example,
+                f"messages[{2 if example.system else 1}]",
+                f"max_length={max_length} cuts every assistant turn (the first needs {needed[0]} tokens); raise max_length or skip such lines",
+            )
+        input_ids = ids[: needed[kept - 1]]
+    segments = list(tokens.segments[: 2 * kept])
+    labels = make_labels(input_ids, segments[1][0], label_mode, tokenizer.eos_token_id)
+    if LabelMode(label_mode) is LabelMode.ANSWER:
+        # every assistant turn and its end-of-turn token; after the last, whatever closes the text (as for one answer)
+        labels = [IGNORE_INDEX] * len(input_ids)
+        for i, (start, end) in enumerate(tokens.assistant_tokens[:kept]):
+            stop = len(input_ids) if i == kept - 1 else end + 1
+            labels[start:stop] = input_ids[start:stop]
+    return EncodedExample(
+        input_ids=input_ids, labels=labels, query_span=segments[-2], answer_span=segments[-1], segments=segments
+    )
+
+
+def text_tokens(tokenizer, example: TextExample, suffix: str | None = None) -> tuple[list[int], tuple[int, int]]:
+    """(token ids, [start, end) of the text's own tokens) of a plain-text row, tokenized as TRL
+    tokenizes its language-modelling rows: `tokenizer(text + eos)` with the tokenizer's special
+    tokens (`suffix`: what is appended, the eos token by default, nothing when the text ends with it)."""
+    if suffix is None:
+        eos = tokenizer.eos_token or ""
+        suffix = "" if example.text.endswith(eos) else eos
+    encoding = tokenizer(example.text + suffix, return_offsets_mapping=True)
+    offsets = [tuple(pair) for pair in encoding["offset_mapping"]]
+    return list(encoding["input_ids"]), _token_span(offsets, (0, len(example.text)))
+
+
+def encode_text(tokenizer, example: TextExample, *, max_length: int, label_mode: LabelMode = LabelMode.ANSWER) -> EncodedExample:
+    """A plain-text row for continued pretraining: NTP on every token (label_mode reference drops
+    the eos id's positions, as that collator does), STP over the text's own tokens (no template, no
+    gap: query_span empty at the text's start, answer_span the text). A text longer than
+    `max_length` is truncated, its start kept, as TRL truncates (`truncation_mode=keep_start`);
+    packing does not split it either (TRL's `bfd` packing truncates too)."""
+    ids, (start, end) = text_tokens(tokenizer, example)
+    input_ids = ids[:max_length]
+    mode = LabelMode(label_mode)
+    labels = make_labels(input_ids, 0, LabelMode.ALL if mode is LabelMode.ANSWER else mode, tokenizer.eos_token_id)
+    start, end = min(start, len(input_ids)), min(end, len(input_ids))
+    return EncodedExample(input_ids=input_ids, labels=labels, query_span=(start, start), answer_span=(start, end))
+
+
+def encode_example(tokenizer, example: ChatExample | TextExample, **options) -> EncodedExample:
+    """`encode_text` for plain text, `encode_chat` for a conversation (options as theirs; plain text
+    has no template and no views, so it ignores use_views and template_kwargs)."""
+    if isinstance(example, TextExample):
+        return encode_text(tokenizer, example, max_length=options["max_length"], label_mode=options.get("label_mode", LabelMode.ANSWER))
+    return encode_chat(tokenizer, example, **options)
 
 
 def make_labels(input_ids: list[int], answer_start: int, label_mode: LabelMode, eos_token_id: int | None) -> list[int]:

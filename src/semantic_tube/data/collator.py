@@ -9,9 +9,9 @@ from pathlib import Path
 
 import torch
 
-from semantic_tube.data.chat import IGNORE_INDEX, EncodedExample, LabelMode, encode_chat
+from semantic_tube.data.chat import IGNORE_INDEX, EncodedExample, LabelMode, encode_example
 from semantic_tube.data.jepa_views import JEPA_ITEM_KEYS, JepaViewOptions, encode_jepa_views
-from semantic_tube.data.messages import ChatExample, DataError, read_chat_jsonl
+from semantic_tube.data.messages import DataError, Example, TextExample, read_chat_jsonl
 
 logger = logging.getLogger(__name__)
 
@@ -21,7 +21,8 @@ class EncodedDataset(torch.utils.data.Dataset):
 
     Items are plain mappings (the fields of `EncodedExample`), as the Trainer's samplers expect:
     `group_by_length` reads `item["input_ids"]`. The LLM-JEPA view fields appear only when they
-    were encoded, so other methods' items are what they always were.
+    were encoded, and `segments` only for conversations of several exchanges, so other items are
+    what they always were.
     """
 
     def __init__(self, items: list[EncodedExample], skipped: list[DataError]):
@@ -32,12 +33,12 @@ class EncodedDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, index: int) -> dict:
         item = dataclasses.asdict(self.items[index])
-        return {key: value for key, value in item.items() if key not in JEPA_ITEM_KEYS or value is not None}
+        return {key: value for key, value in item.items() if key not in (*JEPA_ITEM_KEYS, "segments") or value is not None}
 
 
 def encode_examples(
     tokenizer,
-    examples: list[ChatExample],
+    examples: list[Example],
     *,
     max_length: int,
     label_mode: LabelMode = LabelMode.ANSWER,
@@ -47,18 +48,22 @@ def encode_examples(
     skipped: list[DataError] | None = None,
     jepa_views: JepaViewOptions | None = None,
 ) -> EncodedDataset:
-    """Encode examples; with `skip_invalid`, examples that fail are collected and logged, not raised.
+    """Encode examples (conversations and plain text, `chat.encode_example`); with `skip_invalid`,
+    examples that fail are collected and logged, not raised.
 
-    With `jepa_views` (LLM-JEPA), each item also carries its two views rendered alone (`data.jepa_views`).
+    With `jepa_views` (LLM-JEPA), each item also carries its two views rendered alone
+    (`data.jepa_views`): one query and one answer each, so a conversation or a plain-text row is
+    an error there.
     """
     skipped = list(skipped or [])
     items = []
     for example in examples:
         try:
-            encoded = encode_chat(
+            encoded = encode_example(
                 tokenizer, example, max_length=max_length, label_mode=label_mode, use_views=use_views, template_kwargs=template_kwargs
             )
             if jepa_views is not None:
+                _check_jepa_example(example)
                 views = encode_jepa_views(
                     tokenizer, example, jepa_views, max_length=max_length, use_views=use_views, template_kwargs=template_kwargs
                 )
@@ -82,6 +87,14 @@ def encode_examples(
     return EncodedDataset(items, skipped)
 
 
+def _check_jepa_example(example: Example) -> None:
+    if isinstance(example, TextExample) or example.history:
+        path, _, line = example.source.rpartition(":")
+        what = "plain text" if isinstance(example, TextExample) else "a conversation of several exchanges"
+        field = "text" if isinstance(example, TextExample) else "messages"
+        raise DataError(path or "<memory>", int(line) if line.isdigit() else 0, field, f"method=llm-jepa needs one query and one answer, not {what}")
+
+
 def load_encoded_file(tokenizer, path: str | Path, *, max_length: int, skip_invalid: bool = False, **options) -> EncodedDataset:
     """Read a messages-format JSONL file and encode it (errors name the file and line); options
     are `encode_examples`'s (label_mode, use_views, template_kwargs, jepa_views)."""
@@ -92,26 +105,33 @@ def load_encoded_file(tokenizer, path: str | Path, *, max_length: int, skip_inva
 def collate_spans(items: list[dict], padding_free: bool = False) -> dict[str, torch.Tensor]:
     """The span tensors of a batch, for the trainer's sampler.
 
-    Each item is one example (query_span and answer_span [start, end), example_index), or a
-    packed row of several (TRL's packing: one [start, end) pair per example, an example_index per
+    Each item is one example (query_span and answer_span [start, end), example_index, and for a
+    conversation of several exchanges its `segments`), or a packed row of several (TRL's packing:
+    one [start, end) pair per example, an example_index per example, a list of segments per
     example, and `seq_lengths`, each example's length, its spans counted from its own start).
     With `padding_free` the items are laid one after the other in a single row.
 
     One example per row: query_span, answer_span (batch, 2), example_index (batch,), as always.
     Otherwise (packed rows, or padding_free) the same per example (N of them), in each example's
     own coordinates, plus example_row and example_offset (N,): where each example starts.
+    When any example has more than two segments, also segment_spans (N, S, 2): every example's
+    content segments in order (query_span then answer_span for the others), padded at the end
+    with empty segments; the trajectory runs over them (`losses.sampling.segments_to_positions`).
     """
-    spans: dict[str, list] = {"query_span": [], "answer_span": [], "example_index": [], "example_row": [], "example_offset": []}
+    keys = ("query_span", "answer_span", "example_index")
+    spans: dict[str, list] = {key: [] for key in (*keys, "example_row", "example_offset", "segments")}
     packed = padding_free
     start = 0
     for row, item in enumerate(items):
         lengths = item.get("seq_lengths")
         if lengths is None:
-            lengths, pieces = [len(item["input_ids"])], {key: [item[key]] for key in ("query_span", "answer_span", "example_index")}
+            lengths, pieces = [len(item["input_ids"])], {key: [item[key]] for key in keys}
+            pieces["segments"] = [item.get("segments")]
         else:
             packed = True
             lengths = list(lengths)
-            pieces = {key: list(item[key]) for key in ("query_span", "answer_span", "example_index")}
+            pieces = {key: list(item[key]) for key in keys}
+            pieces["segments"] = list(item["segments"]) if item.get("segments") is not None else [None] * len(lengths)
             if any(len(values) != len(lengths) for values in pieces.values()):
                 raise ValueError(f"a packed row has {len(lengths)} examples but spans for {[len(v) for v in pieces.values()]}")
         if not padding_free:
@@ -122,12 +142,21 @@ def collate_spans(items: list[dict], padding_free: bool = False) -> dict[str, to
             spans["example_row"].append(0 if padding_free else row)
             spans["example_offset"].append(start)
             start += int(length)
+    segments = [
+        [list(map(int, pair)) for pair in (found if found is not None else (query, answer))]
+        for found, query, answer in zip(spans.pop("segments"), spans["query_span"], spans["answer_span"])
+    ]
     collated = {
         key: torch.tensor([[int(x) for x in v] if key.endswith("_span") else int(v) for v in values], dtype=torch.long)
         for key, values in spans.items()
     }
     if not packed:
         del collated["example_row"], collated["example_offset"]
+    most = max((len(found) for found in segments), default=0)
+    if most > 2:
+        collated["segment_spans"] = torch.tensor(
+            [found + [[found[-1][1]] * 2] * (most - len(found)) for found in segments], dtype=torch.long
+        )
     return collated
 
 

@@ -22,13 +22,15 @@ def offset_positions(positions: torch.Tensor, offset: torch.Tensor) -> torch.Ten
 
 
 def offset_gaps(skip: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
-    """skip (N, 2) gaps [g0, g1) in each example's coordinates -> row coordinates.
+    """skip (N, 2) gaps [g0, g1), or (N, G, 2) for a conversation's several gaps, in each example's
+    coordinates -> row coordinates.
 
     A gap that bypasses nothing (g0 < 1 or g1 <= g0, see `stp.displacement`) becomes [0, 0], so it
     still bypasses nothing after the shift.
     """
-    active = (skip[:, 0] >= 1) & (skip[:, 1] > skip[:, 0])
-    return torch.where(active.unsqueeze(1), skip + offset.view(-1, 1), torch.zeros_like(skip))
+    active = (skip[..., 0] >= 1) & (skip[..., 1] > skip[..., 0])
+    shifted = skip + offset.view(-1, *([1] * (skip.dim() - 1)))
+    return torch.where(active.unsqueeze(-1), shifted, torch.zeros_like(skip))
 
 
 def group_by_row(values: torch.Tensor, row: torch.Tensor, rows: int, fill: int) -> torch.Tensor:

@@ -105,6 +105,69 @@ def to_positions(index: torch.Tensor, query_span: torch.Tensor, answer_span: tor
     return torch.where(index < 0, torch.full_like(index, -1), positions)
 
 
+# --- conversations: a trajectory of several content segments -----------------------------------------
+#
+# A conversation's trajectory is its content turns in order (user, assistant, user, ...), with a
+# template stretch between each two. `segments` (batch, S, 2) holds them as [start, end) token
+# positions, padded at the end with empty segments; with S = 2 they are (query_span, answer_span),
+# and every function below gives exactly what its two-span counterpart gives.
+
+
+def segment_gaps(segments: torch.Tensor, origin: GapOrigin | str = GapOrigin.ANSWER_START) -> torch.Tensor:
+    """(batch, S - 1, 2): the `template_gap` between each two consecutive segments, the `skip`
+    argument of `stp_loss` / `span_loss` (several gaps per example). Each displacement that
+    crosses one restarts at the next segment's first content token (`answer_start`, Appendix G)
+    or at the state before it (`before_answer`); a gap next to an empty (padding) segment bypasses
+    nothing."""
+    batch, count, _ = segments.shape
+    if count < 2:
+        return segments.new_zeros((batch, 0, 2))
+    before, after = segments[:, :-1].reshape(-1, 2), segments[:, 1:].reshape(-1, 2)
+    return template_gap(before, after, origin).view(batch, count - 1, 2)
+
+
+def trajectory_segments(segments: torch.Tensor, origin: GapOrigin | str | None) -> torch.Tensor:
+    """(batch, S, 2) the positions of each segment that are points of their own on the bypassed
+    trajectory: with Appendix G's origin every segment after a gap starts one token later (its
+    first state is the previous segment's last), as `trajectory_answer_span` does for the answer."""
+    if origin is None or GapOrigin(origin) is not GapOrigin.ANSWER_START or segments.shape[1] < 2:
+        return segments
+    gaps = segment_gaps(segments, origin)
+    merged = (gaps[..., 1] > gaps[..., 0]).long()  # (batch, S - 1)
+    shift = torch.cat([torch.zeros_like(merged[:, :1]), merged], dim=1)
+    return segments + torch.stack([shift, torch.zeros_like(shift)], dim=-1)
+
+
+def segments_to_positions(index: torch.Tensor, segments: torch.Tensor) -> torch.Tensor:
+    """Map trajectory indices (batch, K, P) over the segments' content, in order, to sequence
+    positions (batch, K, P); -1 stays -1. With two segments this is `to_positions`."""
+    lengths = (segments[..., 1] - segments[..., 0]).clamp_min(0)  # (batch, S)
+    ends = lengths.cumsum(dim=1)
+    batch, count = lengths.shape
+    which = (index.unsqueeze(-1) >= ends.view(batch, 1, 1, count)).sum(dim=-1).clamp_max(count - 1)  # (batch, K, P)
+    flat = which.reshape(batch, -1)
+    start = segments[..., 0].gather(1, flat).view_as(index)
+    before = (ends - lengths).gather(1, flat).view_as(index)
+    return torch.where(index < 0, torch.full_like(index, -1), start + index - before)
+
+
+def sample_segment_positions(segments: torch.Tensor, k: int, form: STPForm, draws: torch.Generator | Draws) -> torch.Tensor:
+    """`sample_positions` over a trajectory of several segments (batch, S, 2), on the CPU: the
+    same draws in the same trajectory-index space (its length the segments' total), so two
+    segments (query, answer) give exactly `sample_positions(query, answer, ...)`. `span` starts one
+    position earlier, at the state before the first segment's first token, as there."""
+    segments = segments.detach().cpu().long()
+    if segments.dim() != 3 or segments.shape[-1] != 2 or segments.shape[1] < 1:
+        raise ValueError(f"segments must be (batch, S >= 1, 2), got {tuple(segments.shape)}")
+    if STPForm(form) is STPForm.SPAN:
+        first = segments[:, 0, 0]
+        segments = segments.clone()
+        segments[:, 0, 0] = torch.where(first > 0, first - 1, first)
+    lengths = (segments[..., 1] - segments[..., 0]).clamp_min(0).sum(dim=1)
+    index = sample_trajectory_indices(lengths, k, form, draws)
+    return segments_to_positions(index, segments)
+
+
 def mix32(x: torch.Tensor | int) -> torch.Tensor | int:
     """A 32-bit integer hash (Wellons' lowbias32), on a Python int or an int64 tensor.
 

@@ -16,6 +16,10 @@ SPAN_KEYS = ("query_span", "answer_span", "example_index")  # what STPCollator a
 # In a packed batch (several examples per row), the spans are per example, in the example's own
 # coordinates, and these say where each example lies: its row and its offset in that row.
 PACKING_KEYS = ("example_row", "example_offset")
+# A conversation of several exchanges also carries its content segments: the item field `segments`
+# (a list of [start, end) per example), collated to `segment_spans` (batch, S, 2) when any example
+# of the batch has more than two (`data.collator.collate_spans`); batches without it are as always.
+SEGMENT_ITEM_KEY, SEGMENT_BATCH_KEY = "segments", "segment_spans"
 DRAWN_PREFIX = "stp_"  # every tensor `draw` returns is named stp_*, so the trainer can pop them before the model
 
 

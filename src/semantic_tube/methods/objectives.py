@@ -20,12 +20,15 @@ from semantic_tube.losses.sampling import (
     OffsetDraws,
     STPForm,
     sample_positions,
+    sample_segment_positions,
+    segment_gaps,
     template_gap,
     trajectory_answer_span,
+    trajectory_segments,
 )
 from semantic_tube.losses.stp import span_loss, stp_loss
 from semantic_tube.losses.two_view import mean_view_loss, two_view_triplets
-from semantic_tube.methods.base import Objective
+from semantic_tube.methods.base import SEGMENT_BATCH_KEY, Objective
 from semantic_tube.methods.options import Method, Predictor, Trajectory, TwoViewPool, forward_passes_per_step
 from semantic_tube.methods.predictor import predictor_of
 
@@ -38,10 +41,27 @@ def trajectory_spans(batch: dict[str, torch.Tensor], trajectory: Trajectory) -> 
     return query, answer
 
 
+def trajectory_segments_of(batch: dict[str, torch.Tensor], trajectory: Trajectory) -> torch.Tensor | None:
+    """A conversation batch's (batch, S, 2) content segments (`segment_spans`), `inst` starting the
+    first at 0; None for batches of one query and one answer each (or plain text)."""
+    segments = batch.get(SEGMENT_BATCH_KEY)
+    if segments is None:
+        return None
+    if trajectory is Trajectory.INST:
+        segments = segments.clone()
+        segments[:, 0, 0] = 0
+    return segments
+
+
 class TrajectoryObjective(Objective):
     """Shared by the methods that read one trajectory of the main pass."""
 
     def spans(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        if SEGMENT_BATCH_KEY in batch:
+            raise ValueError(
+                f"method={self.args.method.value} reads one query and one answer per example; a conversation of several "
+                "exchanges trains with method=stp (or split it into single exchanges)"
+            )
         return trajectory_spans(batch, self.args.trajectory)
 
     def gap(self, query: torch.Tensor, answer: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -71,7 +91,8 @@ class TrajectoryObjective(Objective):
             if key.endswith("positions"):
                 packed[key] = group_by_row(offset_positions(value, offset), row, rows, fill=-1)
             else:
-                packed[key] = group_by_row(offset_gaps(value, offset).unsqueeze(1), row, rows, fill=0)
+                gaps = value if value.dim() == 3 else value.unsqueeze(1)  # (N, G, 2): a conversation's several gaps
+                packed[key] = group_by_row(offset_gaps(gaps, offset), row, rows, fill=0)
         return packed
 
 
@@ -99,6 +120,9 @@ class STPObjective(TrajectoryObjective):
     supports_packing = True
 
     def draw(self, batch, draws: KeyedDraws):
+        segments = trajectory_segments_of(batch, self.args.trajectory)
+        if segments is not None:
+            return self.draw_segments(segments, draws)
         query, answer = self.spans(batch)
         positions = sample_positions(query, self.drawn_answer(query, answer), self.args.stp_draws, self.args.stp_form, draws)
         drawn = {"stp_positions": positions, **self.gap(query, answer)}
@@ -109,6 +133,24 @@ class STPObjective(TrajectoryObjective):
             drawn[logged_form_key(form)] = sample_positions(query, form_answer, self.args.stp_draws, form, offset)
             if origin is not None:
                 drawn[logged_form_gap_key(form)] = template_gap(query, answer, origin)
+        return drawn
+
+    def draw_segments(self, segments: torch.Tensor, draws: KeyedDraws) -> dict[str, torch.Tensor]:
+        """`draw` over a conversation's content segments (`losses.sampling.sample_segment_positions`):
+        one trajectory over every content turn in order, each template stretch between two turns
+        bypassed (skip (batch, S - 1, 2)). On a batch of (query, answer) segments it draws exactly
+        what `draw` draws from query_span and answer_span."""
+        origin = self.bypass_origin
+        k = self.args.stp_draws
+        drawn = {"stp_positions": sample_segment_positions(trajectory_segments(segments, origin), k, self.args.stp_form, draws)}
+        if origin is not None:
+            drawn["stp_skip"] = segment_gaps(segments, origin)
+        for index, form in enumerate(self.extra_logged_forms):
+            form_origin = self.logged_gap_origin(form)
+            offset = OffsetDraws(draws, LOGGED_FORM_STREAMS + 10 * index)
+            drawn[logged_form_key(form)] = sample_segment_positions(trajectory_segments(segments, form_origin), k, form, offset)
+            if form_origin is not None:
+                drawn[logged_form_gap_key(form)] = segment_gaps(segments, form_origin)
         return drawn
 
     @property

@@ -31,14 +31,14 @@ from semantic_tube.data.jepa_views import JEPA_BATCH_KEYS
 from semantic_tube.losses.sampling import KeyedDraws, hash_keys
 from semantic_tube.losses.stp import check_in_range
 from semantic_tube.methods import build_objective
-from semantic_tube.methods.base import DRAWN_PREFIX, PACKING_KEYS, SPAN_KEYS
+from semantic_tube.methods.base import DRAWN_PREFIX, PACKING_KEYS, SEGMENT_BATCH_KEY, SEGMENT_ITEM_KEY, SPAN_KEYS
 from semantic_tube.methods.predictor import base_model, load_predictor, predictor_of, save_predictor
 from semantic_tube.run_folder import AUX_SERIES
 from semantic_tube.training.config import STPArguments
 
 BATCH_KEYS = SPAN_KEYS  # what STPCollator adds for the sampler
 # every CPU field STPCollator may add: never passed to the model
-AUXILIARY_BATCH_KEYS = SPAN_KEYS + PACKING_KEYS + JEPA_BATCH_KEYS
+AUXILIARY_BATCH_KEYS = SPAN_KEYS + PACKING_KEYS + JEPA_BATCH_KEYS + (SEGMENT_BATCH_KEY,)
 
 
 class STPMixin:
@@ -104,9 +104,11 @@ class STPMixin:
             # Packed rows get a block-diagonal causal mask from their restarting position ids only
             # without a cache (transformers' masking_utils._preprocess_mask_arguments).
             inputs["use_cache"] = False
+        segments = {key: fields[key] for key in (SEGMENT_BATCH_KEY,) if key in fields}  # a conversation batch's
         fields = {key: fields[key] for key in self.batch_keys if key in fields}
         drawn = {}
         if self.objective is not None and self.args.stp_active and len(fields) == len(self.batch_keys):
+            fields |= segments
             cpu = fields if layout else fields | {key: inputs[key] for key in ("input_ids", "attention_mask") if key in inputs}
             drawn = self.objective.draw(cpu, KeyedDraws(self.example_keys(fields["example_index"], self.model.training)))
             if layout:
@@ -123,7 +125,7 @@ class STPMixin:
         the model's forward does not take."""
         super()._set_signature_columns_if_needed()
         item_keys = self.objective.item_keys if self.objective is not None else BATCH_KEYS
-        self._signature_columns = list(dict.fromkeys([*self._signature_columns, *item_keys]))
+        self._signature_columns = list(dict.fromkeys([*self._signature_columns, *item_keys, SEGMENT_ITEM_KEY]))
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         drawn = {key: inputs.pop(key) for key in list(inputs) if key.startswith(DRAWN_PREFIX)}
