@@ -28,8 +28,8 @@ from semantic_tube.experiments.sweep import (
     CheckedSweep,
     TimeModel,
     check_field_names,
+    ended_how,
     estimate_steps,
-    failure_of,
     launcher_processes,
     missing_paths,
     plan,
@@ -292,7 +292,7 @@ def test_dry_run_loads_no_torch_and_lists_every_point_with_its_cost(tmp_path):
     lines = done.stdout.splitlines()
     assert lines[-1] == "False False 0", done.stderr
     point_lines = [line for line in lines if "steps  ~" in line]
-    assert len(point_lines) == 18 and all(line.rstrip().endswith("left") for line in point_lines)
+    assert len(point_lines) == 18 and all(line.rstrip().endswith("incomplete") for line in point_lines)
     assert "100 steps" in point_lines[0] and "method=ntp__train_fraction=1__seed=82" in point_lines[0]
     assert any(line.startswith("total: 1800 optimizer steps; 18 of 18 points to run, ~2h") and "estimate" in line for line in lines)
     assert not (tmp_path / "q").exists()  # a dry run writes nothing
@@ -407,17 +407,14 @@ def test_an_empty_lock_is_respected_until_its_writer_is_surely_gone(tmp_path):
 
 
 # -------------------------------------------------------------------------------------------
-# Failures read from a run's log
+# Failures: stp train records its own (tests/experiments/test_sweep.py); the sweep names a silent death
 
 
-def test_the_error_of_a_failed_run_is_its_last_error_line(tmp_path):
-    log = tmp_path / "train.log"
-    log.write_text("=== old attempt\nValueError: old\n=== new\nINFO loading\nTraceback (most recent call last):\n  File x\nRuntimeError: CUDA out of memory\n")
-    assert failure_of(log, 1)[0] == "RuntimeError: CUDA out of memory"
-    log.write_text("=== a\nINFO x\nstp train: error: train.jsonl:3: messages: missing\n")
-    assert failure_of(log, 2)[0] == "train.jsonl:3: messages: missing"
-    log.write_text("=== a\nINFO step 3\n")
-    assert failure_of(log, -9)[0].startswith("stp train killed by SIGKILL (the kernel's out-of-memory killer")
+def test_a_run_that_died_without_a_record_is_named_by_how_it_ended():
+    assert ended_how(-9).startswith("stp train killed by SIGKILL (the kernel's out-of-memory killer")
+    assert ended_how(-15) == "stp train killed by SIGTERM"
+    assert ended_how(0) == "stp train exited normally but wrote no metrics.json"
+    assert ended_how(1).startswith("stp train exited with code 1 without writing failed.json")
 
 
 def test_a_checkpoint_killed_mid_save_is_removed_before_resuming(tmp_path):

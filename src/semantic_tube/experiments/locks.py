@@ -1,12 +1,14 @@
 """One process per grid point: a `.lock` file in the point's folder, created atomically.
 
-The lock is JSON: {"pid", "hostname", "started_at", "child_pid"} (child_pid: the `stp train`
-process, once started). `O_CREAT | O_EXCL` makes creation atomic on a local disk and on NFS v3+,
-so of two processes (two shards, or a user who started the sweep twice) exactly one gets it.
+`O_CREAT | O_EXCL` makes creation atomic on a local disk and on NFS v3+, so of two processes (two
+shards, or a user who started the sweep twice) exactly one gets it. The file's format and the
+staleness rule are the run-folder contract's (`semantic_tube.run_folder`: `LockInfo`,
+`read_lock`), so the sweep, the report and `folder_status` read a lock alike; this module takes,
+updates and releases locks.
 
-A lock is stale when its host is this host and neither its pid nor its child's is alive: the
-sweep was killed (SIGKILL, a crash, a reboot, a restarted container) and the next start takes the
-point over and resumes it. A lock from another host is respected, since no process here can tell whether that host is
+A stale lock (same host, neither its pid nor its child's alive: the sweep was killed by SIGKILL,
+a crash, a reboot or a restarted container) is taken over by the next start, which resumes the
+point. A lock from another host is respected, since no process here can tell whether that host is
 still working: if that host is gone, delete the file (the sweep prints its path). A sweep stopped
 by SIGTERM or Ctrl-C (Slurm's time limit, preemption) removes its own lock, so a requeued job on
 another node resumes the point. A recycled pid can make a dead lock look alive; the same
@@ -15,68 +17,22 @@ deletion fixes it.
 
 from __future__ import annotations
 
-import json
 import os
-import socket
 import time
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from dataclasses import replace
 from pathlib import Path
 
-LOCK_FILE = ".lock"
-TAKEOVER_FILE = ".lock.takeover"
-UNREADABLE_GRACE_S = 60  # a lock still empty after this long was left by a writer that died mid-write
-_HELD: set[Path] = set()  # the locks this process holds
+from semantic_tube.run_folder import (
+    HELD_LOCKS,
+    LOCK_FILE,
+    TAKEOVER_FILE,
+    UNREADABLE_GRACE_S,
+    LockInfo,
+    pid_alive,
+    read_lock,
+)
 
-
-@dataclass(frozen=True)
-class LockInfo:
-    pid: int
-    hostname: str
-    started_at: str
-    child_pid: int | None = None
-
-    @classmethod
-    def mine(cls) -> LockInfo:
-        return cls(os.getpid(), socket.gethostname(), datetime.now(UTC).isoformat(timespec="seconds"))
-
-    def is_stale(self, path: Path | None = None) -> bool:
-        """Same host, and no process of the lock is alive. A lock naming this very process that
-        this process does not hold (at `path`; a reader holds none) was left by an earlier one
-        with the same pid: a restarted container, where the sweep is PID 1 every time."""
-        if self.hostname != socket.gethostname():
-            return False
-        earlier_life = self.pid == os.getpid() and (path is None or path.resolve() not in _HELD)
-        pids = (self.child_pid,) if earlier_life else (self.pid, self.child_pid)
-        return not any(pid_alive(pid) for pid in pids if pid)
-
-    def describe(self) -> str:
-        child = f" (stp train pid {self.child_pid})" if self.child_pid else ""
-        return f"pid {self.pid}{child} on {self.hostname} since {self.started_at}"
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether the process runs; a zombie (killed, not yet reaped by its parent) does not."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, owned by another user
-        return True
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-    except (OSError, IndexError):  # no /proc (macOS): a signal-0 answer is all there is
-        return True
-    return state not in ("Z", "X")
-
-
-def read_lock(path: Path) -> LockInfo | None:
-    """The holder, or None while the file is being written (or was left empty)."""
-    try:
-        fields = json.loads(path.read_text(encoding="utf-8"))
-        return LockInfo(int(fields["pid"]), str(fields["hostname"]), str(fields["started_at"]), fields.get("child_pid"))
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+__all__ = ["LOCK_FILE", "TAKEOVER_FILE", "LockInfo", "PointLock", "acquire", "pid_alive", "read_lock"]
 
 
 class PointLock:
@@ -84,20 +40,20 @@ class PointLock:
 
     def __init__(self, path: Path, info: LockInfo):
         self.path, self.info = path, info
-        _HELD.add(path.resolve())
+        HELD_LOCKS.add(path.resolve())
 
     def set_child(self, pid: int) -> None:
         """Record the `stp train` process: it may outlive us, and then the lock must not look stale."""
-        self.info = LockInfo(self.info.pid, self.info.hostname, self.info.started_at, pid)
+        self.info = replace(self.info, child_pid=pid)
         temporary = self.path.with_name(f"{LOCK_FILE}.{os.getpid()}.tmp")
-        temporary.write_text(json.dumps(asdict(self.info)))
+        temporary.write_text(self.info.to_json())
         os.replace(temporary, self.path)  # atomic: the lock never disappears in between
 
     def release(self) -> None:
         holder = read_lock(self.path)
         if holder is not None and (holder.pid, holder.hostname, holder.started_at) == (self.info.pid, self.info.hostname, self.info.started_at):
             self.path.unlink(missing_ok=True)
-        _HELD.discard(self.path.resolve())
+        HELD_LOCKS.discard(self.path.resolve())
 
 
 def acquire(folder: Path) -> PointLock | None:
@@ -122,7 +78,7 @@ def _create(path: Path, info: LockInfo) -> bool:
     except FileExistsError:
         return False
     with os.fdopen(descriptor, "w") as handle:
-        handle.write(json.dumps(asdict(info)))
+        handle.write(info.to_json())
     return True
 
 
