@@ -107,13 +107,33 @@ def test_metrics_json_wins_over_a_leftover_failed_json(tmp_path):
     assert read_run(folder).status == FINISHED
 
 
-def test_unparsable_file_makes_an_unreadable_run_naming_it(tmp_path):
+def test_a_damaged_metrics_json_is_not_finished_and_names_the_file(tmp_path):
+    """A half-written metrics.json (a run killed while an older version wrote it) must not count
+    as finished: the point is incomplete, to be trained again, and the problem names the file."""
     write_run(tmp_path / "good", method="stp", seed=82, exact_hits=10)
     bad = write_run(tmp_path / "bad", method="stp", seed=23, exact_hits=10)
-    (bad / "metrics.json").write_text("{not json")
+    (bad / "metrics.json").write_text('{"final_ntp_loss": 0.2, "task_synth/ex')
     runs = by_id(read_runs(tmp_path))
     assert runs["good"].status == FINISHED
-    assert runs["bad"].status == UNREADABLE and str(bad / "metrics.json") in runs["bad"].problem
+    assert runs["bad"].status == INCOMPLETE and str(bad / "metrics.json") in runs["bad"].problem
+    assert runs["bad"].metrics == {} and runs["bad"].seed == 23  # the rest of the folder is read
+
+
+def test_another_unparsable_record_makes_an_unreadable_run_naming_it(tmp_path):
+    bad = write_run(tmp_path / "bad", method="stp", seed=23, exact_hits=10)
+    (bad / "stp_config.yaml").write_text("seed: [82\n")
+    (run,) = read_runs(tmp_path)
+    assert run.status == UNREADABLE and str(bad / "stp_config.yaml") in run.problem
+
+
+def test_provenance_comes_from_provenance_json_else_from_sweep_point_json(tmp_path):
+    swept = write_run(tmp_path / "swept", method="stp", seed=82, exact_hits=10)
+    plain = write_run(tmp_path / "plain", method="stp", seed=23, exact_hits=10, sweep=False)
+    record = {"command": "stp train --config c.yaml", "commit": "feed", "versions": {"torch": "2.9"}, "started_at": "2026-01-01T00:00:00+00:00"}
+    (plain / "provenance.json").write_text(json.dumps(record))
+    runs = by_id(read_runs(tmp_path))
+    assert runs["plain"].provenance == record
+    assert runs["swept"].provenance["commit"] == "0123abc" and "versions" in runs["swept"].provenance
 
 
 def test_folder_without_runs_or_missing_is_an_error(tmp_path):

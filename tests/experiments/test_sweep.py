@@ -147,7 +147,7 @@ def resumed(tmp_path_factory) -> Resumed:
 def test_a_killed_run_resumes_from_its_checkpoint_to_the_uninterrupted_losses(resumed, tmp_path):
     out, printed = resumed.out, resumed.printed
     # a stale lock (its processes are gone) and no result: the point is left to resume
-    assert resumed.after_kill == {"lock": True, "finished": False, "status": Status.LEFT, "broken": Status.FAILED}
+    assert resumed.after_kill == {"lock": True, "finished": False, "status": Status.INCOMPLETE, "broken": Status.FAILED}
     killed = out / KILLED
     assert (killed / "metrics.json").is_file()
     log = (killed / "train.log").read_text()
@@ -171,14 +171,14 @@ def test_a_failed_point_is_retried_recorded_and_the_sweep_goes_on(resumed):
     assert "stp train: error:" in failure["traceback"]
     assert (out / BROKEN / "train.log").read_text().count("=== ") == 2  # run 1, then the retry
     assert f"FAILED [1/2] {BROKEN} after " in printed and "max_length=8 cuts the answer" in printed
-    assert "grid tiny: 0 done, 1 failed, 0 running, 1 left" in printed  # the progress line, then the STP point ran
+    assert "grid tiny: 0 finished, 1 failed, 0 running, 1 incomplete" in printed  # the progress line, then the STP point ran
     summary = printed[printed.index("sweep tiny ("):]
-    assert summary.splitlines()[0].endswith("1 done, 1 failed, 0 running, 0 left")
+    assert summary.splitlines()[0].endswith("1 finished, 1 failed, 0 running, 0 incomplete")
     rows = {line.split()[0]: line.split(None, 2)[1:] for line in summary.splitlines()[2:]}
-    assert rows[KILLED][0] == "done" and rows[KILLED][1].startswith("exact 0.")
+    assert rows[KILLED][0] == "finished" and rows[KILLED][1].startswith("exact 0.")
     assert rows[BROKEN][0] == "failed" and "max_length=8 cuts the answer" in rows[BROKEN][1]
     state = json.loads((out / "sweep_state.json").read_text())
-    assert state["counts"] == {"done": 1, "failed": 1, "running": 0, "left": 0}
+    assert state["counts"] == {"finished": 1, "failed": 1, "running": 0, "incomplete": 0}
 
 
 def test_a_finished_point_is_skipped(resumed):
@@ -187,10 +187,10 @@ def test_a_finished_point_is_skipped(resumed):
     stamp = (resumed.out / KILLED / "metrics.json").stat().st_mtime
     printed = io.StringIO()
     assert SweepRunner(sweep, expand(sweep), resumed.out, printed).run(finished) == []
-    assert "1 of 1 points already done; 0 to run" in printed.getvalue()
+    assert "1 of 1 points already finished; 0 to run" in printed.getvalue()
     assert (resumed.out / KILLED / "metrics.json").stat().st_mtime == stamp
     listing = plan(sweep, expand(sweep), resumed.out, ALL, CheckedSweep([], {})).splitlines()  # a dry run now times from the finished point
-    assert next(line for line in listing if KILLED in line).endswith("done")
+    assert next(line for line in listing if KILLED in line).endswith("finished")
     assert next(line for line in listing if BROKEN in line).endswith("failed")
     assert "1 of 2 points to run" in listing[-1] and "(scaled from 1 finished point(s) " in listing[-1]
     # A copy of the folder (new file times, as after a checkout of exported results) times the same.

@@ -14,39 +14,47 @@ A run's family is what it trained, read from its files, never from a sweep's nam
 (nothing added to the next-token loss); for runs older than that field, `ntp` when stp_lambda is
 0, else `stp`. A sweep's bundle name (`two-view+warmup`) stays the run's `method` coordinate.
 
-A point is finished when metrics.json exists, failed when failed.json does, running while its
-`.lock` (`experiments.locks`) is held; anything else was interrupted or never started. Reports must
-list the unfinished points rather than average them away, so every folder found becomes a
-`Run`, whatever its state. Files only (never logs), no torch: a report runs wherever the
-folders are copied.
+A folder's status is the run-folder contract's `folder_status` (finished, failed, running,
+incomplete), the same reading the sweep makes; a folder whose other records cannot be parsed is
+`unreadable`, naming the file. Reports must list the unfinished points rather than average them
+away, so every folder found becomes a `Run`, whatever its state. Files only (never logs), no
+torch: a report runs wherever the folders are copied.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
+from semantic_tube.run_folder import (
+    CONFIG_FILE,
+    EVAL_GLOB,
+    FAILED_FILE,
+    METRICS_FILE,
+    POINT_CONFIG,
+    POINT_FILE,
+    PROVENANCE_FILE,
+    RUN_MARKERS,
+    STATE_FILE,
+    SWEEP_FILE,
+    Status,
+    UnreadableRecord,
+    folder_status,
+    lock_status,
+    read_json,
+    read_record,
+    read_yaml,
+)
 
-from semantic_tube.experiments.locks import LOCK_FILE, read_lock
+__all__ = [
+    "CONFIG_FILE", "FAILED", "FAILED_FILE", "FINISHED", "INCOMPLETE", "METRICS_FILE", "PLAIN_AXES", "POINT_CONFIG", "POINT_FILE",
+    "RUNNING", "STATE_FILE", "SWEEP_FILE", "UNREADABLE", "Run", "RunFolderError", "coordinates_of", "family_of",
+    "find_run_folders", "is_run_folder", "lock_status", "method_of_lambda", "read_run", "read_runs", "sweep_file_hash",
+]  # fmt: skip
 
-CONFIG_FILE = "stp_config.yaml"
-METRICS_FILE = "metrics.json"
-STATE_FILE = "trainer_state.json"
-POINT_FILE = "sweep_point.json"
-POINT_CONFIG = "sweep_config.yaml"  # the config `stp sweep` hands `stp train`: there before stp_config.yaml is
-FAILED_FILE = "failed.json"
-SWEEP_FILE = "sweep.yaml"
-EVAL_GLOB = "eval/*/eval.json"  # the final task evaluation; eval/<task>/step-N/ are periodic ones
-_MARKERS = (POINT_FILE, CONFIG_FILE, METRICS_FILE, FAILED_FILE)
-
-FINISHED = "finished"
-FAILED = "failed"
-RUNNING = "running"
-INCOMPLETE = "incomplete"  # a folder without result, error or live lock: interrupted, or not started
-UNREADABLE = "unreadable"  # a result file that is not valid JSON/YAML
+# The status names as this module exported them before `Status` (same values: Status is a str enum).
+FINISHED, FAILED, RUNNING, INCOMPLETE, UNREADABLE = Status.FINISHED, Status.FAILED, Status.RUNNING, Status.INCOMPLETE, Status.UNREADABLE
 
 # What a plain `stp train` folder is placed by: the fields sweeps vary. Paths (train_file,
 # output_dir) are left out: generated data lives inside each run's own folder.
@@ -73,12 +81,12 @@ class Run:
 
     `coordinates` always hold `method` and `seed` (derived for plain folders). `problem` says why
     a point has no result: the error of a failed run, the lock holder of a running one, what is
-    missing from an incomplete one.
+    missing from an incomplete one, the damaged file of an unreadable one.
     """
 
     folder: Path
     point_id: str
-    status: str
+    status: Status
     coordinates: dict
     config: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
@@ -87,6 +95,7 @@ class Run:
     evals: dict = field(default_factory=dict)  # task -> eval.json content
     point: dict = field(default_factory=dict)  # sweep_point.json, {} for a plain folder
     problem: str | None = None
+    provenance: dict = field(default_factory=dict)  # provenance.json (`stp train`'s own), else sweep_point.json's commit and versions
 
     @property
     def method(self) -> str:
@@ -129,7 +138,7 @@ def family_of(config: dict, metrics: dict, stp_lambda: float | None) -> str:
 
 
 def is_run_folder(folder: Path) -> bool:
-    return any((folder / name).is_file() for name in _MARKERS)
+    return any((folder / name).is_file() for name in RUN_MARKERS)
 
 
 def find_run_folders(root: str | Path) -> list[Path]:
@@ -160,33 +169,39 @@ def read_runs(root: str | Path) -> list[Run]:
 
 
 def read_run(folder: str | Path, root: str | Path | None = None) -> Run:
-    """One run folder; an unparsable file makes an UNREADABLE run naming it, not an exception,
-    so one damaged folder cannot hide the others."""
+    """One run folder. Its status is `folder_status`'s; a damaged metrics.json makes it
+    INCOMPLETE (trained again by the next sweep) and any other unparsable record UNREADABLE,
+    each naming the file, never an exception, so one damaged folder cannot hide the others."""
     folder = Path(folder)
     default_id = str(folder.relative_to(root)) if root and folder != Path(root) else folder.name
+    status, problem = folder_status(folder)
     try:
-        point = _read_json(folder / POINT_FILE) or {}
-        config = _read_yaml(folder / CONFIG_FILE) or _read_yaml(folder / POINT_CONFIG) or {}
-        metrics = _read_json(folder / METRICS_FILE)
-        state = _read_json(folder / STATE_FILE) or {}
-        evals = {path.parent.name: _read_json(path) for path in sorted(folder.glob(EVAL_GLOB))}
-        failure = _read_json(folder / FAILED_FILE)
-    except RunFolderError as err:
-        return Run(folder, default_id, UNREADABLE, {"method": "?", "seed": None}, problem=str(err))
-    status, problem = _status(folder, metrics, failure)
+        point = read_record(folder / POINT_FILE) or {}
+        config = read_yaml(folder / CONFIG_FILE) or read_yaml(folder / POINT_CONFIG) or {}
+        metrics = _metrics(folder) if status is Status.FINISHED else {}
+        state = read_json(folder / STATE_FILE) or {}
+        evals = {path.parent.name: read_json(path) for path in sorted(folder.glob(EVAL_GLOB))}
+        recorded = read_record(folder / PROVENANCE_FILE)
+    except UnreadableRecord as err:
+        return Run(folder, default_id, Status.UNREADABLE, {"method": "?", "seed": None}, problem=str(err))
     return Run(
         folder=folder,
         point_id=str(point.get("point_id", default_id)),
         status=status,
-        coordinates=coordinates_of(point, config, metrics or {}),
+        coordinates=coordinates_of(point, config, metrics),
         config=config,
-        metrics=metrics or {},
+        metrics=metrics,
         log_history=list(state.get("log_history", [])),
         global_step=state.get("global_step"),
         evals=evals,
         point=point,
         problem=problem,
+        provenance=recorded if recorded is not None else {key: point[key] for key in ("commit", "versions") if key in point},
     )
+
+
+def _metrics(folder: Path) -> dict:
+    return read_record(folder / METRICS_FILE) or {}
 
 
 def coordinates_of(point: dict, config: dict, metrics: dict) -> dict:
@@ -197,46 +212,6 @@ def coordinates_of(point: dict, config: dict, metrics: dict) -> dict:
     coordinates.setdefault("method", family_of(config, metrics, source.get("stp_lambda", coordinates.get("stp_lambda"))))
     coordinates.setdefault("seed", source.get("seed"))
     return coordinates
-
-
-def _status(folder: Path, metrics: dict | None, failure: dict | None) -> tuple[str, str | None]:
-    if metrics is not None:
-        return FINISHED, None
-    if failure is not None:
-        return FAILED, str(failure.get("error") or "failed.json without an error message")
-    if (folder / LOCK_FILE).exists():
-        return lock_status(folder / LOCK_FILE)
-    return INCOMPLETE, f"no {METRICS_FILE}, {FAILED_FILE} or {LOCK_FILE}: interrupted, or not started"
-
-
-def lock_status(path: Path) -> tuple[str, str]:
-    """RUNNING with the holder, or INCOMPLETE for a stale lock (same host, its processes gone:
-    the sweep was killed, and the point resumes from its checkpoint when the sweep starts again).
-    Staleness is `experiments.locks`' own rule, so the report and the sweep agree."""
-    holder = read_lock(path)
-    if holder is None:
-        return RUNNING, "lock being written (or left empty by a process that died writing it)"
-    if holder.is_stale():
-        return INCOMPLETE, f"stale lock ({holder.describe()}, gone): interrupted, resumes on the next sweep"
-    return RUNNING, f"locked by {holder.describe()}"
-
-
-def _read_json(path: Path):
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise RunFolderError(f"{path}: not valid JSON ({err})") from None
-
-
-def _read_yaml(path: Path):
-    if not path.is_file():
-        return None
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as err:
-        raise RunFolderError(f"{path}: not valid YAML ({err})") from None
 
 
 def sweep_file_hash(root: str | Path) -> str | None:

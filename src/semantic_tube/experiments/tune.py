@@ -44,7 +44,8 @@ from semantic_tube.experiments.grid import (
     expand,
     parse_sweep,
 )
-from semantic_tube.experiments.sweep import Status, SweepRunner, check_sweep, read_score
+from semantic_tube.experiments.sweep import SweepRunner, check_sweep, read_score
+from semantic_tube.run_folder import Status, main_metric, write_text_atomic
 
 DEFAULT_LAMBDAS = (0.005, 0.01, 0.02, 0.04, 0.08, 0.16)
 DEFAULT_SEEDS = (82, 23, 37)
@@ -200,7 +201,7 @@ def task_and_metric(config: dict, path: Path, metric: str | None) -> tuple[str, 
     metrics = TASKS[task].metrics
     if metric is not None and metric not in metrics:
         raise TuneError(f"--metric {metric!r}: task {task} reports {', '.join(metrics)}")
-    return task, metric or metrics[0]
+    return task, metric or main_metric(task)
 
 
 def tune_document(settings: TuneSettings, config: dict) -> dict:
@@ -286,10 +287,10 @@ def write_outputs(result: TuneResult, config_text: str, out: Path) -> None:
         "choice": asdict(choice),
         "chosen_lambda": rounded(choice.stp_lambda),
     }
-    (out / "tune.json").write_text(json.dumps(record, indent=2, allow_nan=False) + "\n")
+    write_text_atomic(out / "tune.json", json.dumps(record, indent=2, allow_nan=False) + "\n")
     plot_curve(result, out / "tune.png")
     comment = f"# stp_lambda chosen by stp tune ({out / 'tune.json'}): {choice.how}, {choice.interval}\n"
-    (out / "tuned_config.yaml").write_text(with_lambda(config_text, rounded(choice.stp_lambda), comment))
+    write_text_atomic(out / "tuned_config.yaml", with_lambda(config_text, rounded(choice.stp_lambda), comment))
 
 
 def _finite(value: float) -> float | None:
