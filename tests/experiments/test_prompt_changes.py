@@ -59,7 +59,10 @@ def test_report_sums_the_changes_over_seeds_and_net_is_the_difference_in_hits(tm
             folder = write_run(tmp_path / f"method={method}__seed={seed}", method=method, seed=seed, exact_hits=sum(e for _, e in outcomes))
             write_predictions(folder, outcomes)
     write_run(tmp_path / "method=mask__seed=82", method="mask", seed=82, exact_hits=2)  # no predictions kept: no row
-    write_report(tmp_path, tmp_path / "out")
+    report = write_report(tmp_path, tmp_path / "out")
+    (row,) = report.data.tasks[0].prompt_changes  # mask kept no predictions: no row
+    assert (row.arm, [seed for seed, _ in row.changes], row.gained, row.lost) == ("stp", [23, 82], 3, 1)
+    assert dict(row.changes)[82] == PromptChanges(prompts=4, changed=2, gained=1, lost=0)
     text = (tmp_path / "out" / "report.md").read_text()
     section = text.split("### Per-prompt changes against `ntp` on `exact`")[1].split("###")[0]
     # seed 82: 2 changed (p1, p2), 1 gained, 0 lost; seed 23: 3 changed, 2 gained, 1 lost; net +2 = (3 - 2) + (2 - 1) hits

@@ -1,5 +1,7 @@
-"""`stp report` on fabricated run folders: the tables hold the hand-checked numbers, the tests
-equal scipy's, unpaired and failed runs are reported, the figures are written, no torch."""
+"""`stp report` on fabricated run folders: the computed report (`compute_report`) holds the
+hand-checked numbers, its tests equal scipy's, unpaired and failed runs are accounted for; the
+rendered report and its figures are written; no torch. Statistics are checked on the computed
+objects, so rewording a sentence of report.md breaks none of these."""
 
 import json
 import math
@@ -15,11 +17,12 @@ from semantic_tube.experiments.report import (
     ReportError,
     best_variants,
     cells_of,
+    compute_report,
     design_of,
     efficiency_lines,
-    family_matrix,
     family_variants,
     format_p,
+    p_table,
     pair_by_seed,
     write_report,
 )
@@ -74,6 +77,18 @@ def lambda_runs(root):
     return root
 
 
+def configuration(data, label):
+    return next(config for config in data.configurations if config.label == label)
+
+
+def comparison(task, better, worse, fraction=None):
+    return next(
+        c
+        for c in task.comparisons
+        if (c.better, c.worse) == (better, worse) and (fraction is None or dict(c.setting)["train_fraction"] == fraction)
+    )
+
+
 @pytest.fixture(scope="module")
 def efficiency(tmp_path_factory):
     root = efficiency_sweep(tmp_path_factory.mktemp("quick"))
@@ -82,54 +97,79 @@ def efficiency(tmp_path_factory):
 
 def test_mean_std_and_n_per_configuration(efficiency):
     _, report = efficiency
-    assert "| ntp, train_fraction=1 | 3 | 0.607 ± 0.021 |" in report.markdown
-    assert "| stp, train_fraction=1 | 3 | 0.647 ± 0.010 |" in report.markdown
-    assert "| ntp, train_fraction=1/4 | 2 | 0.412 ± 0.018 |" in report.markdown  # (0.400, 0.425): the failed seed is not averaged in
+    data = report.data
+    full = configuration(data, "ntp, train_fraction=1").summary("task_synth/exact")
+    assert (full.n, full.mean) == (3, pytest.approx(0.606667, abs=1e-6)) and full.std == pytest.approx(0.020817, abs=1e-6)
+    quarter = configuration(data, "ntp, train_fraction=1/4")
+    assert quarter.n == 2 and len(quarter.runs) == 3  # the failed seed is kept in place, not averaged in
+    assert quarter.summary("task_synth/exact").mean == pytest.approx(0.4125)  # (0.400 + 0.425) / 2
+    assert "| ntp, train_fraction=1/4 | 2 | 0.412 ± 0.018 |" in report.markdown  # rendered as computed
 
 
-def test_t_test_rows_equal_scipy(efficiency):
+def test_t_test_equals_scipy(efficiency):
     """Full data: differences 0.050, 0.025, 0.045: mean 0.040, sd sqrt(1.75e-4) = 0.0132, t = 5.24."""
     _, report = efficiency
+    (task,) = report.data.tasks
+    c = comparison(task, "stp", "ntp", 1.0)
     expected = sps.ttest_rel([0.650, 0.655, 0.635], [0.600, 0.630, 0.590], alternative="greater")
-    assert float(expected.statistic) == pytest.approx(5.2372, abs=1e-4)
-    p = format_p(float(expected.pvalue))
-    row = f"| train_fraction=1 | `stp` > `ntp` | 3 | 0.647 | 0.607 | +0.040 ± 0.013 | 5.24 | {p} | yes | none |"
-    assert row in report.markdown
+    assert c.against_baseline and c.test.n == 3 and c.left_out == ()
+    assert c.test.statistic == pytest.approx(5.2372, abs=1e-4)
+    assert c.test.statistic == pytest.approx(float(expected.statistic))
+    assert c.test.p_value == pytest.approx(float(expected.pvalue))
+    assert c.test.mean_difference == pytest.approx(0.04) and c.test.sd_difference == pytest.approx(math.sqrt(1.75e-4))
+    assert c.means == (pytest.approx(0.646667, abs=1e-6), pytest.approx(0.606667, abs=1e-6))
+    assert c.significant
 
 
 def test_unpaired_seed_is_left_out_with_its_reason(efficiency):
     _, report = efficiency
-    line = next(line for line in report.markdown.splitlines() if line.startswith("| train_fraction=1/4 | `stp` > `ntp` |"))
-    assert "| 2 |" in line and "seed 37 (ntp: failed)" in line
+    c = comparison(report.data.tasks[0], "stp", "ntp", 0.25)
+    assert c.test.n == 2 and [pair[0] for pair in c.pairs] == [23, 82]
+    assert c.left_out == ("seed 37 (ntp: failed)",)
 
 
-def test_detectable_difference_rows_use_the_seed_spread_and_the_test_set(efficiency):
+def test_detectable_difference_uses_the_seed_spread_and_the_test_set(efficiency):
     _, report = efficiency
+    d = comparison(report.data.tasks[0], "stp", "ntp", 1.0).detect
     sd = math.sqrt(1.75e-4)
-    seeds = stats.detectable_difference(sd, 3)
-    test_set = stats.binomial_detectable_difference((0.6467 + 0.6067) / 2, 200)
-    combined = math.hypot(seeds, test_set)
-    gain = stats.seeds_to_detect(0.02, sd)
-    row = f"| train_fraction=1 | `stp` > `ntp` | 3 | 0.013 | {seeds:.3f} | {test_set:.3f} (N=200) | {combined:.3f} | {gain} |"
-    assert row in report.markdown
+    assert d.seeds == pytest.approx(stats.detectable_difference(sd, 3))
+    assert d.test_count == 200 and d.accuracy == pytest.approx((0.646667 + 0.606667) / 2, abs=1e-6)
+    assert d.test_set == pytest.approx(stats.binomial_detectable_difference(d.accuracy, 200))
+    assert d.combined == pytest.approx(math.hypot(d.seeds, d.test_set))
+    assert d.seeds_for_gain == stats.seeds_to_detect(0.02, sd)
 
 
 def test_failed_run_is_listed_with_its_error(efficiency):
     _, report = efficiency
+    (failed,) = [run for run in report.data.runs if run.status != "finished"]
+    assert (failed.point_id, failed.status, failed.problem) == (
+        "method=ntp__train_fraction=0.25__seed=37",
+        "failed",
+        "RuntimeError: CUDA out of memory",
+    )
     assert "| method=ntp__train_fraction=0.25__seed=37 | failed | ntp | 37 | RuntimeError: CUDA out of memory |" in report.markdown
     assert "1 run folder did not finish" in report.markdown
 
 
-def test_data_efficiency_headline(efficiency):
+def test_data_efficiency_lines(efficiency):
     _, report = efficiency
-    assert "| synth: `stp` | 0.607 ± 0.021 (n=3) | 1/2 | 1: 0.647 (n=3), 1/2: 0.622 (n=3), 1/4: 0.597 (n=3) |" in report.markdown
-    assert "*Matches* means: the mean at that fraction, and at every larger fraction, is at least the mean of `ntp`" in report.markdown
+    lines = {line.arm: line for task, line in report.data.efficiency}
+    assert lines["stp"].matches_down_to == 0.5 and lines["ntp"].matches_down_to == 1.0
+    assert lines["stp"].reference.mean == pytest.approx(0.606667, abs=1e-6)
+    assert {fraction: point.n for fraction, point in lines["ntp"].points.items()} == {1.0: 3, 0.5: 3, 0.25: 2}
+    root, _ = efficiency
+    runs = read_runs(root)
+    design = design_of(runs)
+    assert efficiency_lines("task_synth/exact", design, cells_of(runs, design)) == [line for _, line in report.data.efficiency]
 
 
 def test_table_1_by_suffix(efficiency):
     """STP at full data, `.*`: 97, 98, 95 hits of 150: mean 0.6444, std 0.0102; `.*.*`: 16, 16, 15 of 50."""
     _, report = efficiency
-    assert "| stp, train_fraction=1 | 3 | 0.644 ± 0.010 (150) | 0.313 ± 0.012 (50) |" in report.markdown
+    assert report.data.tasks[0].suffix_classes == (".*", ".*.*")
+    stp = configuration(report.data, "stp, train_fraction=1")
+    assert stp.summary("task_synth/suffix[.*]/exact").mean == pytest.approx(0.644444, abs=1e-6)
+    assert stp.summary("task_synth/suffix[.*.*]/exact").mean == pytest.approx(0.313333, abs=1e-6)
 
 
 def test_provenance_and_scope_are_stated(efficiency):
@@ -137,48 +177,74 @@ def test_provenance_and_scope_are_stated(efficiency):
     text = report.markdown
     assert "- commit: 0123abc" in text and "sha256: " + "ab" * 32 in text
     assert "- package versions: semantic-tube 0.1.0, torch 2.13.0, transformers 5.0.0" in text
-    assert "- seeds (finished runs): 23, 37, 82" in text
+    assert report.data.seeds == [23, 37, 82] and "- seeds (finished runs): 23, 37, 82" in text
     assert "## What these numbers show, and what they cannot" in text
     assert "`stp` vs `ntp` on synth `exact` (train_fraction=1): +0.040 (higher; n = 3 pairs" in text
     assert "3 seeds (paper: 5)" in text
 
 
-def test_figures_are_written_and_linked(efficiency):
+def test_figures_are_drawn_after_the_markdown_from_their_data(efficiency):
     root, report = efficiency
-    names = {path.name for path in report.figures}
-    assert names == {"fig1b_data_efficiency.png", "fig4a_loss_curves.png", "fig6_svd_synth.png"}
+    assert [figure.file for figure in report.data.figures] == ["fig1b_data_efficiency.png", "fig4a_loss_curves.png", "fig6_svd_synth.png"]
+    assert [path.name for path in report.figures] == [figure.file for figure in report.data.figures]
     for path in report.figures:
         assert path.parent == root and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f"]({path.name})" in report.markdown
     assert (root / "report.md").read_text() == report.markdown
 
 
-def test_efficiency_lines_match_down_to_the_last_fraction_at_or_above_full_ntp(efficiency):
-    root, _ = efficiency
-    runs = read_runs(root)
-    design = design_of(runs)
-    lines = {line.arm: line for line in efficiency_lines("task_synth/exact", design, cells_of(runs, design))}
-    assert lines["stp"].matches_down_to == 0.5 and lines["ntp"].matches_down_to == 1.0
-    assert lines["stp"].reference.mean == pytest.approx(0.606667, abs=1e-6)
+def test_computing_writes_nothing(tmp_path):
+    lambda_runs(tmp_path / "runs")
+    before = sorted(tmp_path.rglob("*"))
+    data = compute_report(tmp_path / "runs", tmp_path / "out")
+    assert sorted(tmp_path.rglob("*")) == before and data.figure_7 is not None
+
+
+def test_report_links_the_docs_page(efficiency):
+    _, report = efficiency
+    assert report.data.docs == "docs/experiments/reading-reports.md"  # a folder outside the repository: the page's path in it
+    assert "[Reading a report](docs/experiments/reading-reports.md)" in report.markdown
+    assert "](docs/experiments/reading-reports.md#what-a-comparison-could-detect)" in report.markdown
 
 
 def test_lambda_sweep_of_plain_folders_compares_each_lambda_and_draws_figures_4b_and_7(tmp_path):
     report = write_report(lambda_runs(tmp_path))
+    data = report.data
+    assert data.design.arms == ("ntp", "stp λ=0.005", "stp λ=0.02", "stp λ=0.08")
+    assert configuration(data, "stp λ=0.02").summary("task_synth/exact").mean == pytest.approx(0.646667, abs=1e-6)
     assert "Plain `stp train` folders (no sweep_point.json)" in report.markdown
-    assert "| stp λ=0.02 | 3 | 0.647 ± 0.010 |" in report.markdown
     assert {"fig4b_loss_vs_lambda.png", "fig7_accuracy_vs_lambda.png"} <= {path.name for path in report.figures}
-    assert "`stp λ=0.02` > `ntp`" in report.markdown
-    assert "p-values between all methods" in report.markdown  # Tables 4-5 matrix with 4 methods
+    assert comparison(data.tasks[0], "stp λ=0.02", "ntp").test.n == 3
+    ((_, matrix),) = data.tasks[0].all_methods  # the Tables 4-5 matrix of the 4 methods
+    assert matrix.members == data.design.arms and len(matrix.cells) == 12
+
+
+def test_lambda_panels_hold_each_lambdas_mean(tmp_path):
+    data = compute_report(lambda_runs(tmp_path))
+    (panel,) = data.figure_7.panels
+    (series,) = panel.series
+    assert series.x == (0.005, 0.02, 0.08) and series.n == (3, 3, 3)
+    assert series.mean[1] == pytest.approx(0.646667, abs=1e-6)
+    (zero,) = panel.references
+    assert zero.mean == pytest.approx((120 + 124 + 119) / 600)
+    ntp_panel, stp_panel = data.figure_4b.panels
+    assert ntp_panel.title == "final NTP loss" and stp_panel.title == "final STP loss"
+    assert stp_panel.series[0].mean == pytest.approx((0.6, 0.6, 0.6)) and stp_panel.references[0].mean == pytest.approx(1.3)
 
 
 def test_not_significant_comparison_says_what_the_design_could_detect(tmp_path):
     for seed, ntp, stp in zip(SEEDS, (120, 126, 118), (125, 119, 124)):
         write_run(tmp_path / f"ntp-{seed}", method="ntp", seed=seed, exact_hits=ntp, sweep=False)
         write_run(tmp_path / f"stp-{seed}", method="stp", seed=seed, exact_hits=stp, sweep=False)
-    text = write_report(tmp_path).markdown
-    verdict = next(line for line in text.splitlines() if line.startswith("- `stp` vs `ntp`"))
+    report = write_report(tmp_path)
+    c = comparison(report.data.tasks[0], "stp", "ntp")
+    assert c.test.mean_difference == pytest.approx(0.02 / 3) and not c.significant
+    assert c.detect.test_set > stats.GAIN  # a test set of 200 cannot resolve 2 points
+    verdict = next(line for line in report.markdown.splitlines() if line.startswith("- `stp` vs `ntp`"))
     assert "+0.007 (higher; n = 3 pairs" in verdict and "not significant: no evidence either way" in verdict
-    assert "seeds would detect a 2-point gain" in verdict and "a test set of 200 cannot resolve 2 points" in verdict
+    assert (
+        f"{c.detect.seeds_for_gain} seeds would detect a 2-point gain" in verdict and "a test set of 200 cannot resolve 2 points" in verdict
+    )
 
 
 def test_lambda_scale_points_pair_with_the_single_ntp_point(tmp_path):
@@ -191,14 +257,16 @@ def test_lambda_scale_points_pair_with_the_single_ntp_point(tmp_path):
                 method="stp",
                 seed=seed,
                 stp_lambda=0.02 * scale,
-                exact_hits=hits + 5 * scale + seed % 3,
+                exact_hits=hits + 5 * scale,
                 extra_coordinates={"lambda_scale": scale},
             )
-    text = write_report(tmp_path).markdown
-    assert "| all runs | `stp λ=0.04` > `ntp` | 3 |" in text and "| all runs | `stp λ=0.02` > `ntp` | 3 |" in text
+    data = compute_report(tmp_path)
+    against = {c.better: c for c in data.tasks[0].against_baseline}
+    assert set(against) == {"stp λ=0.02", "stp λ=0.04"}
+    assert all(c.test.n == 3 and c.worse == "ntp" for c in against.values())
 
 
-def test_pairs_leave_out_duplicated_and_missing_seeds(tmp_path):
+def test_pairs_by_seed_leave_out_duplicates_and_missing_partners(tmp_path):
     write_run(tmp_path / "a82", method="stp", seed=82, exact_hits=100)
     write_run(tmp_path / "a82-again", method="stp", seed=82, exact_hits=101)
     write_run(tmp_path / "a23", method="stp", seed=23, exact_hits=100)
@@ -215,6 +283,7 @@ def test_metric_and_baseline_options(tmp_path):
     lambda_runs(tmp_path)
     report = write_report(tmp_path, tmp_path / "out", baseline="stp λ=0.005", metric="equivalent")
     assert report.path == tmp_path / "out" / "report.md"
+    assert report.data.design.baseline == "stp λ=0.005" and report.data.metrics == {"synth": "equivalent"}
     assert "vs `stp λ=0.005`" in report.headline and "synth `equivalent`" in report.headline
     with pytest.raises(ReportError, match="no such method; methods in these runs: ntp, stp λ=0.005"):
         write_report(tmp_path, baseline="jepa")
@@ -264,7 +333,6 @@ def test_a_new_report_removes_only_the_figures_it_no_longer_draws(tmp_path):
 # ---------------------------------------------------------------------------------------------
 # Families and options (Appendix L, Tables 4-5)
 
-FAMILIES = "### Families and options (Tables 4-5)"
 # A sweep named as sweeps/ablation.yaml names its bundles: arm -> (the `method` its config records,
 # exact hits out of 200 in SEEDS order; None: that point failed).
 ABLATION = {
@@ -294,20 +362,12 @@ def ablation_values(arm: str) -> dict:
     return {seed: hits / 200 for seed, hits in zip(SEEDS, ABLATION[arm][1]) if hits is not None}
 
 
-def ablation_mean(arm: str) -> float:
-    values = ablation_values(arm)
-    return sum(values.values()) / len(values)
-
-
-def scipy_p(row: str, column: str) -> tuple[float, int]:
-    """scipy's one-tailed paired p of row > column on the seeds both finished, and how many."""
+def paired(row: str, column: str) -> tuple[float, int, float]:
+    """scipy's one-tailed paired p of row > column on the seeds both finished, how many, and the paired mean difference."""
     a, b = ablation_values(row), ablation_values(column)
     seeds = [seed for seed in SEEDS if seed in a and seed in b]
-    return float(sps.ttest_rel([a[s] for s in seeds], [b[s] for s in seeds], alternative="greater").pvalue), len(seeds)
-
-
-def markdown_row(cells: list[str]) -> str:
-    return "| " + " | ".join(cells) + " |"
+    p = float(sps.ttest_rel([a[s] for s in seeds], [b[s] for s in seeds], alternative="greater").pvalue)
+    return p, len(seeds), sum(a[s] - b[s] for s in seeds) / len(seeds)
 
 
 @pytest.fixture(scope="module")
@@ -336,18 +396,22 @@ def test_family_is_the_configs_method_not_the_bundle_name(tmp_path):
     }
 
 
-def test_families_section_lists_every_variant_with_its_test_against_ntp(ablation):
+def test_families_layout_lists_every_variant_with_its_test_against_ntp(ablation):
     _, report, _ = ablation
-    text = report.markdown
-    assert FAMILIES in text
-    p, n = scipy_p("stp+zero", "ntp")
-    assert markdown_row(["stp", "`stp+zero` (best)", "3", "0.655 ± 0.010", "+0.048", format_p(p), str(n)]) in text
-    p, n = scipy_p("mask", "ntp")
-    assert markdown_row(["mask", "`mask`", "2", "0.623 ± 0.004", "+0.008", format_p(p), str(n)]) in text
-    assert markdown_row(["ntp", "`ntp`", "3", "0.607 ± 0.021", "baseline", "—", "—"]) in text
+    task = report.data.tasks[0]
+    (layout,) = task.families
+    assert list(layout.members) == ["stp", "two-view", "mask", "curvature", "ntp"]  # families by their best mean
+    assert [variant.arm for variant in layout.members["stp"]] == ["stp+zero", "stp", "stp+pred"]
+    mask = layout.members["mask"][0]
+    assert (mask.point.n, mask.point.mean) == (2, pytest.approx(0.6225))
+    against = {c.better: c for c in task.against_baseline}
+    p, n, difference = paired("stp+zero", "ntp")
+    assert (against["stp+zero"].test.p_value, against["stp+zero"].test.n) == (pytest.approx(p), n)
+    assert against["stp+zero"].test.mean_difference == pytest.approx(difference)
+    assert "| stp | `stp+zero` (best) | 3 | 0.655 ± 0.010 | +0.048 |" in report.markdown
 
 
-def test_table_4_takes_each_familys_best_variant_and_fills_only_cells_where_the_row_mean_is_higher(ablation):
+def test_table_4_takes_each_familys_best_variant_and_fills_cells_by_the_paired_rule(ablation):
     _, report, cells = ablation
     (setting,) = {setting for _, setting in cells}  # train_fraction=1, the same in every run
     variants = family_variants("synth", "exact", setting, cells)
@@ -360,43 +424,74 @@ def test_table_4_takes_each_familys_best_variant_and_fills_only_cells_where_the_
         "curvature": "curvature",
         "ntp": "ntp",
     }
-    chosen = [variant for family, variant in best.items() if family != "ntp"]
-    labels = {variant.arm: f"{variant.family}: `{variant.arm}`" for variant in chosen}
-    rows, _ = family_matrix("synth", "exact", setting, cells, chosen, labels, strike=False)
+    (layout,) = report.data.tasks[0].families
+    table4 = layout.table4
     arms = ["stp+zero", "two-view+warmup", "mask", "curvature"]  # by mean, highest first
-    assert rows[0] == ["row > column", *(labels[arm] for arm in arms)]
-    for row, line in zip(arms, rows[1:]):
-        assert line[0] == labels[row]
-        for column, cell in zip(arms, line[1:]):
-            if ablation_mean(row) > ablation_mean(column):
-                p, n = scipy_p(row, column)
-                assert cell == format_p(p) + ("" if n == 3 else f" (n={n})")
-            else:
-                assert cell == "—"
-    assert sum(cell != "—" for line in rows[1:] for cell in line[1:]) == 6  # the upper triangle
-    for line in rows:
-        assert markdown_row(line) in report.markdown
+    assert table4.members == tuple(arms) and table4.seeds == 3
+    for row in arms:
+        for column in arms:
+            if row == column:
+                continue
+            cell = table4.cell(row, column)
+            p, n, difference = paired(row, column)
+            assert (cell.test.p_value, cell.test.n) == (pytest.approx(p), n)
+            assert cell.filled == (difference > 0)  # the rule: the row is higher on the paired seeds
+    assert len(table4.filled) == 6
+    assert table4.cell("stp+zero", "mask").left_out == ("seed 37 (mask: failed)",)
     assert "Best variants: stp: `stp+zero` (0.655), two-view: `two-view+warmup` (0.640), mask: `mask` (0.623)" in report.markdown
-    assert "`stp+zero` > `mask`: seed 37 (mask: failed)" in report.markdown
-    assert "so these p-values are optimistic" in report.markdown
-    assert not any("~~" in cell for line in rows for cell in line)  # Table 4 strikes nothing, as the paper's
+
+
+def test_a_failed_seed_can_turn_a_cell_and_the_paired_rule_follows_the_test(tmp_path):
+    """mask fails on the seed where it is best: unpaired its mean (0.61) is below two-view's (0.62),
+    but on the two seeds both finished it is higher (0.61 against 0.605), so the cell mask > two-view
+    holds the test's p, and two-view > mask is empty: a cell never disagrees with its test."""
+    plan = {"ntp": (100, 100, 100), "two-view": (120, 122, 130), "mask": (121, 123, None), "stp": (110, 111, 112)}
+    families = {"ntp": "ntp", "two-view": "two-view", "mask": "mask", "stp": "stp"}
+    for arm, hits in plan.items():
+        for seed, exact in zip(SEEDS, hits):
+            if exact is None:
+                write_failed(tmp_path / f"{arm}-{seed}", method=arm, seed=seed)
+            else:
+                write_run(tmp_path / f"{arm}-{seed}", method=arm, seed=seed, exact_hits=exact, family=families[arm])
+    data = compute_report(tmp_path)
+    (layout,) = data.tasks[0].families
+    table4 = layout.table4
+    assert table4.members == ("two-view", "mask", "stp")  # by (unpaired) mean: 0.62, 0.61, 0.555
+    mask_over = table4.cell("mask", "two-view")
+    assert mask_over.filled and mask_over.test.n == 2 and mask_over.test.mean_difference == pytest.approx(0.005)
+    assert not table4.cell("two-view", "mask").filled
+    ((_, every),) = data.tasks[0].all_methods  # the matrix of every method follows the same rule
+    assert every.cell("mask", "two-view").filled and not every.cell("two-view", "mask").filled
 
 
 def test_table_5_compares_options_within_a_family_and_strikes_p_above_005(ablation):
     _, report, _ = ablation
-    text = report.markdown
-    above, _ = scipy_p("stp+zero", "stp")
-    below, _ = scipy_p("stp", "stp+pred")
+    (layout,) = report.data.tasks[0].families
+    tables = dict(layout.table5)
+    assert set(tables) == {"stp", "two-view"}  # mask and curvature have one variant each, ntp one
+    assert tables["stp"].members == ("stp+zero", "stp", "stp+pred")
+    above, _, _ = paired("stp+zero", "stp")
+    below, _, _ = paired("stp", "stp+pred")
     assert above > 0.05 > below
-    assert "Table 5, `stp`: p-values between its 3 variants (struck through: p > 0.05)." in text
-    assert markdown_row(["row > column", "`stp+zero`", "`stp`", "`stp+pred`"]) in text
-    assert markdown_row(["`stp+zero`", "—", f"~~{format_p(above)}~~", f"~~{format_p(scipy_p('stp+zero', 'stp+pred')[0])}~~"]) in text
-    assert markdown_row(["`stp`", "—", "—", format_p(below)]) in text
-    assert markdown_row(["`stp+pred`", "—", "—", "—"]) in text
-    p, _ = scipy_p("two-view+warmup", "two-view")
-    assert markdown_row(["`two-view+warmup`", "—", f"~~{format_p(p)}~~" if p > 0.05 else format_p(p)]) in text
-    assert "Table 5, `mask`" not in text and "Table 5, `curvature`" not in text  # one variant each
-    assert "Table 5, `ntp`" not in text
+    assert tables["stp"].cell("stp+zero", "stp").test.p_value == pytest.approx(above)
+    text = report.markdown
+    assert "| `stp+zero` | — | ~~" + format_p(above) + "~~ |" in text  # rendered struck through
+    assert "| `stp` | — | — | " + format_p(below) + " |" in text
+
+
+def test_p_table_is_one_rule_for_every_matrix(ablation):
+    """The matrix of every method and Tables 4-5 are the same `p_table`: same cells for the same pair."""
+    _, report, cells = ablation
+    (setting,) = {setting for _, setting in cells}
+    ((_, every),) = report.data.tasks[0].all_methods
+    (layout,) = report.data.tasks[0].families
+    table5 = dict(layout.table5)["stp"]
+    for row, column in (("stp+zero", "stp"), ("stp", "stp+pred"), ("stp+pred", "stp+zero")):
+        assert (
+            every.cell(row, column)
+            == table5.cell(row, column)
+            == p_table("synth", "exact", setting, cells, [row, column]).cell(row, column)
+        )
 
 
 def test_a_cell_on_fewer_than_two_pairs_says_so(tmp_path):
@@ -406,12 +501,16 @@ def test_a_cell_on_fewer_than_two_pairs_says_so(tmp_path):
             write_failed(tmp_path / f"two-view+pred-{seed}", method="two-view+pred", seed=seed)
         else:
             write_run(tmp_path / f"two-view+pred-{seed}", method="two-view+pred", seed=seed, exact_hits=pred, family="two-view")
-    text = write_report(tmp_path).markdown
-    assert FAMILIES in text
-    assert markdown_row(["`two-view+pred`", "—", "n<2"]) in text  # 0.650 on one seed > 0.627
-    assert "`two-view+pred` > `two-view`: seed 23 (two-view+pred: failed); seed 37 (two-view+pred: failed)" in text
-    assert "Table 4 needs two families besides `ntp`; here: `two-view`." in text
-    assert "no baseline (`ntp`) ran here" in text
+    report = write_report(tmp_path)
+    (layout,) = report.data.tasks[0].families
+    assert layout.table4 is None and layout.families == ["two-view"]
+    ((_, table5),) = layout.table5
+    cell = table5.cell("two-view+pred", "two-view")
+    assert cell.filled and cell.test.n == 1 and cell.test.p_value is None  # 0.650 against 0.625 on seed 82
+    assert cell.left_out == ("seed 23 (two-view+pred: failed)", "seed 37 (two-view+pred: failed)")
+    assert "| `two-view+pred` | — | n<2 |" in report.markdown
+    assert "Table 4 needs two families besides `ntp`; here: `two-view`." in report.markdown
+    assert "no baseline (`ntp`) ran here" in report.markdown
 
 
 def test_families_at_several_lambdas_without_ntp_pick_their_best_lambda(tmp_path):
@@ -428,50 +527,83 @@ def test_families_at_several_lambdas_without_ntp_pick_their_best_lambda(tmp_path
                     family=family,
                     extra_coordinates={"lambda_scale": scale},
                 )
-    text = write_report(tmp_path).markdown
-    assert markdown_row(["two-view", "`two-view λ=0.02` (best)", "3", "0.680 ± 0.026"]) in text  # no ntp: no test columns
-    assert "Best variants: two-view: `two-view λ=0.02` (0.680), stp: `stp λ=0.02` (0.660)." in text
+    data = compute_report(tmp_path)
+    (layout,) = data.tasks[0].families
+    assert {family: (variant.arm, round(variant.point.mean, 3)) for family, variant in layout.best.items()} == {
+        "two-view": ("two-view λ=0.02", 0.68),
+        "stp": ("stp λ=0.02", 0.66),
+    }
     # the best variants differ by 4 hits on every seed: no spread, no test
-    assert "| two-view: `two-view λ=0.02` | — | n/a: every pair differs by the same amount: no spread to test against |" in text
+    cell = layout.table4.cell("two-view λ=0.02", "stp λ=0.02")
+    assert cell.filled and cell.test.p_value is None and "same amount" in cell.test.reason
     p = float(sps.ttest_rel([0.65, 0.69, 0.64], [0.625, 0.66, 0.615], alternative="greater").pvalue)  # stp at 0.02 vs 0.01
-    assert markdown_row(["`stp λ=0.02`", "—", format_p(p)]) in text
+    assert dict(layout.table5)["stp"].cell("stp λ=0.02", "stp λ=0.01").test.p_value == pytest.approx(p)
 
 
-def test_no_families_section_for_ntp_against_stp(efficiency, tmp_path):
+def test_no_families_layout_for_ntp_against_stp(efficiency, tmp_path):
     _, report = efficiency
-    assert FAMILIES not in report.markdown  # older runs, no `method` field
-    assert FAMILIES not in write_report(lambda_runs(tmp_path / "lambda")).markdown  # one family at several lambdas
+    assert report.data.tasks[0].families == ()  # older runs, no `method` field
+    assert compute_report(lambda_runs(tmp_path / "lambda")).tasks[0].families == ()  # one family at several lambdas
     for seed, ntp, stp in zip(SEEDS, (120, 126, 118), (130, 131, 127)):  # runs with the field: a quick.yaml sweep today
         write_run(tmp_path / "new" / f"ntp-{seed}", method="ntp", seed=seed, exact_hits=ntp, family="stp")  # lambda 0
         write_run(tmp_path / "new" / f"stp-{seed}", method="stp", seed=seed, exact_hits=stp, family="stp")
     assert {run.family for run in read_runs(tmp_path / "new")} == {"ntp", "stp"}
-    assert FAMILIES not in write_report(tmp_path / "new").markdown
+    assert compute_report(tmp_path / "new").tasks[0].families == ()
 
 
 # -------------------------------------------------------------------------------------------
-# Figure 4a: what its STP panel draws
+# Every method's own loss: the training table and Figure 4a
 
 
-def test_loss_curve_notes_say_which_loss_each_runs_stp_line_is(tmp_path):
-    for arm, family in (("ntp", "ntp"), ("stp", "stp"), ("stp+zero", "stp"), ("mask", "mask")):
-        write_run(tmp_path / f"method={arm}__seed=82", method=arm, seed=82, exact_hits=100, family=family)
-    state_path = tmp_path / "method=mask__seed=82" / "trainer_state.json"
-    state = json.loads(state_path.read_text())
+def rename_series(folder, old: str, new: str) -> None:
+    """A run that logged its method's loss under another name (as mask, curvature, llm-jepa do)."""
+    path = folder / "trainer_state.json"
+    state = json.loads(path.read_text())
     for entry in state["log_history"]:
-        if "stp_loss" in entry:
-            entry["mask_loss"] = entry.pop("stp_loss")
-    state_path.write_text(json.dumps(state))
-    text = write_report(tmp_path).markdown
-    assert "For `mask` the method's own loss is logged under another name" in text
-    assert "the form its method trains (`stp`, `stp+zero`:" in text
+        if old in entry:
+            entry[new] = entry.pop(old)
+    path.write_text(json.dumps(state))
+    metrics_path = folder / "metrics.json"
+    metrics = json.loads(metrics_path.read_text())
+    metrics[f"final_{new}"] = metrics.pop(f"final_{old}")
+    metrics_path.write_text(json.dumps(metrics))
 
 
-def test_a_configuration_keeps_its_colour_in_both_loss_panels(tmp_path, monkeypatch):
+def test_every_method_gets_its_own_loss_from_aux_loss_or_its_own_name(tmp_path):
+    for arm, family in (("ntp", "ntp"), ("stp", "stp"), ("stp+zero", "stp"), ("mask", "mask"), ("curvature", "curvature")):
+        write_run(tmp_path / f"method={arm}__seed=82", method=arm, seed=82, exact_hits=100, family=family)
+    rename_series(tmp_path / "method=mask__seed=82", "stp_loss", "mask_loss")  # an older run: its own name only
+    rename_series(tmp_path / "method=curvature__seed=82", "stp_loss", "aux_loss")  # a newer one: aux_loss (and its own name)
+    metrics_path = tmp_path / "method=curvature__seed=82" / "metrics.json"
+    metrics = json.loads(metrics_path.read_text()) | {"final_curvature_loss": 0.6}
+    metrics_path.write_text(json.dumps(metrics))
+    data = compute_report(tmp_path)
+    own = {config.arm: (config.aux_series, config.aux.mean) for config in data.configurations}
+    assert own == {
+        "ntp": ("stp_loss", 1.3),  # logged without gradient
+        "curvature": ("curvature_loss", 0.6),
+        "mask": ("mask_loss", 0.6),
+        "stp": ("stp_loss", 0.6),
+        "stp+zero": ("stp_loss", 0.6),
+    }
+    figure = data.figure_4a
+    assert [name for name, _ in figure.panels] == ["ntp_loss", "stp_loss", "curvature_loss", "mask_loss"]
+    curves = {curve.label: curve for curve in figure.curves}
+    assert set(curves["mask"].series) == {"ntp_loss", "mask_loss"} and curves["mask"].series["mask_loss"][0] == (10, 20, 30, 40, 50)
+    assert curves["curvature"].series["curvature_loss"][1][-1] == pytest.approx(0.6)  # read from aux_loss
+    assert data.figure_4a_notes["trained_forms"] == ["stp", "stp+zero"]
+
+
+def test_a_configuration_keeps_its_colour_on_every_loss_panel(tmp_path, monkeypatch):
     saved = []
     monkeypatch.setattr(figures, "_save", lambda figure, path, title: saved.append(figure) or path)
-    curves = [figures.Curve("ntp", (10, 20), (1.0, 0.5), (), 1), figures.Curve("stp", (10, 20), (1.0, 0.4), (0.9, 0.8), 1)]
-    figures.plot_loss_curves(curves, tmp_path / "fig.png")
+    curves = [
+        figures.Curve("ntp", 1, {"ntp_loss": ((10, 20), (1.0, 0.5)), "stp_loss": ((), ())}),
+        figures.Curve("stp", 1, {"ntp_loss": ((10, 20), (1.0, 0.4)), "stp_loss": ((10, 20), (0.9, 0.8))}),
+    ]
+    figures.plot_loss_curves(curves, [("ntp_loss", "NTP loss"), ("stp_loss", "STP loss")], tmp_path / "fig.png")
     ntp_panel, stp_panel = saved[0].axes
     colours = {line.get_label(): line.get_color() for line in ntp_panel.get_lines()}
     assert [line.get_label() for line in stp_panel.get_lines()] == ["stp (n=1)"]
     assert all(line.get_color() == colours[line.get_label()] for line in stp_panel.get_lines())
+    assert "not logged: ntp" in [text.get_text() for text in stp_panel.texts]

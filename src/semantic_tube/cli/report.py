@@ -11,7 +11,8 @@ configuration; paired one-tailed t-tests of each method against the baseline and
 other (pairs matched by seed within the same data fraction and other coordinates), with the
 smallest difference the design could detect and the seeds a 2-point gain would need; Figures
 1b, 4a, 4b, 6, 7 and Table 1 where the runs hold their data; failed and unfinished runs listed
-with their error. Prints where it wrote and the headline table. Needs no model (no torch).
+with their error. Every report links docs/experiments/reading-reports.md for how each number is
+computed and read. Prints where it wrote and the headline table. Needs no model (no torch).
 """
 
 from __future__ import annotations

@@ -6,9 +6,10 @@ Figure` rendered by Agg, never through pyplot: no window, and no global backend 
 caller (a notebook keeps its own).
 
 - Figure 1b: accuracy against data fraction (log2 axis, ticks 1, 1/2, 1/4 ...), full-data NTP as a line.
-- Figure 4a: training NTP and STP losses against the optimizer step.
+- Figure 4a: training losses against the optimizer step, one panel per logged series (NTP, STP
+  or each logged STP form, each other method's own loss).
 - Figure 4b / 7: a quantity against lambda (log axis); lambda = 0 (plain fine-tuning) cannot sit
-  on a log axis, so it is drawn as a dashed horizontal line.
+  on a log axis, so it is drawn as a dashed horizontal line; fitted curves (`Fit`) dotted.
 - Figure 6: singular value spectra of Enc(Text) - Enc(Code), raw and normalised.
 """
 
@@ -25,6 +26,7 @@ PANEL_SIZE = (5.0, 3.8)  # inches per panel; the legend gets its own room at the
 DPI = 130
 LEGEND_FONT = 8
 LEGEND_CHAR_IN = 0.062  # inches per legend character at LEGEND_FONT, to widen the figure for it
+MAX_COLUMNS = 3
 LINE_STYLES = ("-", "--", "-.", ":")  # lines that coincide stay visible (and tell apart in grey print)
 
 
@@ -53,14 +55,37 @@ class Reference:
 
 @dataclass(frozen=True)
 class Curve:
-    """Loss curves of one configuration, averaged over seeds at the steps every seed logged."""
+    """Training curves of one configuration, averaged over seeds at the steps every seed logged:
+    `series` maps a panel (a logged series: ntp_loss, stp_loss, mask_loss, stp_span_loss ...) to
+    (steps, values); empty where the configuration was expected there but did not log it."""
 
     label: str
-    steps: tuple[int, ...]
-    ntp: tuple[float, ...]
-    stp: tuple[float, ...]  # empty when the runs did not log STP (lambda 0 without stp_log_when_off)
     n: int
+    series: dict
     color: str | None = None
+
+
+@dataclass(frozen=True)
+class Fit:
+    """A fitted curve drawn over a panel's points (a line in log lambda, a quadratic), with an
+    optional marked point (a fitted peak) and its interval on the x axis."""
+
+    label: str
+    x: tuple[float, ...]
+    y: tuple[float, ...]
+    color: str | None = None
+    mark: tuple[float, float] | None = None
+    mark_interval: tuple[float, float] | None = None
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One panel of Figures 1b, 4b and 7: lines of means, horizontal references, fitted curves."""
+
+    title: str
+    series: tuple
+    references: tuple = ()
+    fits: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -88,52 +113,51 @@ def n_label(sizes) -> str:
     return f"n={low}" if low == high else f"n={low}-{high}"
 
 
-def plot_data_efficiency(panels: dict[str, tuple[list[Series], list[Reference]]], path: Path, ylabel: str) -> Path:
+def plot_data_efficiency(panels: list[Panel], path: Path, ylabel: str, title: str) -> Path:
     """Figure 1b: one panel per task; x is the data fraction on a log2 axis labelled 1, 1/2, ..."""
     figure, axes = _panels(len(panels))
-    for axis, (title, (series, references)) in zip(axes, panels.items()):
-        _draw_series(axis, series)
-        _draw_references(axis, references)
-        fractions = sorted({x for line in series for x in line.x})
+    for axis, panel in zip(axes, panels):
+        _draw_panel(axis, panel)
+        fractions = sorted({x for line in panel.series for x in line.x})
         axis.set_xscale("log", base=2)
         axis.xaxis.set_major_locator(FixedLocator(fractions))
         axis.xaxis.set_minor_locator(NullLocator())
         axis.xaxis.set_major_formatter(FuncFormatter(lambda value, _: fraction_label(value)))
         _pad_log_axis(axis, fractions)
-        _finish(axis, title, "fraction of the training data (log scale)", ylabel)
-    return _save(figure, path, "Accuracy against training data (Figure 1b); bars and bands: ± std over seeds")
+        _finish(axis, panel.title, "fraction of the training data (log scale)", ylabel)
+    return _save(figure, path, title)
 
 
-def plot_versus_lambda(panels: dict[str, tuple[list[Series], list[Reference]]], path: Path, ylabel: str, title: str) -> Path:
+def plot_versus_lambda(panels: list[Panel], path: Path, ylabel: str, title: str) -> Path:
     """Figures 4b and 7: one panel per quantity or task, x = lambda on a log axis."""
     figure, axes = _panels(len(panels))
-    for axis, (panel_title, (series, references)) in zip(axes, panels.items()):
-        _draw_series(axis, series)
-        _draw_references(axis, references)
+    for axis, panel in zip(axes, panels):
+        _draw_panel(axis, panel)
         axis.set_xscale("log")
-        lambdas = sorted({x for line in series for x in line.x})
+        lambdas = sorted({x for line in panel.series for x in line.x})
         axis.xaxis.set_major_locator(FixedLocator(lambdas))
         axis.xaxis.set_minor_locator(NullLocator())
         axis.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
         _pad_log_axis(axis, lambdas)
-        _finish(axis, panel_title, "stp_lambda (log scale)", ylabel)
+        _finish(axis, panel.title, "stp_lambda (log scale)", ylabel)
     return _save(figure, path, title)
 
 
-def plot_loss_curves(curves: list[Curve], path: Path) -> Path:
-    """Figure 4a: NTP loss and STP loss against the step, one line per configuration."""
-    figure, axes = _panels(2)
-    for axis, name in zip(axes, ("ntp", "stp")):
+def plot_loss_curves(curves: list[Curve], panels: list[tuple[str, str]], path: Path, title: str = "Loss curves (Figure 4a)") -> Path:
+    """Figure 4a: one panel per logged series ((series, title) in `panels`), one line per
+    configuration that logged it, against the optimizer step."""
+    figure, axes = _panels(len(panels))
+    for axis, (name, panel_title) in zip(axes, panels):
         for index, curve in enumerate(curves):
-            values = getattr(curve, name)
+            steps, values = curve.series.get(name, ((), ()))
             if values:
                 colour = curve.color or f"C{index % 10}"  # fixed per curve: a curve missing from one panel shifts no other
-                axis.plot(curve.steps, values, _style(index), label=f"{curve.label} ({n_label([curve.n])})", color=colour, linewidth=1.6)
-        missing = [curve.label for curve in curves if not getattr(curve, name)]
+                axis.plot(steps, values, _style(index), label=f"{curve.label} ({n_label([curve.n])})", color=colour, linewidth=1.6)
+        missing = [curve.label for curve in curves if name in curve.series and not curve.series[name][1]]
         if missing:  # say so on the panel: an absent line must not read as a zero loss
             axis.text(0.02, 0.02, "not logged: " + ", ".join(missing), transform=axis.transAxes, fontsize=8, color="0.35")
-        _finish(axis, f"{name.upper()} loss (training, mean over seeds)", "optimizer step", f"{name.upper()} loss")
-    return _save(figure, path, "Loss curves (Figure 4a)")
+        _finish(axis, f"{panel_title} (training, mean over seeds)", "optimizer step", panel_title)
+    return _save(figure, path, title)
 
 
 def plot_spectra(spectra: list[Spectrum], path: Path) -> Path:
@@ -156,9 +180,25 @@ def plot_spectra(spectra: list[Spectrum], path: Path) -> Path:
 
 
 def _panels(count: int):
-    figure = Figure(figsize=(PANEL_SIZE[0] * count, PANEL_SIZE[1]), layout="constrained")
-    axes = figure.subplots(1, count, squeeze=False)[0]
-    return figure, list(axes)
+    """`count` panels, at most MAX_COLUMNS in a row (Figure 4a of an ablation has one per method's loss)."""
+    columns = min(count, MAX_COLUMNS)
+    rows = -(-count // columns)
+    figure = Figure(figsize=(PANEL_SIZE[0] * columns, PANEL_SIZE[1] * rows), layout="constrained")
+    axes = list(figure.subplots(rows, columns, squeeze=False).flat)
+    for spare in axes[count:]:
+        spare.set_visible(False)
+    return figure, axes[:count]
+
+
+def _draw_panel(axis, panel: Panel) -> None:
+    _draw_series(axis, panel.series)
+    _draw_references(axis, panel.references)
+    for fit in panel.fits:
+        axis.plot(fit.x, fit.y, ":", color=fit.color or "0.2", linewidth=1.4, label=fit.label)
+        if fit.mark is not None:
+            axis.plot(*fit.mark, marker="*", markersize=11, color=fit.color or "0.2", linestyle="none")
+        if fit.mark_interval is not None:
+            axis.axvspan(*fit.mark_interval, color=fit.color or "0.2", alpha=0.08, linewidth=0)
 
 
 def _draw_series(axis, series: list[Series]) -> None:
