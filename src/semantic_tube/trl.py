@@ -18,10 +18,15 @@ example (in each example's own coordinates) right after; the collator (TRL's, wi
 added) lays them out per row or, padding-free, in one row (`data.collator.collate_spans`).
 
 Rows: TRL's conversational `messages`, or `prompt` / `completion` (each a list of turns or a
-string), one system (optional), user and assistant turn each, optionally with the `text` / `code`
-views. A `formatting_func` or a language-modeling `text` data set has no query and answer: an error
-while STP is on. With STP off (stp_lambda = 0 or method = ntp, no stp_log_when_off) this is the
-plain `SFTTrainer`, batch for batch.
+string): an optional system turn, then user and assistant turns alternating (a conversation of
+several exchanges trains STP over every content turn, `data.chat`), a single exchange optionally
+with the `text` / `code` views; ShareGPT `conversations` (roles human / gpt / system, renamed
+user / assistant / system before TRL renders them: TRL keeps the names, which templates render
+literally or refuse); and TRL's language-modelling rows, a `dataset_text_field` string and no
+turns (plain text: STP over the text's own tokens, no template, no gap; TRL truncates or, with
+packing, packs it as any row). A `formatting_func` turns rows into text STP cannot split into
+turns: an error while STP is on. With STP off (stp_lambda = 0 or method = ntp, no
+stp_log_when_off) this is the plain `SFTTrainer`, batch for batch.
 """
 
 from __future__ import annotations
@@ -38,9 +43,9 @@ try:
 except ImportError as err:  # pragma: no cover - exercised by a test that hides trl
     raise ImportError("semantic_tube.trl needs TRL and datasets, the optional extra: pip install 'semantic-tube[trl]'") from err
 
-from semantic_tube.data.chat import tokenize_chat, tokenize_text_pair
+from semantic_tube.data.chat import text_tokens, tokenize_chat, tokenize_text_pair
 from semantic_tube.data.collator import collate_spans
-from semantic_tube.data.messages import DataError, chat_example_from_record
+from semantic_tube.data.messages import SHAREGPT_ROLES, DataError, TextExample, chat_example_from_record
 from semantic_tube.methods.base import SPAN_KEYS
 from semantic_tube.methods.options import Method
 from semantic_tube.training.config import DataArguments, STPArguments
@@ -48,7 +53,6 @@ from semantic_tube.training.trainer import STPMixin
 
 __all__ = ["STPDataCollator", "STPMixin", "STPSFTConfig", "STPSFTTrainer", "add_spans", "pack_with_spans"]
 
-_ROLE_QUERY, _ROLE_ANSWER = 1, 2  # per-token marks that carry the spans through TRL's packing
 
 
 @dataclass
@@ -71,14 +75,24 @@ class STPDataCollator(DataCollatorForLanguageModeling):
         return batch
 
 
-def add_spans(example: dict, tokenizer, chat_template: str | None, use_views: bool, eos_token: str | None, dataset_name: str) -> dict:
-    """query_span and answer_span ([start, end) token positions) of one example that TRL has
-    tokenized (its `input_ids`, maybe truncated), found by characters in the same text: the chat
-    rendering TRL tokenized (same template, tools and chat_template_kwargs), or prompt + completion
-    for strings. Raises `DataError` (the data set and the 1-based row) when the row is not one
-    query and one answer, or when the text does not tokenize to TRL's ids."""
+def add_spans(
+    example: dict, tokenizer, chat_template: str | None, use_views: bool, eos_token: str | None, dataset_name: str, text_field: str = "text"
+) -> dict:
+    """query_span, answer_span and segments ([start, end) token positions) of one example that TRL
+    has tokenized (its `input_ids`, maybe truncated), found by characters in the same text: the chat
+    rendering TRL tokenized (same template, tools and chat_template_kwargs), prompt + completion for
+    strings, or the text of a language-modelling row. `segments` is every content turn of a
+    conversation ([query_span, answer_span] for one exchange or plain text), cut at TRL's
+    truncation. Raises `DataError` (the data set and the 1-based row) when the row cannot be read,
+    when the text does not tokenize to TRL's ids, or when TRL's truncation cuts every answer."""
     row = int(example["example_index"]) + 1
-    if "prompt" in example and not is_conversational(example):
+    segments = None
+    if "prompt" not in example and "messages" not in example and isinstance(example.get(text_field), str):
+        text = example[text_field]
+        suffix = eos_token if eos_token and text.endswith(eos_token) else ""  # TRL appended it
+        ids, (start, end) = text_tokens(tokenizer, TextExample(text[: len(text) - len(suffix)]), suffix=suffix)
+        tokens = type("Tokens", (), {"input_ids": ids, "query_span": (start, start), "answer_span": (start, end), "segments": None})
+    elif "prompt" in example and not is_conversational(example):
         completion = example["completion"]
         suffix = eos_token if eos_token and completion.endswith(eos_token) else ""  # TRL appended it
         record = {**example, "completion": completion[: len(completion) - len(suffix)]}
@@ -92,23 +106,29 @@ def add_spans(example: dict, tokenizer, chat_template: str | None, use_views: bo
         }
         tokens = tokenize_chat(tokenizer, chat_example_from_record(example, dataset_name, row), use_views=use_views, template_kwargs=template_kwargs)
     else:
-        raise DataError(dataset_name, row, "messages", "STP needs a query and an answer: rows of messages, or prompt and completion")
+        raise DataError(dataset_name, row, "messages", f"STP needs turns (messages, prompt and completion, conversations) or a {text_field!r} string")
     trained = list(example["input_ids"])
     if tokens.input_ids[: len(trained)] != trained:
         raise DataError(dataset_name, row, "input_ids", "the rendered text does not tokenize to TRL's input ids, so the spans cannot be placed")
     length = len(trained)  # TRL's max_length truncation (keep_start) cuts the spans too
+    segments = tokens.segments or (tokens.query_span, tokens.answer_span)
+    if tokens.segments and segments[1][0] >= length:
+        raise DataError(dataset_name, row, "messages", f"TRL's max_length={length} cuts every assistant turn; raise max_length or drop such rows")
     return {
         "query_span": [min(position, length) for position in tokens.query_span],
         "answer_span": [min(position, length) for position in tokens.answer_span],
+        "segments": [[min(position, length) for position in span] for span in segments],
     }
 
 
 def _token_marks(example: dict) -> dict:
+    """Per-token marks: which segment (1, 2, ...) each token belongs to, 0 for template tokens."""
     length = len(example["input_ids"])
     roles = [0] * length
-    for role, (start, end) in ((_ROLE_QUERY, example["query_span"]), (_ROLE_ANSWER, example["answer_span"])):
+    for role, (start, end) in enumerate(example["segments"], start=1):
         roles[start:end] = [role] * (end - start)
-    return {"stp_role": roles, "stp_example": [int(example["example_index"])] * length}
+    count = len(example["segments"])
+    return {"stp_role": roles, "stp_example": [int(example["example_index"])] * length, "stp_count": [count] * length}
 
 
 def _span_of(roles: list[int], role: int) -> list[int]:
@@ -117,12 +137,14 @@ def _span_of(roles: list[int], role: int) -> list[int]:
 
 
 def _spans_from_marks(row: dict) -> dict:
-    spans: dict[str, list] = {"query_span": [], "answer_span": [], "example_index": []}
+    spans: dict[str, list] = {"query_span": [], "answer_span": [], "example_index": [], "segments": []}
     start = 0
     for length in row["seq_lengths"]:
         roles = row["stp_role"][start : start + length]
-        spans["query_span"].append(_span_of(roles, _ROLE_QUERY))
-        spans["answer_span"].append(_span_of(roles, _ROLE_ANSWER))
+        segments = [_span_of(roles, role) for role in range(1, row["stp_count"][start] + 1)]
+        spans["query_span"].append(segments[-2])
+        spans["answer_span"].append(segments[-1])
+        spans["segments"].append(segments)
         spans["example_index"].append(row["stp_example"][start])
         start += length
     return spans
@@ -134,9 +156,20 @@ def pack_with_spans(dataset, seq_length: int, map_kwargs: dict | None = None):
     row's order) its query_span and answer_span, counted from the example's own start, and its
     example_index. The spans ride through the packing as per-token marks."""
     map_kwargs = dict(map_kwargs or {})
-    marked = dataset.map(_token_marks, **map_kwargs).select_columns(["input_ids", "labels", "stp_role", "stp_example"])
+    marks = ["stp_role", "stp_example", "stp_count"]
+    marked = dataset.map(_token_marks, **map_kwargs).select_columns(["input_ids", "labels", *marks])
     packed = pack_dataset(marked, seq_length, "bfd", map_kwargs)
-    return packed.map(_spans_from_marks, remove_columns=["stp_role", "stp_example"], **map_kwargs)
+    return packed.map(_spans_from_marks, remove_columns=marks, **map_kwargs)
+
+
+def _sharegpt_to_messages(example: dict) -> dict:
+    """A ShareGPT row ({"from", "value"} turns) as messages with the roles templates know; other
+    roles are kept as they are, for the row reader to name."""
+    turns = [
+        {"role": SHAREGPT_ROLES.get(turn.get("from"), turn.get("from")), "content": turn.get("value")} if "from" in turn else turn
+        for turn in example["conversations"]
+    ]
+    return {"messages": turns}
 
 
 class STPSFTTrainer(STPMixin, SFTTrainer):
@@ -173,6 +206,8 @@ class STPSFTTrainer(STPMixin, SFTTrainer):
         if formatting_func is not None:
             raise ValueError("formatting_func turns rows into plain text, which has no query and answer for STP; format the rows as messages")
         map_kwargs = {"num_proc": args.dataset_num_proc} if isinstance(dataset, datasets.Dataset) else {}
+        if "conversations" in columns and "messages" not in columns:
+            dataset = dataset.map(_sharegpt_to_messages, remove_columns=["conversations"], **map_kwargs)
         dataset = dataset.map(lambda _, index: {"example_index": index}, with_indices=True, **map_kwargs)
         dataset = super()._prepare_dataset(dataset, processing_class, args, False, None, dataset_name)
         tokenizer = getattr(processing_class, "tokenizer", processing_class)
@@ -184,6 +219,7 @@ class STPSFTTrainer(STPMixin, SFTTrainer):
                 "use_views": getattr(args, "use_views", True),
                 "eos_token": tokenizer.eos_token,
                 "dataset_name": dataset_name,
+                "text_field": args.dataset_text_field,
             },
             **map_kwargs,
         )

@@ -2,7 +2,7 @@
 
     stp data nlrx --output_dir data/nlrx [--n 2500] [--seed 0] [--test_fraction 0.2]
         [--stats] [--reference FILE]
-    stp data stats FILE [--reference FILE]
+    stp data stats FILE [--reference FILE] [--model_name_or_path DIR] [--max_length N] [--chat_template_kwargs JSON]
     stp data leakage FILE_A FILE_B
     stp data prepare --task gsm8k|spider|nq_open|hellaswag|synth|turk --output_dir DIR
         [--source PATH_OR_HUB_ID] [--split paper|original] [--subset NAME]
@@ -23,6 +23,7 @@ row is named by split, row index and field; nothing is written).
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -110,6 +111,17 @@ def _add_stats(stats: argparse.ArgumentParser) -> None:
     stats.add_argument(
         "--reference", type=Path, metavar="FILE", help="a second file to report beside the first (default: none)"
     )
+    add_option(
+        stats,
+        "--model_name_or_path",
+        "--model",
+        metavar="PATH",
+        help="a local model or tokenizer folder: count tokens per role, rows cut and the share STP can reach (default: characters only)",
+    )
+    add_option(stats, "--max_length", type=int, metavar="N", help="as stp train's: count the rows it cuts (default: none)")
+    add_option(
+        stats, "--chat_template_kwargs", type=json.loads, metavar="JSON", help="as stp train's, for the template (default: none)"
+    )
 
 
 def _add_leakage(leakage: argparse.ArgumentParser) -> None:
@@ -178,8 +190,20 @@ def _nlrx(args: argparse.Namespace) -> int:
 
 
 def _stats(args: argparse.Namespace) -> int:
+    from semantic_tube.data.conversation_stats import conversation_stats, format_conversation_stats
+
     reference = _read_reference(args)
-    _print_stats(_read(args.file), args.file.name, reference)
+    examples = _read(args.file)
+    chat = [example for example in examples if isinstance(example, ChatExample)]
+    if chat:
+        _print_stats(chat, args.file.name, reference)
+    tokenizer = None
+    if args.model_name_or_path:
+        from semantic_tube.training.model import load_tokenizer
+
+        tokenizer = load_tokenizer(args.model_name_or_path)
+    stats = conversation_stats(examples, tokenizer, max_length=args.max_length, template_kwargs=args.chat_template_kwargs)
+    print(format_conversation_stats(stats))
     return 0
 
 

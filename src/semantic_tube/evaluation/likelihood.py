@@ -120,8 +120,9 @@ def option_log_likelihoods(
 
 
 def _answered(example: ChatExample, option: str) -> ChatExample:
-    """The conversation with `option` as the answer (a fresh example: no other field of the line's)."""
-    return ChatExample(user=example.user, assistant=option, system=example.system, source=example.source)
+    """The conversation with `option` as the answer, its earlier exchanges kept as in training (a
+    fresh example: no other field of the line's)."""
+    return ChatExample(user=example.user, assistant=option, system=example.system, source=example.source, history=example.history)
 
 
 @torch.inference_mode()
