@@ -239,19 +239,32 @@ def read_chat_jsonl(path: str | Path, *, skip_invalid: bool = False) -> ChatData
     if not path.is_file():
         raise FileNotFoundError(f"data file not found: {path}")
     data = ChatData(examples=[])
-    with path.open(encoding="utf-8") as handle:
-        for number, text in enumerate(handle, start=1):
-            if not text.strip():
-                continue
-            try:
+    for number, text in decoded_lines(path):
+        try:
+            if isinstance(text, DataError):
+                raise text
+            if text.strip():
                 data.examples.append(parse_chat_line(text, path, number))
-            except DataError as err:
-                if not skip_invalid:
-                    raise
-                data.skipped.append(err)
+        except DataError as err:
+            if not skip_invalid:
+                raise
+            data.skipped.append(err)
     if not data.examples:
         raise DataError(path, 0, "file", "no valid examples")
     return data
+
+
+def decoded_lines(path: str | Path):
+    """(1-based line number, its text) for each line of a file, read as bytes and decoded one
+    line at a time, so a line that is not UTF-8 is a `DataError` (`file:line: encoding: ...`) in
+    place of its text, which `skip_invalid` can leave out like any other bad line."""
+    path = Path(path)
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                yield number, raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                yield number, DataError(path, number, "encoding", f"not UTF-8 (byte 0x{raw[err.start]:02x} at byte {err.start + 1} of the line)")
 
 
 def read_chat_dataset(name: str | Path, *, split: str = "train", skip_invalid: bool = False) -> ChatData:

@@ -16,13 +16,21 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from semantic_tube.data.messages import DataError
+from semantic_tube.data.messages import DataError, decoded_lines
 from semantic_tube.evaluation.stats import wilson_interval
+from semantic_tube.run_folder import (  # the run-folder contract's names, importable from here as before
+    CI_HIGH_SUFFIX,
+    CI_LOW_SUFFIX,
+    EVAL_FILE,
+    HITS_SUFFIX,
+    PREDICTIONS_FILE,
+    TASK_PREFIX,
+    write_text_atomic,
+)
 
-_DERIVED = ("_hits", "_ci95_low", "_ci95_high")  # keys shown alongside their rate, not on their own line
-PREDICTIONS_FILE = "predictions.jsonl"
-EVAL_FILE = "eval.json"
-TASK_PREFIX = "task_"  # a training run's task metrics in metrics.json and its log: task_<name>/<metric>
+__all__ = ["EVAL_FILE", "PREDICTIONS_FILE", "TASK_PREFIX", "EvalReport", "counts", "proportions", "read_predictions", "write_predictions"]
+
+_DERIVED = (HITS_SUFFIX, CI_LOW_SUFFIX, CI_HIGH_SUFFIX)  # keys shown alongside their rate, not on their own line
 
 
 def proportions(names: tuple[str, ...], verdicts: list[dict], prefix: str = "") -> dict[str, float | None]:
@@ -67,7 +75,7 @@ class EvalReport:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         summary = {"task": self.task, "metrics": self.metrics, "analyses": self.analyses, "meta": self.meta}
-        path.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        write_text_atomic(path, json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
         return path
 
     def table(self) -> str:
@@ -93,9 +101,8 @@ def _format(value: float) -> str:
 
 
 def write_predictions(path: Path, records: list[dict]) -> None:
-    with path.open("w", encoding="utf-8") as handle:
-        for record in records:
-            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    """One JSON object per line, written atomically (a reader never sees half the file)."""
+    write_text_atomic(path, "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records))
 
 
 def read_predictions(path: str | Path) -> list[dict]:
@@ -104,10 +111,11 @@ def read_predictions(path: str | Path) -> list[dict]:
     if not path.is_file():
         raise FileNotFoundError(f"predictions file not found: {path}")
     records = []
-    with path.open(encoding="utf-8") as handle:
-        for number, text in enumerate(handle, start=1):
-            if text.strip():
-                records.append(_parse_record(text, path, number))
+    for number, text in decoded_lines(path):
+        if isinstance(text, DataError):
+            raise text
+        if text.strip():
+            records.append(_parse_record(text, path, number))
     if not records:
         raise DataError(path, 0, "file", "no predictions")
     return records

@@ -24,6 +24,7 @@ import torch
 from semantic_tube.data.chat import encode_prompt
 from semantic_tube.data.messages import ChatExample
 from semantic_tube.evaluation.batching import last_layer_states, length_sorted_batches
+from semantic_tube.run_folder import write_text_atomic
 
 SPECTRA_FILE = "svd.json"
 PLOT_FILE = "svd.png"
@@ -91,7 +92,7 @@ def write_spectra(output_dir: str | Path, spectra: dict) -> tuple[Path, Path]:
     """svd.json and a log-scale plot svd.png of both spectra."""
     folder = Path(output_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / SPECTRA_FILE).write_text(json.dumps(spectra, indent=2) + "\n")
+    write_text_atomic(folder / SPECTRA_FILE, json.dumps(spectra, indent=2) + "\n")
     return folder / SPECTRA_FILE, plot_spectra(spectra, folder / PLOT_FILE)
 
 
