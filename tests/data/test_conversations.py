@@ -104,8 +104,8 @@ def test_bad_conversations_are_skipped_and_counted(tmp_path):
 
 
 def test_stats_count_turns_tokens_per_role_cut_rows_and_the_reachable_share():
-    from semantic_tube.data.conversation_stats import conversation_stats, format_conversation_stats
     from semantic_tube.data.chat import encode_chat
+    from semantic_tube.data.conversation_stats import conversation_stats, format_conversation_stats
     from tests.tiny_models import tiny_tokenizer
 
     tokenizer = tiny_tokenizer("chatml")

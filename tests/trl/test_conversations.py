@@ -2,7 +2,6 @@
 on plain text: parity with SFTTrainer at lambda 0, the segments of our own data path, packing."""
 
 import pytest
-import torch
 
 pytest.importorskip("datasets", reason="the trl extra is not installed (pip install -e '.[trl]')")
 pytest.importorskip("trl", reason="the trl extra is not installed (pip install -e '.[trl]')")
@@ -12,8 +11,8 @@ from trl import SFTConfig, SFTTrainer
 from semantic_tube.data.chat import LabelMode
 from semantic_tube.data.collator import encode_examples
 from semantic_tube.data.messages import example_from_record
-from tests.trl.test_sft import batch_losses, common, logged, sft
 from semantic_tube.trl import STPSFTConfig
+from tests.trl.test_sft import batch_losses, common, logged, sft
 
 WORDS = ["dog", "truck", "ring", "lake"]
 
