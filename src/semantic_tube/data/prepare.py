@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from semantic_tube.evaluation.tasks import TASKS
+from semantic_tube.data.system_prompts import SYSTEM_PROMPTS
 
 LETTERS = "ABCD"
 NQ_SEPARATOR = "; "  # the paper joins NQ-Open's alternative answers with it; its scorer splits on it
@@ -90,7 +90,7 @@ def chat_record(task: str, user: str, assistant: str, *, text: str | None = None
     """A line of the paper's files: the task's system prompt, the query and the answer, and the views if given."""
     record: dict = {
         "messages": [
-            {"role": "system", "content": TASKS[task].system_prompt},
+            {"role": "system", "content": SYSTEM_PROMPTS[task]},
             {"role": "user", "content": user},
             {"role": "assistant", "content": assistant},
         ]

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from semantic_tube.data.messages import ChatExample, DataError, read_chat_jsonl
+from semantic_tube.data.system_prompts import SYSTEM_PROMPTS
 from semantic_tube.evaluation.errors import EvalError
 from semantic_tube.evaluation.scorers import ScoreOptions, Scorer
 from semantic_tube.evaluation.scorers.answers import AnswerSetScorer
@@ -86,7 +87,6 @@ def _check_choice(example: ChatExample) -> tuple[str, str] | None:
 
 
 _NLRX = dict(
-    system_prompt="Convert natural language to regular expression.",
     metrics=("exact", "equivalent"),
     make_scorer=RegexScorer,
     counts=("unparsable", "timeout"),
@@ -96,12 +96,12 @@ _NLRX = dict(
 TASKS: dict[str, Task] = {
     task.name: task
     for task in (
-        Task("synth", "NL-RX-Synth: English to regex", **_NLRX),
-        Task("turk", "NL-RX-Turk: crowd-written English to regex", **_NLRX),
+        Task("synth", "NL-RX-Synth: English to regex", SYSTEM_PROMPTS["synth"], **_NLRX),
+        Task("turk", "NL-RX-Turk: crowd-written English to regex", SYSTEM_PROMPTS["turk"], **_NLRX),
         Task(
             "gsm8k",
             "GSM8K: grade-school math, answer after ####",
-            "Answer the math question, show steps.",
+            SYSTEM_PROMPTS["gsm8k"],
             ("correct", "paper_correct"),
             lambda options: NumericScorer(),
             max_new_tokens=512,
@@ -110,7 +110,7 @@ TASKS: dict[str, Task] = {
         Task(
             "spider",
             "Spider: English to SQL, execution accuracy",
-            "Convert natural language to SQL.",
+            SYSTEM_PROMPTS["spider"],
             ("execution", "paper_execution"),
             ExecutionScorer,
             counts=("unparsable", "timeout"),
@@ -120,14 +120,14 @@ TASKS: dict[str, Task] = {
         Task(
             "nq_open",
             "NQ-open: short answers, ';'-separated alternatives",
-            "Answer the question below.",
+            SYSTEM_PROMPTS["nq_open"],
             ("match", "paper_match"),
             lambda options: AnswerSetScorer(),
         ),
         Task(
             "hellaswag",
             "HellaSwag: best ending A-D by likelihood",
-            "Which one of A), B), C), or D) is the best ending for the context? Answer A, B, C, or D.",
+            SYSTEM_PROMPTS["hellaswag"],
             ("accuracy",),
             lambda options: ChoiceScorer(),
             mode=CHOOSE,
