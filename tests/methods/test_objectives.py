@@ -37,10 +37,10 @@ def test_stp_with_inst_draws_system_tokens_and_still_bypasses_the_query_answer_g
 
 
 def test_the_reference_origin_and_straight_across_draw_the_answer_first_token(tmp_path):
-    for options in ({"stp_gap_origin": "before_answer"}, {"stp_skip_gap": False}):
+    for options in ({"stp_gap": "before_answer"}, {"stp_gap": "none"}):
         drawn = STPObjective(args(tmp_path, stp_draws=64, **options)).draw(dict(BATCH), KeyedDraws(torch.tensor([3])))
         assert set(drawn["stp_positions"].flatten().tolist()) == {5, 6, 7, 11, 12}
-    drawn = STPObjective(args(tmp_path, stp_gap_origin="before_answer")).draw(dict(BATCH), KeyedDraws(torch.tensor([3])))
+    drawn = STPObjective(args(tmp_path, stp_gap="before_answer")).draw(dict(BATCH), KeyedDraws(torch.tensor([3])))
     assert drawn["stp_skip"].tolist() == [[8, 11]]
 
 
@@ -49,7 +49,7 @@ def test_two_view_with_a_one_token_answer_is_absent_under_appendix_g(tmp_path):
     batch = dict(BATCH, answer_span=torch.tensor([[11, 12]]))
     paper = TwoViewObjective(args(tmp_path, method="two-view")).draw(batch, KeyedDraws(torch.tensor([0])))
     assert paper["stp_positions"].tolist() == [[[-1, -1, -1]]]
-    reference = TwoViewObjective(args(tmp_path, method="two-view", stp_gap_origin="before_answer")).draw(batch, KeyedDraws(torch.tensor([0])))
+    reference = TwoViewObjective(args(tmp_path, method="two-view", stp_gap="before_answer")).draw(batch, KeyedDraws(torch.tensor([0])))
     assert reference["stp_positions"].tolist() == [[[5, 7, 11]]]
 
 

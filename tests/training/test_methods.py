@@ -21,8 +21,8 @@ METHODS = {
     "stp+pred-4.6": ({"predictor": "linear", "predictor_target": "section_4_6"}, "stp_loss", 1),
     "stp+inst": ({"trajectory": "inst"}, "stp_loss", 1),
     "stp+span+pred": ({"stp_form": "span", "predictor": "linear"}, "stp_loss", 1),
-    "stp+reference-origin": ({"stp_gap_origin": "before_answer"}, "stp_loss", 1),
-    "stp+straight": ({"stp_skip_gap": False}, "stp_loss", 1),
+    "stp+reference-origin": ({"stp_gap": "before_answer"}, "stp_loss", 1),
+    "stp+straight": ({"stp_gap": "none"}, "stp_loss", 1),
     "two-view": ({"method": "two-view"}, "stp_loss", 1),
     "two-view+pred": ({"method": "two-view", "predictor": "linear"}, "stp_loss", 1),
     "two-view+pred-4.6": ({"method": "two-view", "predictor": "linear", "predictor_target": "section_4_6"}, "stp_loss", 1),
@@ -35,7 +35,7 @@ METHODS = {
     "mask+pred+inst": ({"method": "mask", "predictor": "linear", "trajectory": "inst"}, "mask_loss", 2),
     "curvature": ({"method": "curvature"}, "curvature_loss", 1),
     "curvature+signed": ({"method": "curvature", "curvature_angle": "signed"}, "curvature_loss", 1),
-    "curvature+reference-origin": ({"method": "curvature", "stp_gap_origin": "before_answer"}, "curvature_loss", 1),
+    "curvature+reference-origin": ({"method": "curvature", "stp_gap": "before_answer"}, "curvature_loss", 1),
 }
 
 
@@ -80,16 +80,16 @@ def test_lambda_warmup_rises_linearly_and_the_loss_uses_it(tiny_dir, train_file,
         ({"method": "stp", "predictor_target": "section_4_6"}, ("predictor_target=section_4_6", "predictor=identity")),
         ({"method": "two-view", "predictor": "linear", "two_view_pool": "mean", "predictor_target": "section_4_6"}, ("two_view_pool=mean",)),
         ({"method": "mask", "stp_draws": 2}, ("stp_draws=2", "method=mask")),
-        ({"method": "llm-jepa", "stp_skip_gap": False}, ("stp_skip_gap=False", "method=llm-jepa")),
-        ({"method": "llm-jepa", "stp_gap_origin": "before_answer"}, ("stp_gap_origin=before_answer", "method=llm-jepa")),
-        ({"stp_skip_gap": False, "stp_gap_origin": "answer_start"}, ("stp_gap_origin=answer_start", "stp_skip_gap")),
-        ({"stp_form": "span", "stp_gap_origin": "answer_start"}, ("stp_gap_origin=answer_start", "stp_form=span")),
+        ({"method": "llm-jepa", "stp_gap": "none"}, ("stp_gap=none", "method=llm-jepa")),
+        ({"method": "llm-jepa", "stp_gap": "before_answer"}, ("stp_gap=before_answer", "method=llm-jepa")),
+        ({"stp_form": "span", "stp_gap": "answer_start"}, ("stp_gap=answer_start", "stp_form=span")),
         ({"stp_form": "span", "predictor": "linear", "predictor_target": "section_4_6"}, ("predictor_target=section_4_6", "stp_form=span")),
-        ({"method": "two-view", "two_view_pool": "mean", "stp_skip_gap": False}, ("stp_skip_gap=false", "two_view_pool=mean")),
-        ({"method": "two-view", "two_view_pool": "mean", "stp_gap_origin": "answer_start"}, ("stp_gap_origin", "two_view_pool=mean")),
-        ({"stp_gap_origin": "start"}, ("stp_gap_origin", "'start'")),
+        ({"method": "two-view", "two_view_pool": "mean", "stp_gap": "none"}, ("stp_gap=none", "two_view_pool=mean")),
+        ({"method": "two-view", "two_view_pool": "mean", "stp_gap": "answer_start"}, ("stp_gap=answer_start", "two_view_pool=mean")),
+        ({"stp_gap": "start"}, ("stp_gap", "'start'")),
         ({"method": "ntp", "stp_draws": 4}, ("stp_draws=4", "method=ntp", "stp_log_when_off")),
-        ({"method": "ntp", "stp_gap_origin": "before_answer"}, ("stp_gap_origin=before_answer", "method=ntp", "stp_log_when_off")),
+        ({"method": "ntp", "stp_gap": "before_answer"}, ("stp_gap=before_answer", "method=ntp", "stp_log_when_off")),
+        ({"method": "ntp", "stp_gap": "none"}, ("stp_gap=none", "method=ntp", "stp_log_when_off")),
         ({"method": "jepa"}, ("method", "'jepa'")),
         ({"stp_lambda_warmup_ratio": 1.5}, ("stp_lambda_warmup_ratio",)),
     ],
@@ -102,16 +102,24 @@ def test_invalid_combinations_name_both_fields(tmp_path, overrides, named):
 
 
 def test_ntp_takes_the_logged_stp_options_when_it_logs_stp(tmp_path):
-    logged = args(tmp_path, method="ntp", stp_log_when_off=True, trajectory="inst", stp_draws=4, stp_gap_origin="before_answer")
-    assert logged.trajectory.value == "inst" and logged.stp_draws == 4
+    logged = args(tmp_path, method="ntp", stp_log_when_off=True, trajectory="inst", stp_draws=4, stp_gap="before_answer")
+    assert logged.trajectory.value == "inst" and logged.stp_draws == 4 and logged.stp_gap.value == "before_answer"
 
 
 @pytest.mark.parametrize(
     ("overrides", "origin"),
-    [({}, "answer_start"), ({"stp_form": "span"}, "before_answer"), ({"stp_gap_origin": "before_answer"}, "before_answer")],
+    [
+        ({}, "answer_start"),
+        ({"stp_form": "span"}, "before_answer"),
+        ({"stp_gap": "before_answer"}, "before_answer"),
+        ({"stp_form": "span", "stp_gap": "before_answer"}, "before_answer"),
+        ({"stp_gap": "none"}, None),
+        ({"stp_form": "span", "stp_gap": "none"}, None),
+    ],
 )
 def test_the_gap_origin_is_appendix_g_unless_the_form_is_the_reference(tmp_path, overrides, origin):
-    assert args(tmp_path, **overrides).gap_origin.value == origin
+    gap_origin = args(tmp_path, **overrides).gap_origin
+    assert (gap_origin.value if gap_origin else None) == origin
 
 
 def test_ntp_method_trains_plain_and_can_log_stp_without_gradient(tiny_dir, train_file, tmp_path):

@@ -182,9 +182,9 @@ def test_resume_last_picks_the_newest_checkpoint(tmp_path):
 
 def test_gap_skipping_is_on_by_default_and_changes_the_measured_value(tiny_dir, train_file, tmp_path):
     skipping = make_trainer(tiny_dir, train_file, args(tmp_path / "a", stp_lambda=0.1, max_steps=2))
-    assert skipping.args.stp_skip_gap
+    assert skipping.args.gap_origin is not None
     skipping.train()
-    across = make_trainer(tiny_dir, train_file, args(tmp_path / "b", stp_lambda=0.1, max_steps=2, stp_skip_gap=False))
+    across = make_trainer(tiny_dir, train_file, args(tmp_path / "b", stp_lambda=0.1, max_steps=2, stp_gap="none"))
     across.train()
     assert losses(skipping, "stp_loss") and losses(across, "stp_loss")
     assert losses(skipping, "stp_loss")[0] != pytest.approx(losses(across, "stp_loss")[0], abs=1e-4)

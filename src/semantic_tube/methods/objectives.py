@@ -65,7 +65,8 @@ class TrajectoryObjective(Objective):
         return trajectory_spans(batch, self.args.trajectory)
 
     def gap(self, query: torch.Tensor, answer: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {"stp_skip": template_gap(query, answer, self.args.gap_origin)} if self.args.stp_skip_gap else {}
+        origin = self.bypass_origin
+        return {"stp_skip": template_gap(query, answer, origin)} if origin is not None else {}
 
     def drawn_answer(self, query: torch.Tensor, answer: torch.Tensor) -> torch.Tensor:
         """The answer positions draws pick from: without the answer's first token when, on Appendix
@@ -74,8 +75,8 @@ class TrajectoryObjective(Objective):
 
     @property
     def bypass_origin(self):
-        """The gap's origin (`GapOrigin`), or None when displacements go straight across it."""
-        return self.args.gap_origin if self.args.stp_skip_gap else None
+        """The gap's origin (`GapOrigin`), or None when displacements go straight across it (stp_gap=none)."""
+        return self.args.gap_origin
 
     def predictor(self, model):
         return predictor_of(model) if self.args.predictor is Predictor.LINEAR else None
@@ -160,12 +161,8 @@ class STPObjective(TrajectoryObjective):
 
     def logged_gap_origin(self, form: STPForm) -> GapOrigin | None:
         """A logged form's gap origin: the one it would train with (span: the reference code's
-        before_answer; the others: stp_gap_origin, else Appendix G's answer_start); None straight across."""
-        if not self.args.stp_skip_gap:
-            return None
-        if form is STPForm.SPAN:
-            return GapOrigin.BEFORE_ANSWER
-        return self.args.stp_gap_origin or GapOrigin.ANSWER_START
+        before_answer; the others: stp_gap's, else Appendix G's answer_start); None straight across."""
+        return self.args.gap_origin_of(form)
 
     def sequence_length_checks(self, drawn):
         return {key: value for key, value in drawn.items() if key.endswith("positions")}

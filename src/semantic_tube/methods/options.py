@@ -10,9 +10,13 @@ from enum import Enum
 
 from semantic_tube.losses.curvature import CurvatureAngle
 from semantic_tube.losses.mask import MaskTarget
+from semantic_tube.losses.sampling import GapOrigin
 from semantic_tube.losses.stp import PredictorTarget
 
-__all__ = ["CurvatureAngle", "MaskTarget", "Method", "Predictor", "PredictorTarget", "Trajectory", "TwoViewPool", "forward_passes_per_step"]
+__all__ = [
+    "CurvatureAngle", "MaskTarget", "Method", "Predictor", "PredictorTarget", "STPGap", "Trajectory", "TwoViewPool",
+    "forward_passes_per_step",
+]  # fmt: skip
 
 
 class Method(str, Enum):
@@ -42,6 +46,21 @@ class Predictor(str, Enum):
 
     IDENTITY = "identity"  # the paper's STP: no predictor (local linearity implies identity)
     LINEAR = "linear"  # a trainable d x d matrix, randomly initialised, saved beside the model
+
+
+class STPGap(str, Enum):
+    """How a displacement treats the template tokens between query and answer (Appendix G): bypassed,
+    restarting at one of two origins, or measured straight across them. Unset (None) in a config:
+    the STP form's own, `answer_start`, or `before_answer` for the reference code's span form."""
+
+    ANSWER_START = "answer_start"  # bypassed, restarting at h_r' on the answer's first token (Appendix G)
+    BEFORE_ANSWER = "before_answer"  # bypassed, restarting at the state before the answer (the reference code)
+    NONE = "none"  # not bypassed: straight across the template (for comparison only)
+
+    @property
+    def origin(self) -> GapOrigin | None:
+        """The `GapOrigin` the losses take, or None straight across."""
+        return None if self is STPGap.NONE else GapOrigin(self.value)
 
 
 class Trajectory(str, Enum):

@@ -8,24 +8,28 @@ after them in their group.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from enum import Enum
 from pathlib import Path
 
 import yaml
 from transformers import HfArgumentParser
+from transformers.hf_argparser import string_to_bool
 
 from semantic_tube.training.config import (
-    METHOD_OPTIONS,
+    REPLACED_FIELDS,
     ConfigError,
     DataArguments,
     ModelArguments,
+    STPArguments,
     STPTrainingArguments,
     TaskEvalArguments,
+    upgrade_replaced_fields,
 )
 
 CONFIG_CLASSES = (ModelArguments, DataArguments, STPTrainingArguments, TaskEvalArguments)
 STP_GROUP = "method: STP (Semantic Tube Prediction) and the baselines of Appendix L"
-METHOD_FIELDS = ("method", *METHOD_OPTIONS, "cost_batches")  # beside every stp_* field
+METHOD_FIELDS = frozenset(item.name for item in dataclasses.fields(STPArguments))
 COMMON_GROUP = "run (the Trainer options most runs set)"
 COMMON_TRAINER_FIELDS = (
     "output_dir", "seed", "num_train_epochs", "max_steps", "per_device_train_batch_size", "gradient_accumulation_steps",
@@ -50,6 +54,9 @@ def make_parser() -> HfArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--config", default=None, help="YAML preset (flat keys, any field below); flags override it")
+    # Older configs' fields, still read (onto stp_gap, `upgrade_replaced_fields`) and left out of --help.
+    parser.add_argument("--stp_skip_gap", "--stp-skip-gap", type=string_to_bool, nargs="?", const=True, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--stp_gap_origin", "--stp-gap-origin", default=None, help=argparse.SUPPRESS)
     _layout_help(parser)
     return parser
 
@@ -91,7 +98,8 @@ def _layout_help(parser: HfArgumentParser) -> None:
 
 
 def read_yaml_config(path: str | Path, parser: HfArgumentParser) -> dict:
-    """The preset's values, every key checked against the known fields."""
+    """The preset's values, every key checked against the known fields; an older config's fields
+    read onto their replacement (`upgrade_replaced_fields`)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"config file not found: {path}")
@@ -102,7 +110,7 @@ def read_yaml_config(path: str | Path, parser: HfArgumentParser) -> dict:
     unknown = sorted(set(values) - known)
     if unknown:
         raise ConfigError(f"{path}: unknown field(s) {', '.join(unknown)}")
-    return values
+    return upgrade_replaced_fields(values, f"{path}: ")
 
 
 def parse_train_args(argv: list[str]) -> tuple[ModelArguments, DataArguments, STPTrainingArguments, TaskEvalArguments]:
@@ -111,5 +119,21 @@ def parse_train_args(argv: list[str]) -> tuple[ModelArguments, DataArguments, ST
     known, _ = parser.parse_known_args(argv)
     if known.config:
         parser.set_defaults(**read_yaml_config(known.config, parser))
-    *configs, _config_path = parser.parse_args_into_dataclasses(args=argv)
-    return tuple(configs)
+    values = {key: value for key, value in vars(parser.parse_args(argv)).items() if key != "config"}
+    return parser.parse_dict(command_line_replacements(values, argv))
+
+
+def command_line_replacements(values: dict, argv: list[str]) -> dict:
+    """The parsed values with an older field given on the command line (--stp_skip_gap,
+    --stp_gap_origin) read onto stp_gap. Beside --stp_gap it must agree with it; otherwise it
+    overrides the preset's stp_gap, as a flag overrides a preset (--stp_skip_gap true alone, which
+    says "bypass" but not where to restart, keeps the preset's origin)."""
+    given = {name: values.pop(name) for name in REPLACED_FIELDS}
+    given = {name: value for name, value in given.items() if value is not None}
+    if not given:
+        return values
+    if not any(token.split("=")[0] in ("--stp_gap", "--stp-gap") for token in argv):
+        preset = values.pop("stp_gap", None)
+        if given == {"stp_skip_gap": True} and preset not in (None, "none"):
+            given["stp_gap_origin"] = preset
+    return upgrade_replaced_fields({**values, **given}, "command line: ")

@@ -7,7 +7,11 @@ preset plus command-line overrides (`stp train --config configs/x.yaml --stp_lam
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
+import logging
+import typing
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -16,7 +20,7 @@ from transformers import TrainingArguments
 
 from semantic_tube.data.chat import LabelMode
 from semantic_tube.data.nlrx import DEFAULT_EXAMPLES, DEFAULT_SEED
-from semantic_tube.evaluation.tasks import TASKS
+from semantic_tube.evaluation.arguments import TaskGenerationArguments
 from semantic_tube.losses.sampling import GapOrigin, STPForm
 from semantic_tube.methods.options import (
     CurvatureAngle,
@@ -24,10 +28,13 @@ from semantic_tube.methods.options import (
     Method,
     Predictor,
     PredictorTarget,
+    STPGap,
     Trajectory,
     TwoViewPool,
     forward_passes_per_step,
 )
+
+logger = logging.getLogger(__name__)
 
 
 class ConfigError(ValueError):
@@ -37,6 +44,22 @@ class ConfigError(ValueError):
 class Finetuning(str, Enum):
     FULL = "full"
     LORA = "lora"
+
+
+class ModelDtype(str, Enum):
+    """The dtype a model's weights are loaded in, with one meaning in every command: `stp train`,
+    its task evaluation (which scores the trained weights as they are) and `stp eval`."""
+
+    # float32 on every device. Training keeps float32 master weights (on CUDA the bf16 math comes
+    # from --bf16 autocast), and `stp eval` then scores a model as the run's own evaluation did.
+    AUTO = "auto"
+    FLOAT32 = "float32"
+    BFLOAT16 = "bfloat16"  # pure bf16, on request: faster generation; in training, AdamW updates under half a bf16 ulp are lost
+    FLOAT16 = "float16"
+
+    @property
+    def torch_dtype(self) -> torch.dtype:
+        return {"auto": torch.float32, "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[self.value]
 
 
 class InvalidLines(str, Enum):
@@ -54,12 +77,12 @@ class ModelArguments:
         default=None,
         metadata={"help": "Hugging Face id, local folder or .gguf file; empty = the embedded SmolLM2-135M-Instruct"},
     )
-    dtype: str = field(
-        default="auto",
+    dtype: ModelDtype = field(
+        default=ModelDtype.AUTO,
         metadata={
-            "help": "dtype the weights are loaded in; auto = float32 (master weights; on CUDA, --bf16 autocast does the "
-            "bf16 math); bfloat16 = pure bf16 training, on request only (AdamW updates under half a bf16 ulp are lost)",
-            "choices": ["auto", "float32", "bfloat16", "float16"],
+            "help": "dtype the weights are loaded in, by stp train and stp eval alike; auto = float32 on every device (on "
+            "CUDA, training's --bf16 autocast does the bf16 math over float32 master weights); bfloat16 = pure bf16, on "
+            "request only (faster generation; in training, AdamW updates under half a bf16 ulp are lost)"
         },
     )
     finetuning: Finetuning = field(default=Finetuning.FULL, metadata={"help": "full fine-tuning or a LoRA adapter (peft)"})
@@ -80,7 +103,9 @@ class ModelArguments:
     )
 
     def __post_init__(self):
+        check_numbers(self)
         self.finetuning = Finetuning(self.finetuning)
+        self.dtype = self.as_dtype(self.dtype)
         if self.use_peft:
             self.finetuning = Finetuning.LORA
         if isinstance(self.lora_target_modules, (list, tuple)):  # TRL's configs write a list
@@ -96,20 +121,25 @@ class ModelArguments:
             self.dtype, self.model_init_kwargs = self.init_dtype(self.dtype, self.model_init_kwargs)
 
     @staticmethod
-    def init_dtype(dtype: str, model_init_kwargs: dict) -> tuple[str, dict]:
+    def as_dtype(value, where: str = "dtype") -> ModelDtype:
+        try:
+            return ModelDtype(value)
+        except ValueError:
+            raise ConfigError(f"{where}: expected one of {[dtype.value for dtype in ModelDtype]}, got {value!r}") from None
+
+    @staticmethod
+    def init_dtype(dtype: ModelDtype | str, model_init_kwargs: dict) -> tuple[ModelDtype, dict]:
         """(dtype, the other kwargs): a `dtype` (or `torch_dtype`) inside model_init_kwargs moved to the
         dtype field, one of its choices; a ConfigError naming both when the field is set too (not auto)."""
+        dtype = ModelArguments.as_dtype(dtype)
         given = {key: model_init_kwargs[key] for key in ("dtype", "torch_dtype") if key in model_init_kwargs}
         if not given:
             return dtype, dict(model_init_kwargs)
-        choices = ModelArguments.__dataclass_fields__["dtype"].metadata["choices"]
         shown = ", ".join(f"model_init_kwargs[{key!r}]={value!r}" for key, value in given.items())
-        if dtype != "auto" or len(given) > 1:
-            raise ConfigError(f"dtype given twice: dtype={dtype!r} and {shown}; set it in one place")
+        if dtype is not ModelDtype.AUTO or len(given) > 1:
+            raise ConfigError(f"dtype given twice: dtype={dtype.value!r} and {shown}; set it in one place")
         value = str(next(iter(given.values()))).removeprefix("torch.")  # torch.bfloat16 or "bfloat16"
-        if value not in choices:
-            raise ConfigError(f"{shown}: expected one of {choices}")
-        return value, {key: item for key, item in model_init_kwargs.items() if key not in given}
+        return ModelArguments.as_dtype(value, shown), {key: item for key, item in model_init_kwargs.items() if key not in given}
 
 
 @dataclass
@@ -181,6 +211,7 @@ class DataArguments:
     nlrx_seed: int = field(default=DEFAULT_SEED, metadata={"help": "seed of the generated NL-RX data"})
 
     def __post_init__(self):
+        check_numbers(self)
         self.label_mode = LabelMode(self.label_mode)
         self.invalid_lines = InvalidLines(self.invalid_lines)
         self._apply_trl_loss_names()
@@ -216,22 +247,13 @@ class EvalRanks(str, Enum):
 
 
 @dataclass
-class TaskEvalArguments:
-    """Scoring a task by generation (the same code as `stp eval`) at the end of training,
-    and optionally every `eval_task_steps` steps."""
+class TaskEvalArguments(TaskGenerationArguments):
+    """Scoring a task by generation at the end of training, and optionally every `eval_task_steps`
+    steps: the same code and the same options (`TaskGenerationArguments`) as `stp eval`."""
 
     _argument_group_name = "task evaluation"
 
-    eval_task: str | None = field(
-        default=None, metadata={"help": "task to score at the end of training; empty = none", "choices": list(TASKS)}
-    )
-    eval_task_file: str | None = field(
-        default=None, metadata={"help": "its data; empty = the generated NL-RX test split, else eval_file"}
-    )
-    eval_task_limit: int | None = field(default=None, metadata={"help": "score only the first N examples"})
     eval_task_steps: int = field(default=0, metadata={"help": "also score every N optimizer steps (0 = only at the end)"})
-    eval_task_batch_size: int = field(default=16, metadata={"help": "prompts generated per batch"})
-    eval_db_dir: str | None = field(default=None, metadata={"help": "Spider databases: <dir>/<db_id>/<db_id>.sqlite"})
     eval_task_ranks: EvalRanks = field(
         default=EvalRanks.ALL,
         metadata={
@@ -242,13 +264,11 @@ class TaskEvalArguments:
     )
 
     def __post_init__(self):
+        super().__post_init__()  # an unknown task fails before any training
+        check_numbers(self)
         self.eval_task_ranks = EvalRanks(self.eval_task_ranks)
         if self.eval_task_steps < 0:
             raise ConfigError(f"eval_task_steps must be >= 0, got {self.eval_task_steps}")
-        if self.eval_task:
-            from semantic_tube.evaluation import get_task
-
-            get_task(self.eval_task)  # an unknown task fails before any training
 
 
 def default_bf16(use_cpu: bool, fp16: bool, cuda_supports_bf16: bool) -> bool:
@@ -288,19 +308,13 @@ class STPArguments:
     )
     stp_draws: int = field(default=1, metadata={"help": "stp: triplets (or spans) drawn per example per step"})
     stp_layer: int = field(default=-1, metadata={"help": "hidden-state layer every method reads (-1 = last)"})
-    stp_skip_gap: bool = field(
-        default=True,
-        metadata={
-            "help": "bypass the template tokens between query and answer in every displacement (Appendix G); "
-            "false measures straight across them (for comparison only)"
-        },
-    )
-    stp_gap_origin: GapOrigin | None = field(
+    stp_gap: STPGap | None = field(
         default=None,
         metadata={
-            "help": "where a displacement across the template gap restarts in the answer: answer_start (Appendix G: "
-            "h_r' at the answer's first token) or before_answer (the reference code: the state before it); "
-            "empty = answer_start, or before_answer with stp_form=span"
+            "help": "the template tokens between query and answer in every displacement (Appendix G): answer_start "
+            "(bypassed, restarting at h_r' on the answer's first token: the paper), before_answer (bypassed, restarting "
+            "at the state before it: the reference code) or none (straight across them, for comparison only); empty = "
+            "answer_start, or before_answer with stp_form=span. Replaces stp_skip_gap (false = none) and stp_gap_origin"
         },
     )
     trajectory: Trajectory = field(
@@ -382,6 +396,7 @@ class STPArguments:
         parent = getattr(super(), "__post_init__", None)
         if parent is not None:
             parent()  # the Trainer's own arguments first (TrainingArguments, SFTConfig)
+        check_numbers(self)
         if self.stp_lambda < 0:
             raise ConfigError(f"stp_lambda must be >= 0, got {self.stp_lambda}")
         if self.stp_draws < 1:
@@ -394,15 +409,8 @@ class STPArguments:
             raise ConfigError(f"treatment_batches must be >= 0, got {self.treatment_batches}")
         if self.cost_batches < 0:
             raise ConfigError(f"cost_batches must be >= 0, got {self.cost_batches}")
-        self.stp_log_forms = parse_forms(self.stp_log_forms)
-        for name, kind in METHOD_OPTION_TYPES.items():
-            value = getattr(self, name)
-            if value is None and name in OPTIONAL_METHOD_OPTIONS:
-                continue
-            try:
-                setattr(self, name, kind(value))
-            except ValueError:
-                raise ConfigError(f"{name}: {value!r} is not one of {[v.value for v in kind]}") from None
+        for name in ("stp_log_forms", *_enum_fields()):
+            setattr(self, name, option_value(name, getattr(self, name)))
         if self.stp_log_grad_balance and not self.aux_trained:
             raise ConfigError(
                 f"stp_log_grad_balance needs a trained auxiliary loss (method={self.method.value}, stp_lambda={self.stp_lambda}): "
@@ -411,12 +419,20 @@ class STPArguments:
         check_method_options(self)
 
     @property
-    def gap_origin(self) -> GapOrigin:
-        """stp_gap_origin, or the form's own when it is empty: the reference code's for its span
-        form, Appendix G's for every other."""
-        if self.stp_gap_origin is not None:
-            return self.stp_gap_origin
-        return GapOrigin.BEFORE_ANSWER if self.stp_form is STPForm.SPAN else GapOrigin.ANSWER_START
+    def gap_origin(self) -> GapOrigin | None:
+        """Where the trained form's displacements restart after the template gap (`gap_origin_of`)."""
+        return self.gap_origin_of(self.stp_form)
+
+    def gap_origin_of(self, form: STPForm) -> GapOrigin | None:
+        """Where a displacement of `form` restarts after the template gap, None straight across it
+        (stp_gap=none): stp_gap's origin, else the form's own (the reference code's before_answer
+        for span, Appendix G's answer_start for every other). A span form logged beside another
+        (stp_log_forms) keeps its own, as it would if trained."""
+        if self.stp_gap is STPGap.NONE:
+            return None
+        if form is STPForm.SPAN:
+            return GapOrigin.BEFORE_ANSWER
+        return self.stp_gap.origin if self.stp_gap is not None else GapOrigin.ANSWER_START
 
     @property
     def stp_logged_when_off(self) -> bool:
@@ -460,40 +476,102 @@ class STPTrainingArguments(STPArguments, TrainingArguments):
         super().__post_init__()
 
 
-METHOD_OPTION_TYPES = {
-    "method": Method,
-    "stp_form": STPForm,
-    "trajectory": Trajectory,
-    "predictor": Predictor,
-    "predictor_target": PredictorTarget,
-    "two_view_pool": TwoViewPool,
-    "mask_target": MaskTarget,
-    "curvature_angle": CurvatureAngle,
-    "stp_gap_origin": GapOrigin,
-}
-OPTIONAL_METHOD_OPTIONS = {"stp_gap_origin"}  # None: chosen from the other options
-
 _TRAJECTORY_METHODS = {Method.STP, Method.TWO_VIEW, Method.MASK, Method.CURVATURE}
-# Each option away from its default, and the methods it applies to (Appendix L's table of options).
-METHOD_OPTIONS = {
-    "stp_form": (STPForm.TUBE, {Method.STP, Method.NTP}),
-    "stp_draws": (1, {Method.STP, Method.NTP}),
-    "stp_log_forms": ((), {Method.STP, Method.NTP}),
-    "stp_skip_gap": (True, _TRAJECTORY_METHODS | {Method.NTP}),
-    "stp_gap_origin": (None, _TRAJECTORY_METHODS | {Method.NTP}),
-    "trajectory": (Trajectory.CONTENT, _TRAJECTORY_METHODS | {Method.NTP}),
-    "predictor": (Predictor.IDENTITY, {Method.STP, Method.TWO_VIEW, Method.MASK, Method.LLM_JEPA}),
-    "predictor_target": (PredictorTarget.APPENDIX_L, {Method.STP, Method.TWO_VIEW}),
-    "two_view_pool": (TwoViewPool.DISPLACEMENT, {Method.TWO_VIEW}),
-    "mask_target": (MaskTarget.SPAN, {Method.MASK}),
-    "curvature_angle": (CurvatureAngle.ABSOLUTE, {Method.CURVATURE}),
-    "jepa_predictor_tokens": (0, {Method.LLM_JEPA}),
-    "jepa_single_pass": (False, {Method.LLM_JEPA}),
-    "jepa_last_token": (None, {Method.LLM_JEPA}),
+# The methods each option applies to (Appendix L's table of options); its default and type are its
+# field's. Set away from that default for another method, it is a ConfigError (`check_method_options`).
+OPTION_METHODS = {
+    "stp_form": {Method.STP, Method.NTP},
+    "stp_draws": {Method.STP, Method.NTP},
+    "stp_log_forms": {Method.STP, Method.NTP},
+    "stp_gap": _TRAJECTORY_METHODS | {Method.NTP},
+    "trajectory": _TRAJECTORY_METHODS | {Method.NTP},
+    "predictor": {Method.STP, Method.TWO_VIEW, Method.MASK, Method.LLM_JEPA},
+    "predictor_target": {Method.STP, Method.TWO_VIEW},
+    "two_view_pool": {Method.TWO_VIEW},
+    "mask_target": {Method.MASK},
+    "curvature_angle": {Method.CURVATURE},
+    "jepa_predictor_tokens": {Method.LLM_JEPA},
+    "jepa_single_pass": {Method.LLM_JEPA},
+    "jepa_last_token": {Method.LLM_JEPA},
 }
 
 # What method=ntp reads only to log STP (stp_log_when_off).
-_LOGGED_STP_OPTIONS = ("stp_form", "stp_draws", "stp_skip_gap", "stp_gap_origin", "trajectory")
+_LOGGED_STP_OPTIONS = ("stp_form", "stp_draws", "stp_gap", "trajectory")
+
+# Fields of older configs (the committed results' stp_config.yaml among them) and the one that
+# replaced them; `upgrade_replaced_fields` reads them onto it.
+REPLACED_FIELDS = {"stp_skip_gap": "stp_gap", "stp_gap_origin": "stp_gap"}
+
+
+@functools.cache
+def _enum_fields() -> dict[str, type[Enum]]:
+    """STPArguments' enum fields (optional ones too) and their enums, read from the annotations."""
+    hints = typing.get_type_hints(STPArguments)
+    kinds = {}
+    for item in dataclasses.fields(STPArguments):
+        for kind in typing.get_args(hints[item.name]) or (hints[item.name],):
+            if isinstance(kind, type) and issubclass(kind, Enum):
+                kinds[item.name] = kind
+    return kinds
+
+
+def option_value(name: str, value):
+    """A method field's value in its own type: an enum field's member (None only where the field's
+    default is None), stp_log_forms' tuple of forms, anything else as it is."""
+    if name == "stp_log_forms":
+        return parse_forms(value)
+    kind = _enum_fields().get(name)
+    if kind is None or isinstance(value, kind) or (value is None and STPArguments.__dataclass_fields__[name].default is None):
+        return value
+    try:
+        return kind(value)
+    except ValueError:
+        raise ConfigError(f"{name}: {value!r} is not one of {[member.value for member in kind]}") from None
+
+
+def option_default(name: str):
+    """A method field's default, in its own type (`option_value`)."""
+    return option_value(name, STPArguments.__dataclass_fields__[name].default)
+
+
+def _shown(value) -> str:
+    return "empty" if value is None else str(value.value if isinstance(value, Enum) else value).lower()
+
+
+def upgrade_replaced_fields(values: dict, where: str = "") -> dict:
+    """A config's values with stp_skip_gap and stp_gap_origin (older configs' fields) read as the
+    stp_gap they stand for, logged with their replacement: skip false is none, an origin is that
+    origin, skip true alone (or both empty) leaves stp_gap to the form. A ConfigError names both
+    fields when they contradict each other, or a stp_gap given beside them. `where` prefixes messages."""
+    old = {name: values[name] for name in REPLACED_FIELDS if name in values}
+    if not old:
+        return values
+    values = {key: value for key, value in values.items() if key not in old}
+    shown = ", ".join(f"{name}={_shown(value)}" for name, value in old.items())
+    skip = old.get("stp_skip_gap")
+    skip = True if skip is None else skip if isinstance(skip, bool) else str(skip).lower() in ("true", "yes", "1")
+    origin = old.get("stp_gap_origin")
+    if origin not in (None, ""):
+        try:
+            origin = GapOrigin(origin)
+        except ValueError:
+            raise ConfigError(f"{where}stp_gap_origin: {origin!r} is not one of {[o.value for o in GapOrigin]} (it is replaced by stp_gap)") from None
+        if not skip:
+            raise ConfigError(
+                f"{where}{shown}: stp_gap_origin needs stp_skip_gap=true (straight across there is no gap to restart after); "
+                f"both are replaced by stp_gap: give stp_gap={origin.value} or stp_gap=none"
+            )
+    gap = STPGap.NONE if not skip else STPGap(origin.value) if origin not in (None, "") else None
+    if values.get("stp_gap") is not None:
+        given = option_value("stp_gap", values["stp_gap"])
+        if given is not gap and (gap is not None or given is STPGap.NONE):
+            raise ConfigError(
+                f"{where}{shown} and stp_gap={given.value} disagree: stp_gap replaces stp_skip_gap and stp_gap_origin; give stp_gap alone"
+            )
+        gap = given
+    read = f"stp_gap={gap.value}" if gap is not None else "stp_gap empty (the form's own: answer_start, or before_answer for span)"
+    logger.warning("%s%s: replaced by stp_gap; read as %s", where, shown, read)
+    return {**values, "stp_gap": None if gap is None else gap.value}
 
 
 def parse_forms(value) -> tuple[STPForm, ...]:
@@ -516,16 +594,16 @@ def parse_forms(value) -> tuple[STPForm, ...]:
 def check_method_options(args) -> None:
     """An option set away from its default for a method it does not apply to is a ConfigError
     naming both fields (a predictor with curvature, say), never silently ignored."""
-    for name, (default, methods) in METHOD_OPTIONS.items():
+    for name, methods in OPTION_METHODS.items():
         value = getattr(args, name)
-        if value != default and args.method not in methods:
+        if value != option_default(name) and args.method not in methods:
             shown = value.value if isinstance(value, Enum) else value
             allowed = ", ".join(sorted(m.value for m in methods))
             raise ConfigError(f"{name}={shown} does not apply to method={args.method.value} (only to: {allowed})")
     if args.method is Method.NTP and not args.stp_logged_when_off:
         for name in _LOGGED_STP_OPTIONS:
-            value, default = getattr(args, name), METHOD_OPTIONS[name][0]
-            if value != default:
+            value = getattr(args, name)
+            if value != option_default(name):
                 shown = value.value if isinstance(value, Enum) else value
                 raise ConfigError(f"{name}={shown} applies to method=ntp only with stp_log_when_off=true (it sets how the logged STP is measured)")
     if args.predictor_target is not PredictorTarget.APPENDIX_L and args.predictor is not Predictor.LINEAR:
@@ -537,16 +615,114 @@ def check_method_options(args) -> None:
             f"predictor_target={args.predictor_target.value} does not apply to stp_form=span (its predictor maps the rest of the "
             "trajectory, as the reference code's does)"
         )
-    if args.stp_gap_origin is not None:
-        origin = args.stp_gap_origin.value
-        if not args.stp_skip_gap:
-            raise ConfigError(f"stp_gap_origin={origin} needs stp_skip_gap=true (straight across the template there is no gap to restart after)")
-        if args.stp_form is STPForm.SPAN and args.stp_gap_origin is not GapOrigin.BEFORE_ANSWER:
-            raise ConfigError(
-                f"stp_gap_origin={origin} does not apply to stp_form=span: its points are the reference code's states before "
-                "each token, whose gap restarts before the answer (before_answer)"
-            )
-        if args.method is Method.TWO_VIEW and args.two_view_pool is TwoViewPool.MEAN:
-            raise ConfigError(f"stp_gap_origin={origin} does not apply to two_view_pool=mean (it averages states, no displacement)")
-    if args.method is Method.TWO_VIEW and args.two_view_pool is TwoViewPool.MEAN and not args.stp_skip_gap:
-        raise ConfigError("stp_skip_gap=false does not apply to two_view_pool=mean (its means are over the query's and the answer's own states)")
+    if args.stp_form is STPForm.SPAN and args.stp_gap is STPGap.ANSWER_START:
+        raise ConfigError(
+            "stp_gap=answer_start does not apply to stp_form=span: its points are the reference code's states before each "
+            "token, whose gap restarts before the answer (before_answer, or none: straight across)"
+        )
+    if args.stp_gap is not None and args.method is Method.TWO_VIEW and args.two_view_pool is TwoViewPool.MEAN:
+        raise ConfigError(
+            f"stp_gap={args.stp_gap.value} does not apply to two_view_pool=mean (its means are over the query's and the "
+            "answer's own states: no displacement crosses the gap)"
+        )
+
+
+# -------------------------------------------------------------------------------------------
+# Numbers: finite and in range where they are parsed. A YAML `.nan` passes a `< 0` check (every
+# comparison with NaN is false) and a negative max_length passes the parser, to fail only when the
+# data is read; every numeric field is checked here instead, with the field named.
+
+
+@dataclass(frozen=True)
+class Range:
+    """The values a numeric field takes: [low, high] (either end open, or absent), an integer or
+    any number, None allowed or not."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    integer: bool = False
+    optional: bool = False
+
+    def describe(self) -> str:
+        if self.low is not None and self.high is not None:
+            return f"in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
+        if self.low is not None:
+            return f"{'>' if self.low_open else '>='} {self.low:g}"
+        if self.high is not None:
+            return f"{'<' if self.high_open else '<='} {self.high:g}"
+        return "an integer" if self.integer else "a finite number"
+
+    def check(self, name: str, value):
+        """The value (an integral float of an integer field as an int), or a ConfigError naming the field."""
+        if value is None and self.optional:
+            return value
+        kind = "an integer" if self.integer else "a number"
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{name} must be {kind} {self.describe()}, got {value!r}".replace(f"{kind} {kind}", kind))
+        if not math.isfinite(value):
+            raise ConfigError(f"{name} must be a finite number{'' if self.low is None and self.high is None else ' ' + self.describe()}, got {value}")
+        if self.integer and not float(value).is_integer():
+            raise ConfigError(f"{name} must be an integer, got {value}")
+        low_fails = self.low is not None and (value <= self.low if self.low_open else value < self.low)
+        high_fails = self.high is not None and (value >= self.high if self.high_open else value > self.high)
+        if low_fails or high_fails:
+            raise ConfigError(f"{name} must be {self.describe()}, got {value:g}")
+        return int(value) if self.integer else value
+
+
+NUMBER_RANGES = {
+    # model
+    "lora_r": Range(1, integer=True),
+    "lora_alpha": Range(0, low_open=True),
+    "lora_dropout": Range(0, 1, high_open=True),
+    # data
+    "max_length": Range(1, integer=True),
+    "train_fraction": Range(0, 1, low_open=True),
+    "max_train_examples": Range(1, integer=True, optional=True),
+    "train_subset_seed": Range(integer=True),
+    "nlrx_examples": Range(2, integer=True),
+    "nlrx_seed": Range(integer=True),
+    # task evaluation
+    "eval_task_limit": Range(1, integer=True, optional=True),
+    "eval_task_steps": Range(0, integer=True),
+    "eval_task_batch_size": Range(1, integer=True),
+    # the method
+    "stp_lambda": Range(0),
+    "stp_lambda_warmup_ratio": Range(0, 1),
+    "stp_draws": Range(1, integer=True),
+    "stp_layer": Range(integer=True),
+    "jepa_predictor_tokens": Range(0, integer=True),
+    "jepa_last_token": Range(integer=True, optional=True),
+    "treatment_batches": Range(0, integer=True),
+    "cost_batches": Range(0, integer=True),
+    # the Trainer's most used numbers, which it mostly does not check
+    "learning_rate": Range(0),
+    "num_train_epochs": Range(0, low_open=True),
+    "max_steps": Range(integer=True),
+    "per_device_train_batch_size": Range(1, integer=True),
+    "per_device_eval_batch_size": Range(1, integer=True),
+    "gradient_accumulation_steps": Range(1, integer=True),
+    "warmup_steps": Range(0),
+    "weight_decay": Range(0),
+    "max_grad_norm": Range(0),
+    "adam_beta1": Range(0, 1, high_open=True),
+    "adam_beta2": Range(0, 1, high_open=True),
+    "adam_epsilon": Range(0),
+    "logging_steps": Range(0),
+    "save_steps": Range(0),
+    "seed": Range(integer=True),
+}
+
+
+def check_numbers(config) -> None:
+    """Every numeric field of a config dataclass: those of NUMBER_RANGES in their range, any
+    other float finite. A ConfigError names the field and the value."""
+    for item in dataclasses.fields(config):
+        value = getattr(config, item.name, None)
+        rule = NUMBER_RANGES.get(item.name)
+        if rule is not None:
+            setattr(config, item.name, rule.check(item.name, value))
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{item.name} must be a finite number, got {value}")

