@@ -37,7 +37,7 @@ def test_nlrx_defaults_make_the_data_stp_train_generates(tmp_path):
 
 def test_nlrx_default_values():
     args = build_parser().parse_args(["nlrx", "--output_dir", "d"])
-    assert (args.n, args.seed, args.test_fraction, args.max_depth) == (2500, 0, 0.2, 3)
+    assert (args.nlrx_examples, args.nlrx_seed, args.test_fraction, args.max_depth) == (2500, 0, 0.2, 3)
 
 
 @pytest.mark.parametrize(
@@ -78,7 +78,7 @@ def test_nlrx_too_many_stops_without_writing(tmp_path, capsys):
     out_dir = tmp_path / "d"
     assert main(["nlrx", "--n", "100000", "--seed", "0", "--output_dir", str(out_dir), "--max_depth", "1"]) == 1
     err = capsys.readouterr().err
-    assert "--n 100000 is too many" in err and "only" in err and "distinct" in err
+    assert "--nlrx_examples 100000 is too many" in err and "only" in err and "distinct" in err
     assert not out_dir.exists()
 
 

@@ -142,7 +142,7 @@ def test_eval_spider_on_the_fixture_database(tiny_folder, tmp_path, capsys):
 @pytest.mark.parametrize(
     ("case", "message"),
     [
-        ("no_data", "needs --data"),
+        ("no_data", "needs --eval_task_file (or --data)"),
         ("unknown_task", "invalid choice: 'mmlu'"),
         ("no_answer", "broken.jsonl:2: messages.assistant"),
         ("no_weights", "holds no weights"),
@@ -172,20 +172,28 @@ def test_eval_bad_input_is_a_clear_error(tmp_path, capsys, case, message):
 # --- stp eval: options and output folders ----------------------------------------------------
 
 
-def test_eval_options_take_dashes_underscores_and_aliases(tmp_path):
+def test_eval_options_take_dashes_underscores_and_the_older_spellings(tmp_path):
+    """The fields' names (stp train's), their dashed twins and the older `stp eval` spellings set the same fields."""
     from semantic_tube.cli.evaluate import build_parser
 
     parser = build_parser()
-    underscores = parser.parse_args([
-        "--model_name_or_path", "m", "--task", "spider", "--data", "d.jsonl", "--output_dir", "o", "--max_new_tokens", "9",
-        "--db_dir", "db", "--sql_timeout", "1", "--batch_size", "3", "--overwrite_output_dir",
+    fields = parser.parse_args_into_dataclasses([
+        "--model_name_or_path", "m", "--eval_task", "spider", "--eval_task_file", "d.jsonl", "--output_dir", "o",
+        "--eval_task_max_new_tokens", "9", "--eval_db_dir", "db", "--eval_sql_timeout", "1", "--eval_task_batch_size", "3",
+        "--eval_task_limit", "4", "--eval_regex_timeout", "0.5", "--eval_suffixes", "*", "--overwrite_output_dir",
     ])  # fmt: skip
-    dashes = parser.parse_args([
-        "--model", "m", "--task", "spider", "--eval-file", "d.jsonl", "--output-dir", "o", "--max-new-tokens", "9",
-        "--db-dir", "db", "--sql-timeout", "1", "--batch-size", "3", "--overwrite-output-dir",
+    older = parser.parse_args_into_dataclasses([
+        "--model", "m", "--task", "spider", "--data", "d.jsonl", "--output-dir", "o", "--max_new_tokens", "9",
+        "--db_dir", "db", "--sql_timeout", "1", "--batch_size", "3", "--limit", "4", "--regex-timeout", "0.5",
+        "--suffixes", "*", "--overwrite-output-dir",
     ])  # fmt: skip
-    assert underscores == dashes
-    assert parser.parse_args(["--task", "synth", "--eval_file", "d.jsonl", "--model-name-or-path", "m"]).data == Path("d.jsonl")
+    assert fields == older
+    run, task = fields
+    assert (task.eval_task_file, task.eval_task_limit, task.score_options().sql_timeout_s, task.score_options().regex_timeout_s) == (
+        "d.jsonl", 4, 1.0, 0.5,
+    )  # fmt: skip
+    assert parser.parse_args_into_dataclasses(["--task", "synth", "--eval-file", "d.jsonl"])[1].eval_task_file == "d.jsonl"
+    assert run.dtype.value == "auto"
 
 
 @pytest.mark.parametrize("command", ["eval", "score"])
@@ -195,7 +203,7 @@ def test_every_option_says_its_default_takes_both_spellings_and_task_lists_its_c
     parser = {"eval": evaluate, "score": score}[command].build_parser()
     for action in parser._actions:
         if action.option_strings != ["-h", "--help"]:
-            assert "default" in action.help or "required" in action.help, action.option_strings
+            assert any(words in action.help for words in ("default", "required", "empty =")), action.option_strings
             assert all(name.replace("_", "-") in action.option_strings for name in action.option_strings)
     assert {"eval": evaluate, "score": score}[command].main(["--help"]) == 0
     assert "{" + ",".join(TASKS) + "}" in capsys.readouterr().out

@@ -114,7 +114,7 @@ def test_the_pilot_grid_and_its_errors(tmp_path):
     document = tune_document(settings, config)
     assert document["config"] == {"max_steps": 50, "eval_task": "synth", "learning_rate": 1e-4, "train_fraction": 0.25}
     assert document["grid"] == {"data_rule": ["none"], "stp_lambda": [0.01, 0.02], "seed": [82]}
-    with pytest.raises(TuneError, match=r"--fraction: a data fraction must be in \(0, 1\], got 1.5"):
+    with pytest.raises(TuneError, match=r"--train_fraction: a data fraction must be in \(0, 1\], got 1.5"):
         tune_document(TuneSettings(tmp_path / "c.yaml", fraction=1.5), config)
     with pytest.raises(TuneError, match="--lambdas: expected positive values"):
         tune_document(TuneSettings(tmp_path / "c.yaml", lambdas=(0.0, 0.1)), config)

@@ -1,6 +1,6 @@
 """`stp data`: generate a synthetic NL-RX and inspect data files.
 
-    stp data nlrx --output_dir data/nlrx [--n 2500] [--seed 0] [--test_fraction 0.2]
+    stp data nlrx --output_dir data/nlrx [--nlrx_examples 2500] [--nlrx_seed 0] [--test_fraction 0.2]
         [--stats] [--reference FILE]
     stp data stats FILE [--reference FILE] [--model_name_or_path DIR] [--max_length N] [--chat_template_kwargs JSON]
     stp data leakage FILE_A FILE_B
@@ -11,10 +11,12 @@
 Hugging Face Hub, or a local copy given by --source; NL-RX is not on the Hub and needs --source);
 the field mapping and the splits are in `semantic_tube.data.prepare`.
 
-`--n` and `--seed` default to what `stp train` generates when given no train_file. Multi-word
-options take dashes or underscores (`--test-fraction` is `--test_fraction`), as `stp train` does.
+`--nlrx_examples` and `--nlrx_seed` are `stp train`'s fields of the same name, with their defaults:
+what it generates when given no train_file (their older spellings `--n` and `--seed` still work).
+Multi-word options take dashes or underscores (`--test-fraction` is `--test_fraction`), as
+`stp train` does.
 
-Exit status: 0 on success; 1 when the grammar cannot give --n distinct examples, or when
+Exit status: 0 on success; 1 when the grammar cannot give --nlrx_examples distinct examples, or when
 `leakage` finds strings in both files (like `diff`); 2 for bad arguments or a malformed or
 missing data file (the error names the file and line), or a source `prepare` cannot use (a bad
 row is named by split, row index and field; nothing is written).
@@ -63,14 +65,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_nlrx(nlrx: argparse.ArgumentParser) -> None:
-    nlrx.add_argument(
-        "--n",
+    add_option(
+        nlrx,
+        "--nlrx_examples",
+        "--n",  # its older name, kept so old commands still work
         type=int,
         default=DEFAULT_EXAMPLES,
+        metavar="N",
         help="number of examples, train and test together (default: %(default)s, as stp train generates)",
     )
-    nlrx.add_argument(
-        "--seed", type=int, default=DEFAULT_SEED, help="seed of the generator (default: %(default)s, as stp train)"
+    add_option(
+        nlrx,
+        "--nlrx_seed",
+        "--seed",  # its older name (stp train's --seed is the training seed)
+        type=int,
+        default=DEFAULT_SEED,
+        metavar="SEED",
+        help="seed of the generator (default: %(default)s, as stp train)",
     )
     add_option(
         nlrx,
@@ -182,7 +193,7 @@ def _print_stats(examples: list[ChatExample], name: str, reference: tuple[list[C
 def _nlrx(args: argparse.Namespace) -> int:
     limits = GrammarLimits(max_depth=args.max_depth)
     reference = _read_reference(args)
-    train_path, test_path = write_nlrx(args.output_dir, args.n, args.seed, args.test_fraction, limits=limits)
+    train_path, test_path = write_nlrx(args.output_dir, args.nlrx_examples, args.nlrx_seed, args.test_fraction, limits=limits)
     print(f"wrote {train_path} and {test_path}")
     if args.stats or args.reference:
         _print_stats(_read(train_path) + _read(test_path), "generated", reference)
@@ -231,7 +242,7 @@ def main(argv: list[str]) -> int:
     try:
         return run(args)
     except GrammarExhausted as err:
-        print(f"stp data nlrx: --n {args.n} is too many: {err}; nothing written", file=sys.stderr)
+        print(f"stp data nlrx: --nlrx_examples {args.nlrx_examples} is too many: {err}; nothing written", file=sys.stderr)
         return 1
     except (DataError, FileNotFoundError, ValueError) as err:
         print(f"stp data {args.command}: {err}", file=sys.stderr)

@@ -1,7 +1,7 @@
 """`stp eval`: generate with a model on a task's data and score it.
 
-    stp eval --model_name_or_path runs/smollm2_nlrx --task synth --data data/nlrx/test.jsonl
-    stp eval --model runs/x --task spider --eval-file spider_dev.jsonl --db-dir spider/database --limit 200
+    stp eval --model_name_or_path runs/smollm2_nlrx --eval_task synth --eval_task_file data/nlrx/test.jsonl
+    stp eval --model runs/x --task spider --data spider_dev.jsonl --db_dir spider/database --limit 200
     stp eval --model runs/x --task synth --data test.jsonl --analysis svd straightness
 
 Writes predictions.jsonl (prompt, reference, prediction, per-metric verdicts and the reason for
@@ -10,19 +10,27 @@ examples is null, printed n/a) and prints a table. The folder is --output_dir, b
 fresh <model folder>/eval-<task>-<timestamp> (./eval-<task>-<timestamp> for a hub id or the
 embedded model), so a training run's own scores (<run>/eval/<task>/) are never touched; an
 existing eval.json is replaced only with --overwrite_output_dir. Without --model_name_or_path
-the embedded SmolLM2-135M-Instruct is used. Multi-word options take dashes or underscores
-(`--output-dir` = `--output_dir`); --model is --model_name_or_path, --eval_file is --data.
+the embedded SmolLM2-135M-Instruct is used; --dtype auto loads it in float32, as `stp train`
+does, so a run's own end-of-training scores and `stp eval`'s agree (--dtype bfloat16 is faster on
+a GPU).
+
+The task's options are `stp train`'s task-evaluation fields (`TaskGenerationArguments`): the
+same names, defaults and time limits (--eval_task, --eval_task_file, --eval_task_limit,
+--eval_db_dir, --eval_sql_timeout, ...). The older spellings still work: --model for
+--model_name_or_path, --task, --data and --eval_file for --eval_task_file, --limit,
+--batch_size, --max_new_tokens, --db_dir, --sql_timeout, --regex_timeout, --suffixes.
+Multi-word options take dashes or underscores (`--output-dir` = `--output_dir`).
 
 Prompts are the lines as written (a line's own system turn, or none), rendered as training
 renders them. Generation is greedy with a fixed budget per task: 128 new tokens (the paper's
-reference default), gsm8k 512 and spider 256 (their answers run longer); --max_new_tokens
-overrides it. hellaswag needs no generation: one forward pass per example reads the
-log-probabilities of the option letters.
+reference default), gsm8k 512 and spider 256 (their answers run longer);
+--eval_task_max_new_tokens overrides it. hellaswag needs no generation: one forward pass per
+example reads the log-probabilities of the option letters.
 
 Analyses (--analysis): `svd` saves the singular value spectrum of Enc(Text) - Enc(Code)
 (Figure 6) as svd.json and svd.png; `straightness` adds the mean STP value and the mean angle
 between consecutive hidden-state steps. synth/turk always report accuracy by answer suffix
-(`.*` vs `.*.*`, Table 1), plus any --suffixes.
+(`.*` vs `.*.*`, Table 1), plus any --eval_suffixes.
 
 Scoring, each task's metrics then the paper's (the reference evaluate.py's, `paper_` names):
 synth/turk exact match (the paper's metric) and regex equivalence (empty-language references
@@ -37,58 +45,67 @@ paper's metric). Unparsable predictions are misses, counted as `unparsable`.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from semantic_tube.cli.options import add_option
-from semantic_tube.cli.score import USER_ERRORS, add_scoring_arguments, score_options, suffixes_of
+from semantic_tube.cli import score
+from semantic_tube.cli.options import dataclass_parser
+from semantic_tube.evaluation.arguments import TaskGenerationArguments
 from semantic_tube.evaluation.errors import EvalError
 from semantic_tube.evaluation.report import EVAL_FILE
 from semantic_tube.evaluation.runner import ANALYSES, evaluate
 from semantic_tube.evaluation.scoring import check_records
-from semantic_tube.evaluation.tasks import DEFAULT_MAX_NEW_TOKENS, TASKS, get_task
+from semantic_tube.evaluation.tasks import get_task
+from semantic_tube.training.config import ModelArguments, ModelDtype
 from semantic_tube.training.model import default_device, load_model, load_tokenizer
 
+# Older spellings, kept: README and earlier versions gave them (field -> older flags).
+ALIASES = {
+    **score.ALIASES,
+    "model_name_or_path": ("--model",),
+    "eval_task_file": ("--data", "--eval_file"),
+    "eval_task_limit": ("--limit",),
+    "eval_task_batch_size": ("--batch_size",),
+    "eval_task_max_new_tokens": ("--max_new_tokens",),
+}
+_MODEL = ModelArguments.__dataclass_fields__
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="stp eval", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_option(
-        parser,
-        "--model_name_or_path",
-        "--model",
-        metavar="MODEL",
-        help="output folder of `stp train` (full or LoRA), hub id or .gguf file (default: the embedded SmolLM2-135M-Instruct)",
+
+@dataclass
+class EvalRunArguments:
+    """The model, where it runs and where its scores go; the task's options are `TaskGenerationArguments`."""
+
+    _argument_group_name = "model and output"
+
+    model_name_or_path: str | None = field(default=None, metadata=_MODEL["model_name_or_path"].metadata)
+    dtype: ModelDtype = field(default=ModelDtype.AUTO, metadata=_MODEL["dtype"].metadata)
+    device: str | None = field(
+        default=None, metadata={"help": "where the model runs, e.g. cpu, cuda, cuda:1 (default: cuda when available, else cpu)"}
     )
-    add_scoring_arguments(parser)
-    add_option(parser, "--data", "--eval_file", type=Path, metavar="FILE", help="the task's messages-format JSONL (required)")
-    add_option(parser, "--limit", type=int, help="evaluate only the first N examples (default: all)")
-    add_option(
-        parser,
-        "--output_dir",
-        type=Path,
-        metavar="DIR",
-        help="where to write (default: <model folder>/eval-<task>-<timestamp>, or ./eval-<task>-<timestamp> for a hub id "
-        "or the embedded model)",
+    output_dir: str | None = field(
+        default=None,
+        metadata={
+            "help": "where to write (default: <model folder>/eval-<task>-<timestamp>, or ./eval-<task>-<timestamp> for a hub "
+            "id or the embedded model)"
+        },
     )
-    add_option(
-        parser, "--overwrite_output_dir", action="store_true", help="replace an eval.json already in --output_dir (default: off, an error)"
+    overwrite_output_dir: bool = field(
+        default=False, metadata={"help": "replace an eval.json already in output_dir (default: off, an error)"}
     )
-    add_option(parser, "--batch_size", type=int, default=16, help="prompts per generation batch (default: 16)")
-    longer = [task for task in TASKS.values() if task.max_new_tokens != DEFAULT_MAX_NEW_TOKENS]
-    budgets = ", ".join(f"{task.name} {task.max_new_tokens}" for task in longer)
-    add_option(parser, "--max_new_tokens", type=int, help=f"generation budget (default: the task's, {DEFAULT_MAX_NEW_TOKENS}; {budgets})")
-    add_option(
-        parser, "--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"],
-        help="weights' dtype (default: auto = bfloat16 on a CUDA device that supports it, else float32)",
-    )  # fmt: skip
-    add_option(parser, "--device", default=None, help="where the model runs, e.g. cpu, cuda, cuda:1 (default: cuda when available, else cpu)")
-    add_option(
-        parser, "--analysis", nargs="+", default=[], choices=ANALYSES, help="extra analyses: svd (Figure 6), straightness (default: none)"
+    analysis: list[str] = field(
+        default_factory=list,
+        metadata={"help": "extra analyses: svd (Figure 6), straightness (default: none)", "choices": list(ANALYSES)},
     )
-    return parser
+
+    def __post_init__(self):
+        self.dtype = ModelArguments.as_dtype(self.dtype)
+
+
+def build_parser():
+    return dataclass_parser("stp eval", (EvalRunArguments, TaskGenerationArguments), description=__doc__, aliases=ALIASES, required=("eval_task",))
 
 
 def default_output_dir(model: str | None, task: str) -> Path:
@@ -121,7 +138,7 @@ def process_device(requested: str | None) -> str:
     return f"cuda:{os.environ.get('LOCAL_RANK', '0')}" if device == "cuda" and "LOCAL_RANK" in os.environ else device
 
 
-def agreed_output_dir(args: argparse.Namespace, task: str, world: int) -> Path:
+def agreed_output_dir(args: EvalRunArguments, task: str, world: int) -> Path:
     """The output folder, rank 0's choice under a launcher (a timestamped default could differ)."""
     folder = [args.output_dir or default_output_dir(args.model_name_or_path, task)]
     if world > 1:
@@ -131,19 +148,18 @@ def agreed_output_dir(args: argparse.Namespace, task: str, world: int) -> Path:
     return Path(folder[0])
 
 
-def run(args: argparse.Namespace):
+def run(args: EvalRunArguments, task_args: TaskGenerationArguments):
     """Check data and output folder first and load the model last, so mistakes surface before a slow model load.
 
     Under a launcher (torchrun, accelerate launch) every process predicts its share of the
     examples on its own device, the predictions are gathered in order, and rank 0 writes them.
     """
-    task = get_task(args.task)
-    if args.data is None:
-        raise EvalError(f"task {task.name} needs --data: a messages-format JSONL file of its examples")
-    if args.limit is not None and args.limit < 1:
-        raise EvalError(f"--limit must be >= 1, got {args.limit}")
-    examples = task.load(args.data, limit=args.limit)
-    check_records(task, [{"prompt": e.user, "source": e.source} for e in examples], score_options(args))
+    task = get_task(task_args.eval_task)
+    if task_args.eval_task_file is None:
+        raise EvalError(f"task {task.name} needs --eval_task_file (or --data): a messages-format JSONL file of its examples")
+    examples = task.load(task_args.eval_task_file, limit=task_args.eval_task_limit)
+    options = task_args.score_options()
+    check_records(task, [{"prompt": e.user, "source": e.source} for e in examples], options)
     rank, world = launcher_shard()
     device = process_device(args.device)
     if world > 1:
@@ -159,15 +175,21 @@ def run(args: argparse.Namespace):
         tokenizer,
         task,
         examples,
-        batch_size=args.batch_size,
-        max_new_tokens=args.max_new_tokens,
-        score_options=score_options(args),
-        suffixes=suffixes_of(args),
+        batch_size=task_args.eval_task_batch_size,
+        max_new_tokens=task_args.eval_task_max_new_tokens,
+        score_options=options,
+        suffixes=task_args.suffixes(),
         analyses=tuple(args.analysis),
         progress=rank == 0,
         shard=(rank, world),
     )
-    report.meta |= {"model": args.model_name_or_path or "embedded", "data": str(args.data), "limit": args.limit, "device": str(model.device)}
+    report.meta |= {
+        "model": args.model_name_or_path or "embedded",
+        "data": str(task_args.eval_task_file),
+        "limit": task_args.eval_task_limit,
+        "device": str(model.device),
+        "dtype": args.dtype.value,
+    }
     if rank == 0:
         report.write(output_dir)
     if world > 1:
@@ -179,12 +201,11 @@ def run(args: argparse.Namespace):
 
 def main(argv: list[str]) -> int:
     try:
-        args = build_parser().parse_args(argv)
+        args, task_args = build_parser().parse_args_into_dataclasses(args=argv)
+        report, output_dir, rank = run(args, task_args)
     except SystemExit as exit_:  # argparse exits on --help and on bad arguments
         return int(exit_.code or 0)
-    try:
-        report, output_dir, rank = run(args)
-    except (*USER_ERRORS, OSError) as err:
+    except (*score.USER_ERRORS, OSError) as err:
         print(f"stp eval: error: {err}", file=sys.stderr)
         return 2
     if rank == 0:

@@ -31,9 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("folder", type=Path, help="a sweep folder (runs/<name>), a folder of stp train outputs, or one stp train output")
     add_option(
         parser,
-        "--out",
         "--output_dir",
-        dest="out",
+        "--out",  # its older name, kept so old commands still work
         type=Path,
         metavar="DIR",
         help=f"where {REPORT_FILE} and the figures go (default: FOLDER)",
@@ -65,7 +64,7 @@ def main(argv: list[str]) -> int:
     except SystemExit as exit_:  # argparse exits on --help and on bad arguments
         return int(exit_.code or 0)
     try:
-        report = write_report(args.folder, args.out, baseline=args.baseline, metric=args.metric)
+        report = write_report(args.folder, args.output_dir, baseline=args.baseline, metric=args.metric)
     except (RunFolderError, ReportError) as err:
         print(f"stp report: error: {err}", file=sys.stderr)
         return 2

@@ -1,10 +1,13 @@
 """`stp tune`: choose stp_lambda on a pilot subset (the paper's Sec. 4.5 advice as a command).
 
     stp tune --config configs/smollm2_nlrx.yaml
-    stp tune --config C --lambdas 0.01 0.02 0.04 0.08 --fraction 0.25 --seeds 82 23 37 --out runs/tune-c
+    stp tune --config C --lambdas 0.01 0.02 0.04 0.08 --train_fraction 0.25 --seeds 82 23 37 --output_dir runs/tune-c
 
 The method (collapse rule, quadratic fit, bootstrap interval) is described in
 `semantic_tube.experiments.tune`. Run the same command again to resume an interrupted tune.
+
+--train_fraction and --output_dir are `stp train`'s names for the pilot's share of the training
+data and the folder written; their older spellings --fraction and --out still work.
 
 Exit status: 0 when a lambda was chosen from runs that all finished; 1 when some run failed (the
 choice uses the others) or none finished; 2 for a config or option that cannot run.
@@ -12,37 +15,42 @@ choice uses the others) or none finished; 2 for a config or option that cannot r
 
 from __future__ import annotations
 
-import argparse
 import sys
-from pathlib import Path
+from dataclasses import dataclass, field
+
+from semantic_tube.cli.options import dataclass_parser
+from semantic_tube.experiments.tune import DEFAULT_FRACTION, DEFAULT_LAMBDAS, DEFAULT_SEEDS
 
 DESCRIPTION = """Run a short log-spaced stp_lambda grid on a pilot subset of the training data, fit the
 concave score-vs-ln(lambda) curve, and write the chosen lambda with its interval (tune.json), the
 curve (tune.png) and the config with that lambda (tuned_config.yaml).
 
-  stp tune --config configs/smollm2_nlrx.yaml [--lambdas L ...] [--fraction F] [--seeds S ...] [--out DIR]"""
+  stp tune --config configs/smollm2_nlrx.yaml [--lambdas L ...] [--train_fraction F] [--seeds S ...] [--output_dir DIR]"""
+# Older spellings, kept: README and earlier versions gave them (field -> older flags).
+ALIASES = {"train_fraction": ("--fraction",), "output_dir": ("--out",)}
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from semantic_tube.experiments.tune import (
-        DEFAULT_FRACTION,
-        DEFAULT_LAMBDAS,
-        DEFAULT_SEEDS,
-    )
+@dataclass
+class TuneArguments:
+    """`stp tune`'s options (`experiments.tune.TuneSettings`)."""
 
-    parser = argparse.ArgumentParser(
-        prog="stp tune", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False
-    )
-    parser.add_argument("--config", required=True, type=Path, help="a `stp train` config (YAML) with eval_task set")
-    parser.add_argument("--lambdas", nargs="+", type=float, default=list(DEFAULT_LAMBDAS), help="default: %(default)s")
-    parser.add_argument("--fraction", type=float, default=DEFAULT_FRACTION, help="pilot share of the training file (default: %(default)s)")
-    parser.add_argument("--seeds", nargs="+", type=int, default=list(DEFAULT_SEEDS), help="default: %(default)s")
-    parser.add_argument("--out", "--output_dir", "--output-dir", dest="out", type=Path, default=None, help="default: runs/tune-<config name>")
-    parser.add_argument("--metric", default=None, help="the task metric to maximise (default: the task's main one, e.g. exact)")
-    return parser
+    _argument_group_name = "stp tune"
+
+    config: str = field(metadata={"help": "a `stp train` config (YAML) with eval_task set (required)"})
+    lambdas: list[float] = field(default_factory=lambda: list(DEFAULT_LAMBDAS), metadata={"help": "the stp_lambda grid, log-spaced"})
+    train_fraction: float = field(default=DEFAULT_FRACTION, metadata={"help": "the pilot runs' train_fraction: their share of the training file"})
+    seeds: list[int] = field(default_factory=lambda: list(DEFAULT_SEEDS), metadata={"help": "the seeds of every lambda"})
+    output_dir: str | None = field(default=None, metadata={"help": "the tune folder (default: runs/tune-<config name>)"})
+    metric: str | None = field(default=None, metadata={"help": "the task metric to maximise (default: the task's main one, e.g. exact)"})
+
+
+def build_parser():
+    return dataclass_parser("stp tune", (TuneArguments,), description=DESCRIPTION, aliases=ALIASES)
 
 
 def main(argv: list[str]) -> int:
+    from pathlib import Path
+
     from semantic_tube.experiments.grid import SweepError
     from semantic_tube.experiments.tune import (
         NothingToFit,
@@ -52,8 +60,12 @@ def main(argv: list[str]) -> int:
         run_tune,
     )
 
-    args = build_parser().parse_args(argv)
-    settings = TuneSettings(args.config, tuple(args.lambdas), args.fraction, tuple(args.seeds), args.out, args.metric)
+    try:
+        (args,) = build_parser().parse_args_into_dataclasses(args=argv)
+    except SystemExit as exit_:  # argparse exits on --help and on bad arguments
+        return int(exit_.code or 0)
+    out = Path(args.output_dir) if args.output_dir else None
+    settings = TuneSettings(Path(args.config), tuple(args.lambdas), args.train_fraction, tuple(args.seeds), out, args.metric)
     try:
         result = run_tune(settings)
     except NothingToFit as err:

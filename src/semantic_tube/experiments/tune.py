@@ -1,6 +1,6 @@
 """Choosing stp_lambda: a short log-spaced grid on a pilot subset, and the peak of a concave fit.
 
-    stp tune --config configs/smollm2_nlrx.yaml [--lambdas 0.005 0.01 ...] [--fraction 0.25] [--seeds 82 23 37]
+    stp tune --config configs/smollm2_nlrx.yaml [--lambdas 0.005 0.01 ...] [--train_fraction 0.25] [--seeds 82 23 37]
 
 The paper (Sec. 4.5, App. K) finds accuracy against lambda concave, peaking between 0.01 and 0.08,
 with a precipitous drop (and a jump in spread) past the optimum. So:
@@ -16,11 +16,11 @@ with a precipitous drop (and a jump in spread) past the optimum. So:
 - Interval: bootstrap over seeds (seeds drawn with replacement, the same draw at every lambda, as
   each seed's runs share everything but lambda), the choice repeated on each draw; the 2.5 and
   97.5 percentiles of ln(lambda). One seed gives no interval.
-- The pilot: train_fraction = --fraction of the training file, with the config's epochs (its
+- The pilot: train_fraction = --train_fraction of the training file, with the config's epochs (its
   max_steps, if it counts steps, scaled by the fraction), so a pilot run costs that fraction of a
   full one. The paper's data rule is not applied here: a pilot is meant to be cheap.
 
-Writes into --out: tune.json (every score, the fit, the choice), tune.png (the curve) and
+Writes into --output_dir: tune.json (every score, the fit, the choice), tune.png (the curve) and
 tuned_config.yaml (the input config with the chosen stp_lambda, ready for `stp train --config`).
 """
 
@@ -211,7 +211,7 @@ def tune_document(settings: TuneSettings, config: dict) -> dict:
     if not settings.seeds:
         raise TuneError("--seeds: give at least one seed")
     if not 0 < settings.fraction <= 1:
-        raise TuneError(f"--fraction: a data fraction must be in (0, 1], got {settings.fraction}")
+        raise TuneError(f"--train_fraction: a data fraction must be in (0, 1], got {settings.fraction}")
     pilot = {key: value for key, value in config.items() if key not in SET_BY_TUNE}
     pilot[FRACTION] = settings.fraction
     if float(pilot.get("max_steps", -1)) > 0:
