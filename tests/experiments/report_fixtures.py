@@ -59,14 +59,17 @@ def config(method: str, seed: int, fraction: float, stp_lambda: float, **extra) 
     }
 
 
-def log_history(ntp_end: float, stp_end: float | None, steps: int = 50) -> list[dict]:
-    """Training entries every 10 steps, losses falling linearly to their final values."""
+def log_history(ntp_end: float, stp_end: float | None, steps: int = 50, forms: dict | None = None) -> list[dict]:
+    """Training entries every 10 steps, losses falling linearly to their final values; `forms`
+    ({form: final value}) adds `stp_<form>_loss` series, as `stp_log_forms` logs them."""
     entries = []
     for step in range(10, steps + 1, 10):
         left = (steps - step) / steps
         entry = {"step": step, "loss": ntp_end + left, "ntp_loss": ntp_end + left, "epoch": step / steps}
         if stp_end is not None:
             entry["stp_loss"] = stp_end + 0.5 * left
+        for form, end in (forms or {}).items():
+            entry[f"stp_{form}_loss"] = end + 0.5 * left
         entries.append(entry)
     return entries + [{"step": steps, "train_loss": ntp_end + 0.3, "train_runtime": 60.0}]
 
@@ -85,23 +88,32 @@ def write_run(
     steps: int = 50,
     extra_coordinates: dict | None = None,
     family: str | None = None,
+    ntp_end: float | None = None,
+    stp_end: float | None = None,
+    forms: dict | None = None,
+    history: list[dict] | None = None,
+    extra_config: dict | None = None,
+    extra_metrics: dict | None = None,
 ) -> Path:
     """A finished run (metrics.json present) of a sweep point, or a plain stp train folder.
 
     `method` is the grid's name for it (a sweep's bundle, `two-view+warmup`); `family` the `method`
     field training records in stp_config.yaml and metrics.json (`two-view`), left out when None, as
-    in runs older than that field."""
+    in runs older than that field. `ntp_end` and `stp_end` are the final losses (default: NTP
+    0.2 + 0.001 (seed mod 7), STP 0.6 when trained, else 1.3), `forms` ({form: final value}) the
+    STP forms logged beside them (`stp_log_forms`), `history` a log history of its own."""
     stp_lambda = (0.0 if method == "ntp" else 0.02) if stp_lambda is None else stp_lambda
     recorded = {} if family is None else {"method": family}
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "stp_config.yaml").write_text(yaml.safe_dump(config(method, seed, fraction, stp_lambda) | recorded))
-    ntp_end = 0.2 + 0.001 * (seed % 7)
-    stp_end = 0.6 if stp_lambda else 1.3
-    state = {"global_step": steps, "log_history": log_history(ntp_end, stp_end, steps)}
+    (folder / "stp_config.yaml").write_text(yaml.safe_dump(config(method, seed, fraction, stp_lambda, **(extra_config or {})) | recorded))
+    ntp_end = 0.2 + 0.001 * (seed % 7) if ntp_end is None else ntp_end
+    stp_end = (0.6 if stp_lambda else 1.3) if stp_end is None else stp_end
+    state = {"global_step": steps, "log_history": history if history is not None else log_history(ntp_end, stp_end, steps, forms)}
     (folder / "trainer_state.json").write_text(json.dumps(state))
     metrics = {
         "final_ntp_loss": ntp_end,
         "final_stp_loss": stp_end,
+        **{f"final_stp_{form}_loss": end for form, end in (forms or {}).items()},
         "final_loss": ntp_end + stp_lambda * stp_end,
         "train_runtime": 60.0,
         "train_examples": int(512 * fraction),
@@ -110,6 +122,7 @@ def write_run(
         "stp_lambda": stp_lambda,
         "stp_form": "tube",
         **recorded,
+        **(extra_metrics or {}),
     }
     if exact_hits is not None:
         metrics |= task_metrics(exact_hits, suffix_hits=suffix_hits)

@@ -607,3 +607,16 @@ def test_a_configuration_keeps_its_colour_on_every_loss_panel(tmp_path, monkeypa
     assert [line.get_label() for line in stp_panel.get_lines()] == ["stp (n=1)"]
     assert all(line.get_color() == colours[line.get_label()] for line in stp_panel.get_lines())
     assert "not logged: ntp" in [text.get_text() for text in stp_panel.texts]
+
+
+def test_every_docs_section_a_report_links_is_a_heading_of_the_page():
+    """MkDocs' anchors: a heading lower-cased, punctuation dropped, spaces as hyphens."""
+    from pathlib import Path
+
+    from semantic_tube.experiments.report import render
+    from semantic_tube.experiments.report.compute import DOCS_PAGE, REPOSITORY
+
+    headings = [line.lstrip("#").strip() for line in (REPOSITORY / DOCS_PAGE).read_text().splitlines() if line.startswith("#")]
+    anchors = {"-".join("".join(ch for ch in heading.lower() if ch.isalnum() or ch in " -").split()) for heading in headings}
+    assert set(render.DOCS_SECTIONS.values()) <= anchors
+    assert Path(DOCS_PAGE).parts[0] == "docs"

@@ -35,7 +35,13 @@ REWORDED = {
 # Sections a committed report may lack because it was written before they existed.
 ADDED_SECTIONS = {
     "### Per-prompt changes against `ntp` on `exact`",  # results/quick, quick-synth: written before per-prompt changes
+    "## Treatment strength",  # issue 22
 }
+# Paragraphs added to a section since (issue 22): Figure 4a's plateau test, its table and verdict.
+ADDED_PARAGRAPHS = ("Plateau test:", "STP keeps falling after NTP's plateau", "STP does not keep falling after NTP's plateau")
+# Added inside the closing bullets (issue 22): the weak-treatment bullet, and the note ending a verdict made at one.
+WEAK_BULLET = re.compile(r"^- Treatment: .*$\n?", re.MULTILINE)
+WEAK_NOTE = re.compile(r" At this treatment \(trained STP [^)]*\) no effect was to be expected\.$", re.MULTILINE)
 INTENDED = [
     "the overview sentence links the docs page and names predictions.jsonl among the files read",
     *REWORDED,
@@ -43,6 +49,8 @@ INTENDED = [
     "the matrix of every method fills its cells by the one rule of Tables 4-5: — where the row is not higher on the paired "
     "seeds (a tie, p = 0.5, included), (n=k) only below the table's seeds, n/a with its reason",
     "sections added since the committed report: " + ", ".join(sorted(ADDED_SECTIONS)),
+    "Figure 4a's plateau test: its paragraph, table and verdict",
+    "the closing section's weak-treatment bullet, and the note on each comparison made at a weak treatment",
 ]
 
 
@@ -120,9 +128,13 @@ def p_matrix(block: str) -> str:
 
 def normalize(text: str) -> str:
     text = text.replace("](../../docs/", "](docs/")  # a report written outside the repository links the page by its path
+    text = WEAK_NOTE.sub("", WEAK_BULLET.sub("", text))
     blocks = []
     previous = ""
     for block in paragraphs(text):
+        if block.startswith(ADDED_PARAGRAPHS) or (previous == "[added]" and block.startswith("| configuration | NTP plateaus")):
+            previous = "[added]"
+            continue
         if block.startswith("`stp report ") and " read " in block:
             block = block[: block.index(" from their files")] + " [overview]"
         for name, starts in REWORDED.items():

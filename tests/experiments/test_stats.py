@@ -111,3 +111,63 @@ def test_test_examples_to_detect_inverts_the_binomial_bound():
     count = stats.test_examples_to_detect(0.02, 0.5)
     assert count == 7729
     assert stats.binomial_detectable_difference(0.5, count) <= 0.02 < stats.binomial_detectable_difference(0.5, count - 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Intervals and fits (Figures 4 and 7)
+
+T975 = {1: 12.706204736174698, 2: 4.302652729749464, 3: 3.182446305284263}  # t_0.975 by degrees of freedom
+
+
+def test_mean_interval_by_hand():
+    """[1, 2, 3]: mean 2, sd 1, half-width t_0.975,2 · 1 / sqrt 3 = 4.30265 / 1.73205 = 2.48414."""
+    found = stats.mean_interval([1.0, None, 2.0, 3.0])
+    assert (found.mean, found.n) == (2.0, 3)
+    assert found.low == pytest.approx(2 - T975[2] / math.sqrt(3)) and found.high == pytest.approx(2 + 2.48414, abs=1e-5)
+    assert stats.mean_interval([0.5]) == stats.Interval(0.5, None, None, 1)
+
+
+def test_linear_fit_by_hand():
+    """x 0, 1, 2 and y 1, 3, 2: Sxy = 1, Sxx = 2, slope 0.5, intercept 1.5; residuals -0.5, 1, -0.5,
+    RSS 1.5 on 1 degree of freedom, se of the slope sqrt(1.5 / 2), half-width t_0.975,1 · 0.866."""
+    fit = stats.linear_fit([0.0, 1.0, 2.0], [1.0, 3.0, 2.0])
+    assert (fit.slope, fit.intercept, fit.n) == (pytest.approx(0.5), pytest.approx(1.5), 3)
+    assert fit.se_slope == pytest.approx(math.sqrt(0.75))
+    assert fit.high - fit.slope == pytest.approx(T975[1] * math.sqrt(0.75))
+    assert fit.r_squared == pytest.approx(0.25)  # Sxy² / (Sxx Syy) = 1 / (2 · 2)
+    two = stats.linear_fit([0.0, 1.0], [1.0, 2.0])
+    assert two.slope == pytest.approx(1.0) and two.low is None  # no residual degree of freedom
+    with pytest.raises(ValueError, match="2 distinct x"):
+        stats.linear_fit([1.0, 1.0], [1.0, 2.0])
+
+
+def test_quadratic_fit_peak_concavity_and_fieller_interval_by_hand():
+    """y = 1 - x² at x = -1, 0, 1, each twice with +-e (e = 0.1): the fit is a = 1, b = 0, c = -1
+    (the noise cancels at each x), peak 0. RSS 6 e² on 3 degrees of freedom: s² = 2 e². (X'X)^-1
+    has Vbb = 1/4, Vcc = 3/4, Vbc = 0 (times s²), so se(c) = e sqrt(1.5) and t = -1 / (0.1 sqrt 1.5)
+    = -8.165. Fieller: 4 (c² - t² Vcc) x0² - t² Vbb <= 0 gives x0 = +- sqrt(t² s²/4 / (4 (1 - t² s² 3/4))),
+    with t = t_0.975,3: +-0.1222."""
+    e = 0.1
+    x = [-1.0, -1.0, 0.0, 0.0, 1.0, 1.0]
+    y = [-e, e, 1 + e, 1 - e, -e, e]
+    fit = stats.quadratic_fit(x, y)
+    assert (fit.a, fit.b, fit.c) == (pytest.approx(1.0), pytest.approx(0.0, abs=1e-12), pytest.approx(-1.0))
+    assert fit.peak == pytest.approx(0.0, abs=1e-12) and fit(0.5) == pytest.approx(0.75)
+    assert fit.se_c == pytest.approx(e * math.sqrt(1.5))
+    assert fit.concave_p == pytest.approx(float(sps.t.cdf(-1 / (e * math.sqrt(1.5)), 3)))
+    s2, t2 = 2 * e * e, T975[3] ** 2
+    half = math.sqrt(t2 * s2 / 4 / (4 * (1 - t2 * s2 * 0.75)))
+    assert half == pytest.approx(0.1222, abs=1e-4)
+    assert (fit.peak_low, fit.peak_high) == (pytest.approx(-half), pytest.approx(half))
+
+
+def test_quadratic_fit_says_when_the_peak_is_not_bounded():
+    """A convex fit has no peak; a flat noisy one has a peak whose interval is unbounded."""
+    convex = stats.quadratic_fit([-1.0, 0.0, 1.0, 2.0], [1.0, 0.1, 1.1, 4.0])
+    assert convex.c > 0 and convex.peak is None and convex.concave_p > 0.5
+    flat = stats.quadratic_fit([-1.0, -1.0, 0.0, 0.0, 1.0, 1.0], [0.5, 0.6, 0.56, 0.54, 0.52, 0.6])
+    assert flat.concave_p > 0.05 and (flat.peak_low, flat.peak_high) == (None, None)
+    exact = stats.quadratic_fit([-1.0, 0.0, 1.0], [0.0, 1.0, 0.0])  # 3 points, no residual degree of freedom
+    assert exact.peak == pytest.approx(0.0, abs=1e-12) and exact.concave_p is None
+    with pytest.raises(ValueError, match="3 distinct x"):
+        stats.quadratic_fit([0.0, 1.0, 1.0], [1.0, 2.0, 3.0])

@@ -9,9 +9,11 @@ failed.json, eval/<task>/eval.json; never logs) and writes report.md with its PN
 the sweep folder (or --out): per task, mean +- std over seeds of every metric for each
 configuration; paired one-tailed t-tests of each method against the baseline and against each
 other (pairs matched by seed within the same data fraction and other coordinates), with the
-smallest difference the design could detect and the seeds a 2-point gain would need; Figures
-1b, 4a, 4b, 6, 7 and Table 1 where the runs hold their data; failed and unfinished runs listed
-with their error. Every report links docs/experiments/reading-reports.md for how each number is
+smallest difference the design could detect and the seeds a 2-point gain would need; each
+configuration's treatment strength (its trained STP against plain fine-tuning's, weak below a
+10% fall); Figures 1b, 4a (with its plateau test), 4b (STP's slope in log lambda, NTP against
+lambda 0), 6, 7 (a quadratic in log lambda, its peak) and Table 1 where the runs hold their data;
+failed and unfinished runs listed with their error. Every report links docs/experiments/reading-reports.md for how each number is
 computed and read. Prints where it wrote and the headline table. Needs no model (no torch).
 """
 

@@ -9,7 +9,8 @@ caller (a notebook keeps its own).
 - Figure 4a: training losses against the optimizer step, one panel per logged series (NTP, STP
   or each logged STP form, each other method's own loss).
 - Figure 4b / 7: a quantity against lambda (log axis); lambda = 0 (plain fine-tuning) cannot sit
-  on a log axis, so it is drawn as a dashed horizontal line; fitted curves (`Fit`) dotted.
+  on a log axis, so it is drawn as a dashed horizontal line; fitted curves (`Fit`) wide and pale
+  under the points.
 - Figure 6: singular value spectra of Enc(Text) - Enc(Code), raw and normalised.
 """
 
@@ -194,7 +195,8 @@ def _draw_panel(axis, panel: Panel) -> None:
     _draw_series(axis, panel.series)
     _draw_references(axis, panel.references)
     for fit in panel.fits:
-        axis.plot(fit.x, fit.y, ":", color=fit.color or "0.2", linewidth=1.4, label=fit.label)
+        # wide and translucent under the points: a fit that matches its line exactly must still show
+        axis.plot(fit.x, fit.y, "-", color=fit.color or "0.2", linewidth=4.0, alpha=0.3, zorder=1, label=fit.label)
         if fit.mark is not None:
             axis.plot(*fit.mark, marker="*", markersize=11, color=fit.color or "0.2", linestyle="none")
         if fit.mark_interval is not None:

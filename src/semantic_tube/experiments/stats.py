@@ -1,5 +1,6 @@
-"""The statistics of a sweep report: mean and spread over seeds, the paper's paired test, and
-what a design of this size can detect at all.
+"""The statistics of a sweep report: mean and spread over seeds, the paper's paired test, what a
+design of this size can detect at all, and the fits of the loss landscape and of accuracy against
+lambda (a line, a quadratic with its peak).
 
 The paper reports mean and standard deviation over five seeds and a paired, one-tailed t-test
 (Sec. 4, Tables 4-5): runs that share a seed (and data subset) differ only in the method, so
@@ -21,6 +22,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 from scipy import optimize
 from scipy import stats as sps
 
@@ -139,3 +141,115 @@ def test_examples_to_detect(gain: float, accuracy: float, alpha: float = ALPHA, 
     """The test-set size at which the binomial detectable difference near `accuracy` falls to `gain`."""
     multiplier = sps.norm.ppf(1 - alpha) + sps.norm.ppf(power)
     return math.ceil(2 * accuracy * (1 - accuracy) * (multiplier / gain) ** 2)
+
+
+# ---------------------------------------------------------------------------------------------
+# Intervals and fits for the loss landscape (Fig. 4) and the accuracy against lambda (Fig. 7)
+
+CONFIDENCE = 0.95  # two-sided intervals
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A mean with its two-sided t interval (None below 2 values, or without spread: no interval)."""
+
+    mean: float | None
+    low: float | None
+    high: float | None
+    n: int
+
+
+def mean_interval(values, confidence: float = CONFIDENCE) -> Interval:
+    """mean ± t_(1 - (1 - confidence) / 2, n - 1) · sd / sqrt(n) of the values that are not None."""
+    point = summarize(values)
+    if point.n < 2 or point.std is None:
+        return Interval(point.mean, None, None, point.n)
+    half = sps.t.ppf(0.5 + confidence / 2, point.n - 1) * point.std / math.sqrt(point.n)
+    return Interval(point.mean, float(point.mean - half), float(point.mean + half), point.n)
+
+
+@dataclass(frozen=True)
+class LinearFit:
+    """y = intercept + slope · x by least squares, the slope's standard error and two-sided
+    interval (t with n - 2 degrees of freedom; None with fewer than 3 points), and R²."""
+
+    slope: float
+    intercept: float
+    se_slope: float | None
+    low: float | None
+    high: float | None
+    r_squared: float | None
+    n: int
+
+
+def linear_fit(x: list[float], y: list[float], confidence: float = CONFIDENCE) -> LinearFit:
+    """scipy.stats.linregress with its slope interval; needs 2 distinct x values."""
+    if len(x) != len(y):
+        raise ValueError(f"a fit needs as many x as y, got {len(x)} and {len(y)}")
+    if len(set(x)) < 2:
+        raise ValueError(f"a line needs 2 distinct x values, got {sorted(set(x))}")
+    result = sps.linregress(x, y)
+    n = len(x)
+    if n < 3:
+        return LinearFit(float(result.slope), float(result.intercept), None, None, None, None, n)
+    se = float(result.stderr)
+    half = sps.t.ppf(0.5 + confidence / 2, n - 2) * se
+    slope = float(result.slope)
+    return LinearFit(slope, float(result.intercept), se, float(slope - half), float(slope + half), float(result.rvalue) ** 2, n)
+
+
+@dataclass(frozen=True)
+class QuadraticFit:
+    """y = a + b x + c x² by least squares, over n points with n - 3 degrees of freedom.
+
+    `concave_p`: the one-tailed p of the t-test of c < 0 (None without a residual degree of
+    freedom); `peak`: the vertex -b / (2c) where c < 0 (a maximum), else None; `peak_low` and
+    `peak_high`: its Fieller interval, the x0 where the slope b + 2 c x0 = 0 is not rejected at the
+    two-sided level; None where that set is unbounded (c not significantly nonzero) or empty."""
+
+    a: float
+    b: float
+    c: float
+    se_c: float | None
+    concave_p: float | None
+    peak: float | None
+    peak_low: float | None
+    peak_high: float | None
+    n: int
+
+    def __call__(self, x: float) -> float:
+        return self.a + self.b * x + self.c * x * x
+
+
+def quadratic_fit(x: list[float], y: list[float], confidence: float = CONFIDENCE) -> QuadraticFit:
+    """Least squares on [1, x, x²]; needs 3 distinct x values. The peak's interval is Fieller's
+    for the ratio -b / (2c) of two normal estimates (exact under the model's normal errors, unlike
+    the delta method, which fails as c nears 0): the x0 with (b + 2 c x0)² <= t² Var(b + 2 c x0)."""
+    if len(x) != len(y):
+        raise ValueError(f"a fit needs as many x as y, got {len(x)} and {len(y)}")
+    if len(set(x)) < 3:
+        raise ValueError(f"a quadratic needs 3 distinct x values, got {sorted(set(x))}")
+    design = np.column_stack([np.ones(len(x)), np.asarray(x, float), np.asarray(x, float) ** 2])
+    coefficients, *_ = np.linalg.lstsq(design, np.asarray(y, float), rcond=None)
+    a, b, c = (float(value) for value in coefficients)
+    n, df = len(x), len(x) - 3
+    peak = -b / (2 * c) if c < 0 else None
+    if df < 1:
+        return QuadraticFit(a, b, c, None, None, peak, None, None, n)
+    residuals = np.asarray(y, float) - design @ coefficients
+    variance = float(residuals @ residuals) / df
+    covariance = variance * np.linalg.inv(design.T @ design)
+    se_c = math.sqrt(covariance[2, 2])
+    if se_c == 0.0:  # the points lie on the parabola exactly: its curvature is known
+        return QuadraticFit(a, b, c, 0.0, 0.0 if c < 0 else 1.0, peak, peak, peak, n)
+    concave_p = float(sps.t.cdf(c / se_c, df))
+    t = sps.t.ppf(0.5 + confidence / 2, df)
+    vbb, vbc, vcc = covariance[1, 1], covariance[1, 2], covariance[2, 2]
+    # (b + 2 c x0)² - t² (vbb + 4 x0 vbc + 4 x0² vcc) <= 0, a quadratic A x0² + B x0 + C <= 0
+    qa, qb, qc = 4 * (c * c - t * t * vcc), 4 * (b * c - t * t * vbc), b * b - t * t * vbb
+    low = high = None
+    discriminant = qb * qb - 4 * qa * qc
+    if qa > 0 and discriminant >= 0:
+        roots = sorted(((-qb - math.sqrt(discriminant)) / (2 * qa), (-qb + math.sqrt(discriminant)) / (2 * qa)))
+        low, high = float(roots[0]), float(roots[1])
+    return QuadraticFit(a, b, c, se_c, concave_p, peak, low, high, n)

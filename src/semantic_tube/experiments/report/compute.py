@@ -18,6 +18,7 @@ from types import MappingProxyType
 
 from semantic_tube.experiments import figures, stats
 from semantic_tube.experiments.report import figure_data as fd
+from semantic_tube.experiments.report import landscape as ls
 from semantic_tube.experiments.report.comparisons import (
     Comparison,
     all_methods_tables,
@@ -50,6 +51,7 @@ from semantic_tube.experiments.report.keys import (
     tasks_of,
     value,
 )
+from semantic_tube.experiments.report.strength import strengths_of
 from semantic_tube.experiments.runs import Run, read_runs, sweep_file_hash
 from semantic_tube.run_folder import Status
 
@@ -123,6 +125,11 @@ class ReportData:
     figure_7: fd.SeriesFigure | None
     figure_6: tuple  # SpectraFigure per task
     several_rests: bool  # Figure 1b: lines differ in more than the method
+    strength: tuple  # strength.Strength of every configuration that is not plain fine-tuning
+    plateaus: tuple  # landscape.Plateau: Figure 4a's plateau test, per configuration
+    landscape: tuple  # landscape.LambdaLandscape: Figure 4b's tests, per line across lambda
+    stp_series: tuple  # the STP series Figure 4b fits: stp_loss, or each logged form's
+    accuracy_peaks: tuple  # landscape.AccuracyPeak: Figure 7's fit, per task and line
 
     @property
     def done(self) -> list[Run]:
@@ -167,6 +174,10 @@ def compute_report(root: str | Path, out: str | Path | None = None, baseline: st
     task_data = tuple(task_of(task, metric_, design, cells, done) for task, metric_ in metrics.items())
     efficiency, figure_1b, several = _figure_1b(design, cells, metrics)
     figure_4a, notes = _figure_4a(design, cells)
+    lines = ls.lambda_lines(design, cells)
+    stp_series = _stp_series(done)
+    landscape = ls.landscape_of(lines, stp_series)
+    peaks = [peak for task, metric_ in metrics.items() for line in lines if (peak := ls.accuracy_peak(task, metric_, line)).means]
     return ReportData(
         name=name,
         command=command,
@@ -181,10 +192,15 @@ def compute_report(root: str | Path, out: str | Path | None = None, baseline: st
         efficiency=efficiency,
         figure_4a=figure_4a,
         figure_4a_notes=MappingProxyType(notes),
-        figure_4b=_figure_4b(design, cells),
-        figure_7=_figure_7(design, cells, metrics),
+        figure_4b=_figure_4b(design, cells, stp_series, landscape),
+        figure_7=_figure_7(design, cells, metrics, peaks),
         figure_6=_figure_6(design, cells, done),
         several_rests=several,
+        strength=tuple(strengths_of(design, cells)),
+        plateaus=tuple(ls.plateaus_of(design, cells)),
+        landscape=tuple(landscape),
+        stp_series=tuple(stp_series),
+        accuracy_peaks=tuple(peaks),
     )
 
 
@@ -273,26 +289,46 @@ def _figure_4a(design: Design, cells: dict):
     return fd.curve_figure(curves), notes
 
 
-def _lambda_figure(file: str, title: str, ylabel: str, panels: dict) -> fd.SeriesFigure | None:
-    found = tuple(figures.Panel(name, series, references) for name, (series, references, _) in panels.items())
+def _lambda_figure(file: str, title: str, ylabel: str, panels: dict, fits: dict) -> fd.SeriesFigure | None:
+    """Panels of lines against lambda, each line's fitted curve (`fits`: {(panel, line): fit
+    maker}) drawn over it in its own colour."""
+    found = []
+    for name, (series, references, _) in panels.items():
+        drawn = tuple(fit for line in series if (make := fits.get((name, line.label))) and (fit := make(line.color)) is not None)
+        found.append(figures.Panel(name, series, references, drawn))
     if not any(panel.series for panel in found):
         return None
-    return fd.SeriesFigure(file, title, ylabel, "lambda", found)
+    return fd.SeriesFigure(file, title, ylabel, "lambda", tuple(found))
 
 
-def _figure_4b(design: Design, cells: dict) -> fd.SeriesFigure | None:
-    """Final NTP and final auxiliary losses against lambda: STP (or one panel per logged form) and each other method's own loss."""
-    done = [run for runs in cells.values() for run in finished(runs)]
+def _stp_series(done: list[Run]) -> list[str]:
     forms = fd.logged_forms(done)
-    series = [fd.NTP_SERIES, *([fd.stp_form_series(form) for form in forms] if forms else [fd.STP_SERIES])]
+    return [fd.stp_form_series(form) for form in forms] if forms else [fd.STP_SERIES]
+
+
+def _panel_name(series: str) -> str:
+    return f"final {fd.series_title(series)}"
+
+
+def _figure_4b(design: Design, cells: dict, stp_series: list[str], landscape: list) -> fd.SeriesFigure | None:
+    """Final NTP and final auxiliary losses against lambda: STP (or one panel per logged form) and
+    each other method's own loss; STP's fitted line over the range where it falls."""
+    done = [run for runs in cells.values() for run in finished(runs)]
+    series = [fd.NTP_SERIES, *stp_series]
     series += sorted({own_series(run) for run in done if own_series(run)} - {fd.STP_SERIES})
-    panels = {f"final {fd.series_title(name)}": fd.lambda_panel(design, cells, fd.final_series_reader(name)) for name in series}
-    return _lambda_figure(fd.FIG_4B, "Losses against lambda (Figure 4b)", "final training loss (mean ± std)", panels)
+    panels = {_panel_name(name): fd.lambda_panel(design, cells, fd.final_series_reader(name)) for name in series}
+    fits = {
+        (_panel_name(slope.series), slope.line): (lambda colour, slope=slope: ls.slope_fit_curve(slope, colour))
+        for found in landscape
+        for slope in found.slopes
+    }
+    return _lambda_figure(fd.FIG_4B, "Losses against lambda (Figure 4b)", "final training loss (mean ± std)", panels, fits)
 
 
-def _figure_7(design: Design, cells: dict, metrics: dict[str, str]) -> fd.SeriesFigure | None:
+def _figure_7(design: Design, cells: dict, metrics: dict[str, str], peaks: list) -> fd.SeriesFigure | None:
     panels = {f"{task}: {metric}": fd.lambda_panel(design, cells, _reader(task_key(task, metric))) for task, metric in metrics.items()}
-    return _lambda_figure(fd.FIG_7, "Accuracy against lambda (Figure 7)", "accuracy (mean ± std over seeds)", panels)
+    fits = {(f"{peak.task}: {peak.metric}", peak.line): (lambda colour, peak=peak: ls.peak_fit_curve(peak, colour)) for peak in peaks}
+    return _lambda_figure(fd.FIG_7, "Accuracy against lambda (Figure 7)", "accuracy (mean ± std over seeds)", panels, fits)
 
 
 def _reader(key: str):

@@ -10,9 +10,11 @@ from collections import defaultdict
 
 from semantic_tube.experiments import stats
 from semantic_tube.experiments.report import figure_data as fd
+from semantic_tube.experiments.report import landscape as ls
+from semantic_tube.experiments.report import strength as st
 from semantic_tube.experiments.report.comparisons import Comparison, FamilyLayout, PTable
 from semantic_tube.experiments.report.compute import TRAINING_KEYS, ReportData, TaskData
-from semantic_tube.experiments.report.design import FRACTION, NTP_FAMILY, show
+from semantic_tube.experiments.report.design import FRACTION, NTP_FAMILY, Setting, show
 from semantic_tube.experiments.report.keys import task_key
 from semantic_tube.experiments.report.text import distinct, fmt, format_p, mean_std, plural, quoted, signed, status_name, table
 from semantic_tube.run_folder import SWEEP_FILE, Status
@@ -44,11 +46,15 @@ DOCS_SECTIONS = {
     "families": "families-and-options-appendix-l",
     "efficiency": "data-efficiency-figure-1b",
     "curves": "loss-curves-figure-4a",
+    "strength": "treatment-strength",
+    "lambda": "losses-against-lambda-figure-4b",
+    "accuracy": "accuracy-against-lambda-figure-7",
 }
 
 
 def render_markdown(data: ReportData) -> str:
-    lines = [f"# Sweep report: {data.name}", "", *overview(data), *headline(data), *provenance(data), *coverage(data), *not_counted(data)]
+    lines = [f"# Sweep report: {data.name}", "", *overview(data), *headline(data), *treatment_strength(data)]
+    lines += provenance(data) + coverage(data) + not_counted(data)
     for task in data.tasks:
         lines += task_section(data, task)
     lines += training(data)
@@ -118,6 +124,67 @@ def headline(data: ReportData) -> list[str]:
     if not data.tasks:
         return ["No finished run scored a task (set `eval_task`), so there are no accuracies to compare.", ""]
     return ["## Headline", "", *headline_tables(data)]
+
+
+def treatment_strength(data: ReportData) -> list[str]:
+    """Every configuration's trained STP against plain fine-tuning's logged STP (`strength`)."""
+    if not data.strength:
+        return []
+    measured = [found for found in data.strength if found.weak is not None]
+    lines = [
+        "## Treatment strength",
+        "",
+        "Each configuration's trained STP at the end against the STP that plain fine-tuning of the same seed logged without "
+        "gradient, in the same setting: difference and ratio per seed, mean ± std over the seeds. The rule: a treatment is "
+        f"**weak** when its trained STP ends less than {st.WEAK_REDUCTION:.0%} below the reference's (1 - mean ratio < "
+        f"{st.WEAK_REDUCTION:g}): the method then barely moved the quantity it trains, no effect on accuracy is to be "
+        f"expected, and a null result says nothing about the method ({docs(data, 'strength', 'how it is measured')}).",
+        "",
+    ]
+    if measured:
+        rows = [["configuration", "against", "STP compared", "pairs", "trained", "reference", "difference", "ratio", "strength"]]
+        for found in measured:
+            trained = stats.summarize(pair[1] for pair in found.pairs)
+            plain = stats.summarize(pair[2] for pair in found.pairs)
+            source = "after training, same examples" if found.source == st.TREATMENT_PREFIX + "trained_" else "last logged"
+            length = "" if found.same_length else " (a different training length)"
+            rows.append(
+                [
+                    found.label,
+                    f"`{found.reference}`{length}",
+                    f"`{found.series}` ({source})",
+                    str(len(found.pairs)),
+                    mean_std(trained, 4, n_of_row=len(found.pairs)),
+                    mean_std(plain, 4, n_of_row=len(found.pairs)),
+                    f"{signed(found.difference.mean, 4)} ± {fmt(found.difference.std, 4)}",
+                    f"{fmt(found.ratio.mean)} ± {fmt(found.ratio.std)}",
+                    f"{'**weak**' if found.weak else 'strong'}: {found.reduction:.1%} below",
+                ]
+            )
+        lines += [*table(rows), ""]
+        left = [f"{found.label}: {'; '.join(found.left_out)}" for found in measured if found.left_out]
+        if left:
+            lines += [f"Seeds left out of the pairs: {' | '.join(left)}.", ""]
+        weak = [found.label for found in measured if found.weak]
+        if weak:
+            lines += [
+                f"{len(weak)} of {plural(len(measured), 'measured configuration')} ran at a weak treatment ({quoted(weak)}): "
+                "the comparisons made there cannot show whether the method works.",
+                "",
+            ]
+    reasons = defaultdict(list)
+    for found in data.strength:
+        if found.weak is None:
+            reasons[found.reason].append(found.label)
+    if reasons:
+        lines += ["Not measured:", ""]
+        lines += [f"- {quoted(labels)}: {reason}." for reason, labels in reasons.items()]
+        lines.append("")
+    return lines
+
+
+def strength_of(data: ReportData, arm: str, setting: Setting):
+    return next((found for found in data.strength if (found.arm, found.setting) == (arm, setting)), None)
 
 
 def provenance(data: ReportData) -> list[str]:
@@ -573,7 +640,7 @@ def figure_4a(data: ReportData) -> list[str]:
     note = f" STP was not logged for {quoted(unlogged)} (lambda 0 without `stp_log_when_off`)." if unlogged else ""
     panels = [title for _, title in data.figure_4a.panels]
     if len(panels) > 2:
-        note += f" One panel per logged loss ({', '.join(panels)}): each method's own loss on its own panel."
+        note += f" One panel per logged loss ({'; '.join(panels)}): each method's own loss on its own panel."
     if len(forms) > 1:
         note += (
             f" The STP panel draws each run's logged `stp_loss`, the form its method trains ({quoted(forms)}): lines of "
@@ -585,6 +652,49 @@ def figure_4a(data: ReportData) -> list[str]:
         *figure_link(data.figure_4a, "Figure 4a: NTP and STP loss curves"),
         f"Training losses{where}, mean over the seeds of each configuration at the steps all of them logged.{note}",
         "",
+        *plateau_table(data),
+    ]
+
+
+def plateau_table(data: ReportData) -> list[str]:
+    """Figure 4a's plateau test (`landscape`): where NTP plateaus, and whether each auxiliary loss keeps falling after."""
+    rows = [["configuration", "NTP plateaus from step", "loss", "at the plateau", "fitted change to the end (95% CI)", "keeps falling"]]
+    for plateau in data.plateaus:
+        if plateau.plateau_step is None:
+            rows.append([plateau.label, f"not by the end (step {plateau.last_step})", "—", "—", "—", "—"])
+            continue
+        start = f"{plateau.plateau_step} (of {plateau.last_step})"
+        for after in plateau.after:
+            if after.fit is None:
+                rows.append([plateau.label, start, f"`{after.series}`", "n/a", "n/a", "n/a"])
+                continue
+            stretch = plateau.last_step - plateau.plateau_step
+            interval = (
+                f" ({signed(after.fit.low * stretch, 4)} to {signed(after.fit.high * stretch, 4)})" if after.fit.low is not None else ""
+            )
+            falling = {True: "yes", False: "no", None: "n/a (too few points)"}[after.falling]
+            rows.append(
+                [plateau.label, start, f"`{after.series}`", fmt(after.at_plateau, 4), f"{signed(after.change, 4)}{interval}", falling]
+            )
+    if len(rows) == 1:
+        return []
+    stp = [(plateau.label, after) for plateau in data.plateaus for after in plateau.after if after.series.startswith("stp_")]
+    keeps = [label for label, after in stp if after.falling]
+    stops = [label for label, after in stp if after.falling is False]
+    summary = []
+    if keeps:
+        summary.append(f"STP keeps falling after NTP's plateau for {quoted(dict.fromkeys(keeps))}")
+    if stops:
+        summary.append(f"STP does not keep falling after NTP's plateau for {quoted(dict.fromkeys(stops))}")
+    return [
+        f"Plateau test: NTP has plateaued from the earliest logged step after which it falls by at most "
+        f"{ls.PLATEAU_FALL:.0%} of its whole fall (with {ls.PLATEAU_POINTS} or more logged points left); a loss keeps falling "
+        "when its least-squares slope over the runs' points from there to the end has a 95% interval below 0 "
+        f"({docs(data, 'curves', 'the plateau test')}).",
+        "",
+        *table(rows),
+        "",
+        *([f"{'; '.join(summary)} (the paper's Fig. 4a: STP keeps falling once NTP has plateaued).", ""] if summary else []),
     ]
 
 
@@ -602,7 +712,57 @@ def figure_4b(data: ReportData) -> list[str]:
         *figure_link(data.figure_4b, "Figure 4b: final losses against lambda"),
         f"{_full_data_note(data)}Lambda = 0 (plain fine-tuning) cannot sit on a log axis: it is the dashed line.",
         "",
+        *lambda_tables(data),
     ]
+
+
+def lambda_tables(data: ReportData) -> list[str]:
+    """Figure 4b's tests (`landscape`): STP's slope in log lambda where it falls, NTP against lambda 0."""
+    rows = [["line", "loss", "lambdas fitted (where it falls)", "slope per decade of lambda (95% CI)", "R²", "mean by lambda"]]
+    for found in data.landscape:
+        for slope in found.slopes:
+            means = ", ".join(f"{stp_lambda:g}: {fmt(mean, 4)}" for stp_lambda, mean in slope.means.items())
+            if slope.fit is None:
+                rows.append([found.line, f"`{slope.series}`", "none: STP is lowest at the smallest lambda", "n/a", "n/a", means])
+                continue
+            fit = slope.fit
+            interval = f" ({signed(fit.low, 4)} to {signed(fit.high, 4)})" if fit.low is not None else ""
+            lambdas = ", ".join(f"{stp_lambda:g}" for stp_lambda in slope.lambdas)
+            rows.append([found.line, f"`{slope.series}`", lambdas, f"{signed(fit.slope, 4)}{interval}", fmt(fit.r_squared), means])
+    ntp_rows = [["line", "lambda", "pairs", "final NTP - λ=0 (95% CI)", "relative", f"within ±{ls.NTP_TOLERANCE:.0%}"]]
+    for found in data.landscape:
+        for change in found.ntp:
+            interval = change.interval
+            ci = f" ({signed(interval.low, 4)} to {signed(interval.high, 4)})" if interval.low is not None else ""
+            relative = f"{change.relative:+.1%}" if change.relative is not None else "n/a"
+            ntp_rows.append(
+                [found.line, f"{change.stp_lambda:g}", str(interval.n), f"{signed(interval.mean, 4)}{ci}", relative, change.verdict]
+            )
+    lines = []
+    if len(rows) > 1:
+        lines += [
+            "STP against log10 lambda over the range where it falls (from the smallest lambda to the one with the lowest mean), "
+            f"every run a point ({docs(data, 'lambda', 'the fit')}):",
+            "",
+            *table(rows),
+            "",
+        ]
+    if len(ntp_rows) > 1:
+        verdicts = [
+            f"`{found.line}`: {'unchanged at every lambda' if found.ntp_unchanged else 'not shown unchanged at every lambda'}"
+            for found in data.landscape
+            if found.ntp
+        ]
+        lines += [
+            f"Final NTP against the lambda-0 runs, paired by seed: unchanged where the 95% interval of the difference lies within "
+            f"±{ls.NTP_TOLERANCE:.0%} of their mean NTP, higher or lower where it excludes 0 otherwise, else not resolved.",
+            "",
+            *table(ntp_rows),
+            "",
+            f"NTP {'; '.join(verdicts)} (the paper's Fig. 4b: NTP unchanged across lambda).",
+            "",
+        ]
+    return lines
 
 
 def figure_7(data: ReportData) -> list[str]:
@@ -614,6 +774,54 @@ def figure_7(data: ReportData) -> list[str]:
         *figure_link(data.figure_7, "Figure 7: accuracy against lambda"),
         f"{_full_data_note(data)}Lambda = 0 (plain fine-tuning) is the dashed line.",
         "",
+        *peak_table(data),
+    ]
+
+
+def peak_table(data: ReportData) -> list[str]:
+    """Figure 7's quadratic in log10 lambda (`landscape`): concavity, the peak, what the test set resolves."""
+    rows = [["task", "line", "lambdas", "c (x²)", "concave: p (c < 0)", "peak lambda (95% CI)", "means span", "test set resolves"]]
+    notes = []
+    for peak in data.accuracy_peaks:
+        lambdas = ", ".join(f"{stp_lambda:g}" for stp_lambda in peak.lambdas)
+        resolves = f"{fmt(peak.resolvable)} (N={peak.test_count})" if peak.resolvable is not None else "n/a"
+        if peak.fit is None:
+            rows.append([peak.task, peak.line, lambdas, "n/a (needs 3 lambdas)", "n/a", "n/a", fmt(peak.span), resolves])
+            continue
+        concave = (
+            "n/a (no residual degree of freedom)"
+            if peak.fit.concave_p is None
+            else f"{'yes' if peak.concave else 'no'}, p = {format_p(peak.fit.concave_p)}"
+        )
+        if peak.peak_lambda is None:
+            where = "none (the fit is not concave)"
+        else:
+            interval = peak.peak_interval
+            ci = f" ({interval[0]:.3g} to {interval[1]:.3g})" if interval else " (unbounded: c not significantly below 0)"
+            where = f"{peak.peak_lambda:.3g}{ci}{'' if peak.peak_inside else ', outside the lambdas tried'}"
+        rows.append([peak.task, peak.line, lambdas, f"{peak.fit.c:+.4f}", concave, where, fmt(peak.span), resolves])
+        if peak.resolvable is not None:
+            verb = "more than" if peak.span > peak.resolvable else "less than"
+            notes.append(
+                f"`{peak.line}` on {peak.task}: the means span {fmt(peak.span)} across lambda, {verb} the {fmt(peak.resolvable)} a "
+                f"test set of {peak.test_count} resolves between two lambdas"
+                + (
+                    ""
+                    if peak.span > peak.resolvable
+                    else " (the fit's p covers training randomness only: the curve's shape holds for these test examples "
+                    "and may not carry over to the task)"
+                )
+            )
+    if len(rows) == 1:
+        return []
+    return [
+        "Accuracy against x = log10 lambda, every run a point, fitted by a + b x + c x²: concave where c < 0 with one-tailed "
+        "p < 0.05; the peak is 10^(-b / 2c), with Fieller's 95% interval; the test set resolves (80% power, 5%) about "
+        f"(z_0.95 + z_0.80) sqrt(2 p (1 - p) / N) between two lambdas near the best mean p ({docs(data, 'accuracy', 'the fit')}).",
+        "",
+        *table(rows),
+        "",
+        *([f"{'; '.join(notes)}.", ""] if notes else []),
     ]
 
 
@@ -660,6 +868,12 @@ def limits(data: ReportData) -> list[str]:
             f"- {plural(len(unfinished), 'run folder')} did not finish (listed above): those seeds are missing from the means of "
             "their configuration and from the pairs of the comparisons that needed them."
         )
+    weak = [found.label for found in data.strength if found.weak]
+    if weak:
+        lines.append(
+            f"- Treatment: {quoted(weak)} ran at a weak treatment (trained STP less than {st.WEAK_REDUCTION:.0%} below plain "
+            "fine-tuning's, *Treatment strength* above): their comparisons cannot show an effect of the method."
+        )
     gaps = paper_gaps(data)
     if gaps:
         lines.append(f"- Not the paper's setting: {'; '.join(gaps)}. Whether STP helps here says little about whether it helps there.")
@@ -673,13 +887,21 @@ def limits(data: ReportData) -> list[str]:
         lines += tally(data, task)
         for c in task.comparisons:
             if c.against_baseline or len(task.comparisons) <= 6:
-                lines.append(f"- {verdict(data, c)}")
+                lines.append(f"- {verdict(data, c)}{weak_note(data, c)}")
     if total:
         lines.append(
             f"- {plural(total, 'comparison')} at 5% each, uncorrected: if no method differed, about {0.05 * total:.1f} of them "
             f"would still come out significant by chance (Bonferroni threshold: p < {0.05 / total:.2g})."
         )
     return lines + [""]
+
+
+def weak_note(data: ReportData, c: Comparison) -> str:
+    """A comparison against the baseline made at a weak treatment says so."""
+    found = strength_of(data, c.better, c.setting) if c.against_baseline else None
+    if found is None or not found.weak:
+        return ""
+    return f" At this treatment (trained STP {found.reduction:.1%} below `{found.reference}`'s: weak) no effect was to be expected."
 
 
 def tally(data: ReportData, task: TaskData) -> list[str]:
