@@ -279,3 +279,19 @@ def test_strength_along_lambda(swept):
     assert by_lambda["stp λ=0.003"].series == "stp_tube_loss" and by_lambda["stp λ=0.1"].ratio.mean == pytest.approx(
         sum((0.97 + 0.01 * (index - 1)) / 1.3 for index in range(3)) / 3
     )
+
+
+def test_the_gap_bypass_is_part_of_the_quantity_in_old_and_new_configs(tmp_path):
+    """stp_gap=none (straight across the template gap) is another STP than plain fine-tuning's
+    default; an older config's stp_skip_gap=false is the same as stp_gap=none."""
+    for seed in SEEDS:
+        write_run(tmp_path / f"ntp-{seed}", method="ntp", seed=seed, family="ntp", extra_config={"stp_skip_gap": False})
+        write_run(tmp_path / f"gap-{seed}", method="stp", seed=seed, family="stp", extra_config={"stp_gap": "none"})
+        write_run(tmp_path / f"bypass-{seed}", method="stp+bypass", seed=seed, family="stp", extra_config={"stp_gap": "answer_start"})
+    data = compute_report(tmp_path)
+    assert strength_of(data, "stp").weak is not None  # none against skip false: the same quantity
+    assert "gap_origin answer_start against None" in strength_of(data, "stp+bypass").reason
+    run = next(run for run in data.runs if run.point_id.startswith("gap-"))
+    assert st.gap_origin(run, "span") is None and st.gap_origin(run, "tube") is None
+    bypass = next(run for run in data.runs if run.point_id.startswith("bypass-"))
+    assert st.gap_origin(bypass, "span") == "before_answer" and st.gap_origin(bypass, "tube") == "answer_start"

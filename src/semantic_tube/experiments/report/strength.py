@@ -11,8 +11,8 @@ setting: the difference and the ratio per seed, with their spread over seeds. Th
 reference's, 1 - mean(trained / reference) < 0.10.
 
 The two values must be the same quantity: the same STP form (a run logs its trained form as
-`stp_loss` and the forms of `stp_log_forms` as `stp_<form>_loss`), gap bypass and origin,
-trajectory, layer, and no predictor (`stp+pred`'s loss runs through its trained matrix; the
+`stp_loss` and the forms of `stp_log_forms` as `stp_<form>_loss`), the same gap bypass (`stp_gap`),
+trajectory and layer, and no predictor (`stp+pred`'s loss runs through its trained matrix; the
 plain run has none). Where they differ, or the reference logged no STP, the strength is not
 measured and the report says why. The reference is the plain configuration of the setting that
 saw as many training examples (optimizer steps x batch x accumulation), else the report's baseline.
@@ -37,52 +37,56 @@ WEAK_REDUCTION = 0.10  # weak: the trained STP ends less than this fraction belo
 TREATMENT_PREFIX = "treatment/"  # `training.treatment`'s keys: treatment/trained_<series> (that module needs torch)
 STP_FAMILIES = ("stp",)  # families whose trained loss is STP itself (two-view's is another quantity)
 # Defaults of the fields that define an STP value, for configs older than a field.
-_DEFAULTS = {
-    "stp_form": "tube",
-    "stp_skip_gap": True,
-    "stp_gap_origin": None,
-    "trajectory": "content",
-    "predictor": "identity",
-    "stp_layer": -1,
-}
+_DEFAULTS = {"stp_form": "tube", "trajectory": "content", "predictor": "identity", "stp_layer": -1}
 
 
 @dataclass(frozen=True)
 class Quantity:
-    """What an STP value measures (training.config's fields that change the number, not its noise)."""
+    """What an STP value measures (training.config's fields that change the number, not its noise):
+    `gap_origin` None where displacements run straight across the template gap."""
 
     form: str
-    skip_gap: bool
     gap_origin: str | None
     trajectory: str
     predictor: str
     layer: int
 
     def differences(self, other: Quantity) -> list[str]:
-        names = ("form", "skip_gap", "gap_origin", "trajectory", "predictor", "layer")
+        names = ("form", "gap_origin", "trajectory", "predictor", "layer")
         return [
             f"{name} {getattr(self, name)} against {getattr(other, name)}" for name in names if getattr(self, name) != getattr(other, name)
         ]
 
 
 def _field(run: Run, name: str):
-    found = run.config.get(name, _DEFAULTS[name])
-    return _DEFAULTS[name] if found is None and name != "stp_gap_origin" else found
+    found = run.config.get(name)
+    return _DEFAULTS[name] if found is None else found
+
+
+def gap_origin(run: Run, form: str) -> str | None:
+    """Where a displacement of `form` restarts after the template gap in this run, as
+    `training.config.gap_origin_of` resolves it: None with stp_gap none; span's own before_answer;
+    else stp_gap's origin, else answer_start. Configs older than stp_gap record stp_skip_gap (false:
+    none) and stp_gap_origin instead."""
+    config = run.config
+    if "stp_gap" in config:
+        setting = config["stp_gap"]
+        if setting == "none":
+            return None
+    else:
+        if config.get("stp_skip_gap", True) is False:
+            return None
+        setting = config.get("stp_gap_origin")
+    if form == "span":
+        return "before_answer"
+    return setting or "answer_start"
 
 
 def quantity(run: Run, form: str) -> Quantity:
-    """The STP `form` as the run computes it: its trained form (`stp_loss`) with its config's gap
-    origin, another logged form with that form's own (span: before_answer; the others: the
-    config's stp_gap_origin, else answer_start), as `methods.objectives` resolves them."""
-    skip = bool(_field(run, "stp_skip_gap"))
-    origin = None
-    if skip:
-        configured = _field(run, "stp_gap_origin")
-        if form == _field(run, "stp_form"):
-            origin = configured or ("before_answer" if form == "span" else "answer_start")
-        else:
-            origin = "before_answer" if form == "span" else (configured or "answer_start")
-    return Quantity(form, skip, origin, str(_field(run, "trajectory")), str(_field(run, "predictor")), int(_field(run, "stp_layer")))
+    """The STP `form` as the run computes it, trained (`stp_loss`) or logged beside (`stp_<form>_loss`)."""
+    return Quantity(
+        form, gap_origin(run, form), str(_field(run, "trajectory")), str(_field(run, "predictor")), int(_field(run, "stp_layer"))
+    )
 
 
 def series_for(runs: list[Run], form: str) -> str | None:
