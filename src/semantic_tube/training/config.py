@@ -11,6 +11,7 @@ import dataclasses
 import functools
 import json
 import logging
+import math
 import typing
 from dataclasses import dataclass, field
 from enum import Enum
@@ -103,7 +104,7 @@ class ModelArguments:
     )
 
     def __post_init__(self):
-        check_numbers(self)
+        check_numbers(self, MODEL_RANGES)
         self.finetuning = Finetuning(self.finetuning)
         self.dtype = self.as_dtype(self.dtype)
         if self.use_peft:
@@ -211,7 +212,7 @@ class DataArguments:
     nlrx_seed: int = field(default=DEFAULT_SEED, metadata={"help": "seed of the generated NL-RX data"})
 
     def __post_init__(self):
-        check_numbers(self)
+        check_numbers(self, DATA_RANGES)
         self.label_mode = LabelMode(self.label_mode)
         self.invalid_lines = InvalidLines(self.invalid_lines)
         self._apply_trl_loss_names()
@@ -265,7 +266,7 @@ class TaskEvalArguments(TaskGenerationArguments):
 
     def __post_init__(self):
         super().__post_init__()  # an unknown task fails before any training
-        check_numbers(self)
+        check_numbers(self, TASK_RANGES)
         self.eval_task_ranks = EvalRanks(self.eval_task_ranks)
         if self.eval_task_steps < 0:
             raise ConfigError(f"eval_task_steps must be >= 0, got {self.eval_task_steps}")
@@ -396,7 +397,7 @@ class STPArguments:
         parent = getattr(super(), "__post_init__", None)
         if parent is not None:
             parent()  # the Trainer's own arguments first (TrainingArguments, SFTConfig)
-        check_numbers(self)
+        check_numbers(self, {**METHOD_RANGES, **TRAINER_RANGES})
         if self.stp_lambda < 0:
             raise ConfigError(f"stp_lambda must be >= 0, got {self.stp_lambda}")
         if self.stp_draws < 1:
@@ -645,50 +646,52 @@ class Range:
     integer: bool = False
     optional: bool = False
 
-    def describe(self) -> str:
+    def bounds(self) -> str:
+        """`>= 0`, `in (0, 1]` ...; empty for an unbounded field."""
         if self.low is not None and self.high is not None:
             return f"in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
         if self.low is not None:
             return f"{'>' if self.low_open else '>='} {self.low:g}"
         if self.high is not None:
             return f"{'<' if self.high_open else '<='} {self.high:g}"
-        return "an integer" if self.integer else "a finite number"
+        return ""
 
     def check(self, name: str, value):
         """The value (an integral float of an integer field as an int), or a ConfigError naming the field."""
         if value is None and self.optional:
             return value
-        kind = "an integer" if self.integer else "a number"
+        kind = "an integer" if self.integer else "a finite number"
+        expected = f"{kind} {self.bounds()}".rstrip()
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{name} must be {kind} {self.describe()}, got {value!r}".replace(f"{kind} {kind}", kind))
-        if not math.isfinite(value):
-            raise ConfigError(f"{name} must be a finite number{'' if self.low is None and self.high is None else ' ' + self.describe()}, got {value}")
-        if self.integer and not float(value).is_integer():
-            raise ConfigError(f"{name} must be an integer, got {value}")
+            raise ConfigError(f"{name} must be {expected}, got {value!r}")
+        if not math.isfinite(value) or (self.integer and not float(value).is_integer()):
+            raise ConfigError(f"{name} must be {expected}, got {value}")
         low_fails = self.low is not None and (value <= self.low if self.low_open else value < self.low)
         high_fails = self.high is not None and (value >= self.high if self.high_open else value > self.high)
         if low_fails or high_fails:
-            raise ConfigError(f"{name} must be {self.describe()}, got {value:g}")
+            raise ConfigError(f"{name} must be {self.bounds()}, got {value:g}")
         return int(value) if self.integer else value
 
 
-NUMBER_RANGES = {
-    # model
+MODEL_RANGES = {
     "lora_r": Range(1, integer=True),
     "lora_alpha": Range(0, low_open=True),
     "lora_dropout": Range(0, 1, high_open=True),
-    # data
+}
+DATA_RANGES = {
     "max_length": Range(1, integer=True),
     "train_fraction": Range(0, 1, low_open=True),
     "max_train_examples": Range(1, integer=True, optional=True),
     "train_subset_seed": Range(integer=True),
     "nlrx_examples": Range(2, integer=True),
     "nlrx_seed": Range(integer=True),
-    # task evaluation
+}
+TASK_RANGES = {
     "eval_task_limit": Range(1, integer=True, optional=True),
     "eval_task_steps": Range(0, integer=True),
     "eval_task_batch_size": Range(1, integer=True),
-    # the method
+}
+METHOD_RANGES = {
     "stp_lambda": Range(0),
     "stp_lambda_warmup_ratio": Range(0, 1),
     "stp_draws": Range(1, integer=True),
@@ -697,7 +700,8 @@ NUMBER_RANGES = {
     "jepa_last_token": Range(integer=True, optional=True),
     "treatment_batches": Range(0, integer=True),
     "cost_batches": Range(0, integer=True),
-    # the Trainer's most used numbers, which it mostly does not check
+}
+TRAINER_RANGES = {  # the Trainer's most used numbers, which it mostly does not check
     "learning_rate": Range(0),
     "num_train_epochs": Range(0, low_open=True),
     "max_steps": Range(integer=True),
@@ -716,12 +720,12 @@ NUMBER_RANGES = {
 }
 
 
-def check_numbers(config) -> None:
-    """Every numeric field of a config dataclass: those of NUMBER_RANGES in their range, any
-    other float finite. A ConfigError names the field and the value."""
+def check_numbers(config, ranges: dict[str, Range]) -> None:
+    """Every numeric field of a config dataclass: those in `ranges` (the class's own table) in
+    their range, any other float finite. A ConfigError names the field and the value."""
     for item in dataclasses.fields(config):
         value = getattr(config, item.name, None)
-        rule = NUMBER_RANGES.get(item.name)
+        rule = ranges.get(item.name)
         if rule is not None:
             setattr(config, item.name, rule.check(item.name, value))
         elif isinstance(value, float) and not math.isfinite(value):
