@@ -168,6 +168,83 @@ def sample_segment_positions(segments: torch.Tensor, k: int, form: STPForm, draw
     return segments_to_positions(index, segments)
 
 
+
+# --- conversations drawn one exchange at a time (stp_draw_scope=exchange) ----------------------------
+#
+# An exchange is a user turn's content then its assistant turn's content: segments (2e, 2e + 1).
+# Each draw lies within one exchange, the template between its two turns bypassed as between
+# query and answer (Appendix G); the earlier turns are only context, read through the states.
+
+EXCHANGE_STREAM = 9  # which exchange each draw lies in: past the forms' own streams (0, 1), inside each logged form's band of 10
+
+
+def segment_exchanges(segments: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(batch, S, 2) content segments, S even (user, assistant, ...) -> the (batch, S / 2, 2) query
+    (user) and answer (assistant) spans of each exchange; padding segments make empty exchanges."""
+    if segments.dim() != 3 or segments.shape[-1] != 2 or segments.shape[1] < 2 or segments.shape[1] % 2:
+        raise ValueError(f"segments must be (batch, S, 2) with S even (user and assistant turns), got {tuple(segments.shape)}")
+    pairs = segments.view(segments.shape[0], segments.shape[1] // 2, 2, 2)
+    return pairs[:, :, 0], pairs[:, :, 1]
+
+
+def exchange_gaps(segments: torch.Tensor, origin: GapOrigin | str = GapOrigin.ANSWER_START) -> torch.Tensor:
+    """(batch, S / 2, 2): each exchange's `template_gap`, between its user and its assistant turn,
+    the `skip` of `stp_loss` / `span_loss` for `sample_exchange_positions`' draws (a displacement
+    within one exchange crosses no other gap). Empty for padding exchanges."""
+    query, answer = segment_exchanges(segments)
+    batch, count, _ = query.shape
+    return template_gap(query.reshape(-1, 2), answer.reshape(-1, 2), origin).view(batch, count, 2)
+
+
+class _PerExchange:
+    """An example's numbers repeated for each of its `count` exchanges (rows example-major), so
+    every exchange of an example reads the numbers the example reads alone."""
+
+    def __init__(self, draws: Draws, count: int):
+        self.draws, self.count = draws, count
+
+    def uniform(self, shape: tuple[int, int, int], stream: int) -> torch.Tensor:
+        rows, k, n = shape
+        return self.draws.uniform((rows // self.count, k, n), stream).repeat_interleave(self.count, dim=0)
+
+
+def sample_exchange_positions(
+    segments: torch.Tensor, k: int, form: STPForm, draws: torch.Generator | Draws, origin: GapOrigin | str | None
+) -> torch.Tensor:
+    """Sequence positions (batch, K, P) as `sample_positions` draws them, each of the K draws
+    within one exchange of the conversation (`segment_exchanges`): the exchange uniform among the
+    example's exchanges of at least three points (stream `EXCHANGE_STREAM`), then the tuple drawn
+    in that exchange's trajectory (its user content, then its assistant content without the first
+    token under Appendix G's origin, `trajectory_answer_span`) with the numbers the example
+    would draw from that exchange alone. So an example of one exchange (the others padding) draws
+    exactly `sample_positions(query, trajectory_answer_span(query, answer, origin), ...)` with
+    `KeyedDraws`. Rows of -1 where no exchange has three points. CPU LongTensor.
+
+    Uniform over exchanges rather than over the triplets of all exchanges: each exchange counts
+    as one of the paper's single-turn examples, whatever its length, as it would if the
+    conversation were split into exchanges with the earlier turns as context."""
+    segments = segments.detach().cpu().long()
+    query, answer = segment_exchanges(segments)
+    batch, count, _ = query.shape
+    draws = _as_draws(draws)
+    flat_query, flat_answer = query.reshape(-1, 2), answer.reshape(-1, 2)
+    flat_answer = trajectory_answer_span(flat_query, flat_answer, origin)
+    if STPForm(form) is STPForm.SPAN:
+        first = flat_query[:, 0]
+        flat_query = torch.stack([torch.where(first > 0, first - 1, first), flat_query[:, 1]], dim=1)
+    lengths = trajectory_lengths(flat_query, flat_answer)  # (batch * E,)
+    index = sample_trajectory_indices(lengths, k, form, _PerExchange(draws, count))
+    positions = to_positions(index, flat_query, flat_answer)
+    positions = positions.view(batch, count, k, positions.shape[-1])  # (batch, E, K, P)
+    usable = lengths.view(batch, count) >= 3
+    pick = _uniform_below(usable.sum(dim=1).clamp_min(1).view(-1, 1, 1), (batch, k, 1), draws, EXCHANGE_STREAM).view(batch, k)
+    # the pick-th usable exchange: how many exchanges come before the (pick + 1)-th usable one
+    ranks = usable.long().cumsum(dim=1)  # (batch, E)
+    chosen = (ranks.unsqueeze(1) <= pick.unsqueeze(-1)).sum(dim=-1).clamp_max(count - 1)  # (batch, K)
+    index = chosen.view(batch, 1, k, 1).expand(batch, 1, k, positions.shape[-1])
+    return positions.gather(1, index).squeeze(1)
+
+
 def mix32(x: torch.Tensor | int) -> torch.Tensor | int:
     """A 32-bit integer hash (Wellons' lowbias32), on a Python int or an int64 tensor.
 

@@ -19,6 +19,8 @@ from semantic_tube.losses.sampling import (
     KeyedDraws,
     OffsetDraws,
     STPForm,
+    exchange_gaps,
+    sample_exchange_positions,
     sample_positions,
     sample_segment_positions,
     segment_gaps,
@@ -29,7 +31,7 @@ from semantic_tube.losses.sampling import (
 from semantic_tube.losses.stp import span_loss, stp_loss
 from semantic_tube.losses.two_view import mean_view_loss, two_view_triplets
 from semantic_tube.methods.base import SEGMENT_BATCH_KEY, Objective
-from semantic_tube.methods.options import Method, Predictor, Trajectory, TwoViewPool, forward_passes_per_step
+from semantic_tube.methods.options import DrawScope, Method, Predictor, Trajectory, TwoViewPool, forward_passes_per_step
 from semantic_tube.methods.predictor import predictor_of
 
 
@@ -137,22 +139,31 @@ class STPObjective(TrajectoryObjective):
         return drawn
 
     def draw_segments(self, segments: torch.Tensor, draws: KeyedDraws) -> dict[str, torch.Tensor]:
-        """`draw` over a conversation's content segments (`losses.sampling.sample_segment_positions`):
+        """`draw` over a conversation's content segments, as `stp_draw_scope` says: `conversation`,
         one trajectory over every content turn in order, each template stretch between two turns
-        bypassed (skip (batch, S - 1, 2)). On a batch of (query, answer) segments it draws exactly
-        what `draw` draws from query_span and answer_span."""
-        origin = self.bypass_origin
-        k = self.args.stp_draws
-        drawn = {"stp_positions": sample_segment_positions(trajectory_segments(segments, origin), k, self.args.stp_form, draws)}
-        if origin is not None:
-            drawn["stp_skip"] = segment_gaps(segments, origin)
+        bypassed (`losses.sampling.sample_segment_positions`, skip (batch, S - 1, 2)); `exchange`,
+        each draw within one exchange, its own gap bypassed (`sample_exchange_positions`, skip
+        (batch, S / 2, 2)). On a batch of (query, answer) segments either draws exactly what `draw`
+        draws from query_span and answer_span."""
+        positions, gaps = self.segment_draws(segments, self.args.stp_form, draws, self.bypass_origin)
+        drawn = {"stp_positions": positions}
+        if gaps is not None:
+            drawn["stp_skip"] = gaps
         for index, form in enumerate(self.extra_logged_forms):
-            form_origin = self.logged_gap_origin(form)
             offset = OffsetDraws(draws, LOGGED_FORM_STREAMS + 10 * index)
-            drawn[logged_form_key(form)] = sample_segment_positions(trajectory_segments(segments, form_origin), k, form, offset)
-            if form_origin is not None:
-                drawn[logged_form_gap_key(form)] = segment_gaps(segments, form_origin)
+            positions, gaps = self.segment_draws(segments, form, offset, self.logged_gap_origin(form))
+            drawn[logged_form_key(form)] = positions
+            if gaps is not None:
+                drawn[logged_form_gap_key(form)] = gaps
         return drawn
+
+    def segment_draws(self, segments, form: STPForm, draws, origin) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(positions, gaps or None straight across) of one form over a conversation's segments."""
+        k = self.args.stp_draws
+        if self.args.stp_draw_scope is DrawScope.EXCHANGE:
+            return sample_exchange_positions(segments, k, form, draws, origin), None if origin is None else exchange_gaps(segments, origin)
+        positions = sample_segment_positions(trajectory_segments(segments, origin), k, form, draws)
+        return positions, None if origin is None else segment_gaps(segments, origin)
 
     @property
     def extra_logged_forms(self) -> tuple[STPForm, ...]:

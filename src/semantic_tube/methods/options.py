@@ -14,8 +14,8 @@ from semantic_tube.losses.sampling import GapOrigin
 from semantic_tube.losses.stp import PredictorTarget
 
 __all__ = [
-    "CurvatureAngle", "MaskTarget", "Method", "Predictor", "PredictorTarget", "STPGap", "Trajectory", "TwoViewPool",
-    "forward_passes_per_step",
+    "CurvatureAngle", "DrawScope", "MaskTarget", "Method", "Predictor", "PredictorTarget", "STPGap", "Trajectory",
+    "TwoViewPool", "forward_passes_per_step",
 ]  # fmt: skip
 
 
@@ -68,6 +68,13 @@ class Trajectory(str, Enum):
 
     CONTENT = "content"  # the query's and the answer's content only (the template gap bypassed)
     INST = "inst"  # also every token before the query: the system prompt (instructions) and its template
+
+
+class DrawScope(str, Enum):
+    """Where STP's draws come from in a conversation of several exchanges (one exchange: both are the paper's draws)."""
+
+    CONVERSATION = "conversation"  # one trajectory over every content turn in order, each template stretch bypassed
+    EXCHANGE = "exchange"  # each draw within one exchange (a user turn, then its assistant turn), the earlier turns context
 
 
 class TwoViewPool(str, Enum):

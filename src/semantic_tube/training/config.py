@@ -25,6 +25,7 @@ from semantic_tube.evaluation.arguments import TaskGenerationArguments
 from semantic_tube.losses.sampling import GapOrigin, STPForm
 from semantic_tube.methods.options import (
     CurvatureAngle,
+    DrawScope,
     MaskTarget,
     Method,
     Predictor,
@@ -322,6 +323,16 @@ class STPArguments:
         default=Trajectory.CONTENT,
         metadata={"help": "content: query and answer only; inst: the system prompt too (Appendix L Inst); stp, two-view, mask, curvature"},
     )
+    stp_draw_scope: DrawScope = field(
+        default=DrawScope.CONVERSATION,
+        metadata={
+            "help": "stp: where a conversation's draws come from (a row of one exchange draws the same under both): "
+            "conversation (one trajectory over every content turn in order, each template stretch between two turns "
+            "bypassed: the paper's single-turn trajectory, query then answer, carried on over the whole row, each draw "
+            "uniform over it) or exchange (each draw within one exchange, a user turn's content then its assistant "
+            "turn's, the gap between them bypassed; the exchange uniform among the row's, the earlier turns context only)"
+        },
+    )
     predictor: Predictor = field(
         default=Predictor.IDENTITY,
         metadata={"help": "identity (the paper) or linear: a trained d x d matrix (Appendix L Pred); stp, two-view, mask, llm-jepa"},
@@ -484,6 +495,7 @@ OPTION_METHODS = {
     "stp_form": {Method.STP, Method.NTP},
     "stp_draws": {Method.STP, Method.NTP},
     "stp_log_forms": {Method.STP, Method.NTP},
+    "stp_draw_scope": {Method.STP, Method.NTP},
     "stp_gap": _TRAJECTORY_METHODS | {Method.NTP},
     "trajectory": _TRAJECTORY_METHODS | {Method.NTP},
     "predictor": {Method.STP, Method.TWO_VIEW, Method.MASK, Method.LLM_JEPA},
@@ -497,7 +509,7 @@ OPTION_METHODS = {
 }
 
 # What method=ntp reads only to log STP (stp_log_when_off).
-_LOGGED_STP_OPTIONS = ("stp_form", "stp_draws", "stp_gap", "trajectory")
+_LOGGED_STP_OPTIONS = ("stp_form", "stp_draws", "stp_gap", "trajectory", "stp_draw_scope")
 
 # Fields of older configs (the committed results' stp_config.yaml among them) and the one that
 # replaced them; `upgrade_replaced_fields` reads them onto it.
