@@ -167,16 +167,16 @@ def test_a_failed_point_is_retried_recorded_and_the_sweep_goes_on(resumed):
     out, printed = resumed.out, resumed.printed
     assert resumed.code == 1  # the broken point failed again
     failure = json.loads((out / BROKEN / "failed.json").read_text())
-    assert "max_length=8 cuts the answer" in failure["error"] and failure["exit_code"] == 2 and failure["finished_at"]
-    assert "stp train: error:" in failure["traceback"]
+    assert "max_length=8 cuts" in failure["error"] and failure["exit_code"] == 2 and failure["finished_at"]
+    assert failure["type"] == "DataError" and "Traceback (most recent call last)" in failure["traceback"]  # stp train's own record
     assert (out / BROKEN / "train.log").read_text().count("=== ") == 2  # run 1, then the retry
-    assert f"FAILED [1/2] {BROKEN} after " in printed and "max_length=8 cuts the answer" in printed
+    assert f"FAILED [1/2] {BROKEN} after " in printed and "max_length=8 cuts" in printed
     assert "grid tiny: 0 finished, 1 failed, 0 running, 1 incomplete" in printed  # the progress line, then the STP point ran
     summary = printed[printed.index("sweep tiny ("):]
     assert summary.splitlines()[0].endswith("1 finished, 1 failed, 0 running, 0 incomplete")
     rows = {line.split()[0]: line.split(None, 2)[1:] for line in summary.splitlines()[2:]}
     assert rows[KILLED][0] == "finished" and rows[KILLED][1].startswith("exact 0.")
-    assert rows[BROKEN][0] == "failed" and "max_length=8 cuts the answer" in rows[BROKEN][1]
+    assert rows[BROKEN][0] == "failed" and "max_length=8 cuts" in rows[BROKEN][1]
     state = json.loads((out / "sweep_state.json").read_text())
     assert state["counts"] == {"finished": 1, "failed": 1, "running": 0, "incomplete": 0}
 
@@ -205,7 +205,7 @@ def test_every_point_records_where_it_sits_and_how_it_ran(resumed):
     record = json.loads((out / KILLED / "sweep_point.json").read_text())
     assert record["sweep"] == "tiny" and record["point_id"] == KILLED
     assert record["coordinates"] == {"method": "stp", "train_fraction": 1.0, "seed": 82}
-    assert record["overrides"]["stp_lambda"] == 0.02 and record["overrides"]["output_dir"] == str(out / KILLED)
+    assert record["overrides"]["stp_lambda"] == 0.02 and record["overrides"]["output_dir"] == KILLED  # relative to the sweep folder
     assert record["command"].endswith(f"-m semantic_tube train --config {out / KILLED / 'sweep_config.yaml'}")
     assert record["sweep_sha256"] == hashlib.sha256(sweep_file.read_bytes()).hexdigest()
     assert set(record["versions"]) == {"python", "torch", "transformers", "semantic_tube"}
@@ -243,3 +243,37 @@ def test_a_missing_data_file_stops_the_sweep_before_training(resumed, tmp_path, 
     code = main(["sweep", "--config", str(resumed.sweep_file), "--out", str(tmp_path / "o"), "--train_file", "nope.jsonl"])
     assert code == 2 and "not found: train_file=nope.jsonl" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_a_non_utf8_line_fails_its_point_by_file_and_line_or_is_skipped_and_the_sweep_goes_on(tmp_path):
+    """Issue 21.3 in a sweep: the point that reads a Latin-1 byte without `invalid_lines: skip`
+    fails with `file:line: encoding: ...` in its failed.json, the one with skip trains, and the
+    sweep itself (its dry run, its progress lines, its summary) never crashes."""
+    model = save_tiny(tmp_path / "tiny", "chatml", seed=0)
+    train_file = write_regex_data(tmp_path / "train.jsonl", 16, seed=1)
+    eval_file = write_regex_data(tmp_path / "eval.jsonl", 4, seed=2)
+    for path in (train_file, eval_file):
+        path.write_bytes(path.read_bytes() + b'{"messages": "caf\xe9"}\n')
+    document = {
+        "name": "bytes",
+        "config": {
+            "model_name_or_path": str(model), "train_file": str(train_file), "eval_file": str(eval_file), "max_steps": 2,
+            "per_device_train_batch_size": 4, "report_to": "none", "use_cpu": True, "save_strategy": "no", "max_length": 96,
+            "cost_batches": 0, "treatment_batches": 0,
+        },
+        "methods": {"strict": {"invalid_lines": "error"}, "skip": {"invalid_lines": "skip"}},
+        "grid": {"seed": [82]},
+    }  # fmt: skip
+    sweep_file = tmp_path / "bytes.yaml"
+    sweep_file.write_text(yaml.safe_dump(document, sort_keys=False))
+    out = tmp_path / "runs"
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(["sweep", "--config", str(sweep_file), "--out", str(out), "--dry-run"]) == 0
+        code = main(["sweep", "--config", str(sweep_file), "--out", str(out)])
+    assert code == 1, printed.getvalue()
+    failure = json.loads((out / "method=strict__train_fraction=1__seed=82" / "failed.json").read_text())
+    assert failure["error"] == f"DataError: {train_file}:17: encoding: not UTF-8 (byte 0xe9 at byte 16 of the line)"
+    metrics = json.loads((out / "method=skip__train_fraction=1__seed=82" / "metrics.json").read_text())
+    assert metrics["train_skipped_lines"] == 1 and "eval_loss" in metrics
+    assert "1 finished, 1 failed, 0 running, 0 incomplete" in printed.getvalue()

@@ -52,12 +52,12 @@ class SweepRunner:
         out: Path,
         stream: TextIO | None = None,
         forward_passes: dict[str, int] | None = None,
-        poll_s: float = POLL_S,
+        poll_s: float | None = None,
     ):
         self.sweep, self.points, self.out = sweep, points, Path(out)
         self.forward_passes = forward_passes or {}  # point id -> forward passes per step (1 when absent)
         self.stream = stream or sys.stdout  # looked up now, not at import: a redirected stdout counts
-        self.poll_s = poll_s
+        self.poll_s = POLL_S if poll_s is None else poll_s
         self.provenance = provenance()
 
     def folder(self, point: Point) -> Path:
