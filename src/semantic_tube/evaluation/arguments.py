@@ -48,8 +48,7 @@ class TaskScoringArguments:
     eval_suffixes: list[str] = field(
         default_factory=list,
         metadata={
-            "help": f"synth/turk: answer suffixes to split accuracy by, besides {' and '.join(DEFAULT_SUFFIXES)} (Table 1; "
-            "default: none)"
+            "help": f"synth/turk: answer suffixes to split accuracy by, besides {' and '.join(DEFAULT_SUFFIXES)} (Table 1)"
         },
     )
 
