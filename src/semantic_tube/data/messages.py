@@ -288,7 +288,7 @@ def read_chat_dataset(name: str | Path, *, split: str = "train", skip_invalid: b
     data = ChatData(examples=[])
     for number, row in enumerate(loaded, start=1):
         try:
-            data.examples.append(example_from_record(row, name, number))
+            data.examples.append(example_from_record(_without_nulls(row), name, number))
         except DataError as err:
             if not skip_invalid:
                 raise
@@ -296,6 +296,17 @@ def read_chat_dataset(name: str | Path, *, split: str = "train", skip_invalid: b
     if not data.examples:
         raise DataError(name, 0, "file", "no valid examples")
     return data
+
+
+def _without_nulls(row: dict) -> dict:
+    """A data set's row with its null fields left out, in the row and in each turn: a table gives
+    every row every column, so a plain-text row beside conversations has `conversations: None`
+    (and a turn without a key other turns have, that key as None), where a JSONL line has no such
+    field. Read as absent, the rows are those of the same JSONL file."""
+    def turn(value):
+        return {k: v for k, v in value.items() if v is not None} if isinstance(value, Mapping) else value
+
+    return {k: [turn(t) for t in v] if isinstance(v, list) else v for k, v in row.items() if v is not None}
 
 
 def write_chat_jsonl(path: str | Path, examples: list[Example]) -> None:
