@@ -270,6 +270,13 @@ def encode_chat(
         return _encode_conversation(tokenizer, example, tokens, max_length, label_mode)
     answer_start, answer_end = tokens.answer_tokens
     needed = min(answer_end + 1, len(tokens.input_ids))  # the answer and the end-of-turn token after it
+    if answer_start >= max_length:  # the prompt alone fills max_length: the turn too long is the user's (or the system's)
+        turn = "messages.system" if example.system and tokens.query_span[0] >= max_length else "messages.user"
+        raise _error(
+            example,
+            turn,
+            f"max_length={max_length} cuts the prompt: the answer would start at token {answer_start + 1}; raise max_length or skip such lines",
+        )
     if needed > max_length:
         part = "the answer" if answer_end > max_length else "the end-of-turn token after the answer"
         raise _error(
