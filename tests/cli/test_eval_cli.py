@@ -71,6 +71,17 @@ def test_score_bad_input_is_a_clear_error(tmp_path, capsys, argv, message):
     assert message in err and "Traceback" not in err
 
 
+def test_score_never_imports_torch(tmp_path):
+    """Its options are dataclass fields parsed as stp train's are, from a module without torch."""
+    predictions = write_jsonl(tmp_path / "p.jsonl", [{"reference": "#### 3", "prediction": "#### 3"}])
+    script = (
+        "import sys; from semantic_tube.cli import main; "
+        f"code = main(['score', '--task', 'gsm8k', '--predictions', {str(predictions)!r}]); print(code, 'torch' in sys.modules)"
+    )
+    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
+    assert completed.stdout.splitlines()[-1] == "0 False", completed.stderr
+
+
 def test_score_line_without_prediction_names_the_line(tmp_path, capsys):
     predictions = write_jsonl(tmp_path / "p.jsonl", [{"reference": "a", "prediction": "a"}, {"reference": "b"}])
     assert score.main(["--task", "nq_open", "--predictions", str(predictions)]) == 2
