@@ -7,9 +7,10 @@
 Any other `--field value` is a `stp train` field set for every point. The sweep file's schema is
 in `semantic_tube.experiments.grid`, the folder it writes in `semantic_tube.experiments.sweep`.
 
-Exit status: 0 when every point of this shard finished (or was left to a process that holds its
-lock); 1 when any failed; 2 for a sweep that cannot run (the error names the field, point or
-folder); 130 or 143 when stopped (run the same command again to resume).
+Exit status: 0 when every point of this shard is finished (a point another process on this
+machine holds is waited for, and taken over if that process dies); 1 when any failed or is left
+unfinished (held by a process on another machine); 2 for a sweep that cannot run (the error names
+the field, point or folder); 130 or 143 when stopped (run the same command again to resume).
 """
 
 from __future__ import annotations
