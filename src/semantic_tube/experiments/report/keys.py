@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 
-from semantic_tube.evaluation.tasks import TASKS
 from semantic_tube.experiments import stats
 from semantic_tube.experiments.report.design import NTP_FAMILY, ReportError, finished
 from semantic_tube.experiments.runs import Run
@@ -24,6 +23,7 @@ from semantic_tube.run_folder import (
     METHOD_SERIES,
     TASK_PREFIX,
     final_key,
+    main_metric,
     stp_form_series,
     task_key,
 )
@@ -87,7 +87,7 @@ def headline_metric(runs: list[Run], task: str, requested: str | None) -> str:
 def default_metric(task: str) -> str | None:
     """The task's own first metric (the paper's for NL-RX and HellaSwag; robust elsewhere, its
     `paper_` twin beside it), as `stp train` and `stp sweep` print it."""
-    return TASKS[task].metrics[0] if task in TASKS else None
+    return main_metric(task)
 
 
 def suffix_classes(runs: list[Run], task: str) -> list[str]:
