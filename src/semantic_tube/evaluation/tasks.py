@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from semantic_tube.data.messages import ChatExample, DataError, read_chat_jsonl
+from semantic_tube.data.messages import ChatExample, DataError, TextExample, read_chat_jsonl
 from semantic_tube.data.system_prompts import SYSTEM_PROMPTS
 from semantic_tube.evaluation.errors import EvalError
 from semantic_tube.evaluation.scorers import ScoreOptions, Scorer
@@ -57,9 +57,16 @@ class Task:
     check_example: Callable[[ChatExample], tuple[str, str] | None] = lambda example: None  # (field, problem)
 
     def load(self, path: str | Path, *, limit: int | None = None) -> list[ChatExample]:
-        """Read a messages-format JSONL file and check each line for this task; examples stay as written."""
+        """Read a messages-format JSONL file and check each line for this task; examples stay as
+        written. A plain-text row (`{"text": ...}`, which trains) is a `DataError` here: it has no
+        prompt to generate from and no reference answer."""
         examples = read_chat_jsonl(path).examples[:limit]
         for example in examples:
+            if isinstance(example, TextExample):
+                raise DataError(
+                    path, int(example.source.rpartition(":")[2]), "text",
+                    "a plain-text row has no prompt to generate from; a task file needs a user turn and its reference assistant turn",
+                )  # fmt: skip
             problem = self.check_example(example)
             if problem:
                 raise DataError(path, int(example.source.rpartition(":")[2]), *problem)
