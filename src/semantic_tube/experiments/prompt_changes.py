@@ -17,7 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from semantic_tube.evaluation.report import PREDICTIONS_FILE, read_predictions
+from semantic_tube.evaluation.report import read_predictions
+from semantic_tube.run_folder import EVAL_DIR, PREDICTIONS_FILE
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ class PromptChanges:
 
 
 def predictions_path(run_folder: Path, task: str) -> Path:
-    return Path(run_folder) / "eval" / task / PREDICTIONS_FILE
+    return Path(run_folder) / EVAL_DIR / task / PREDICTIONS_FILE
 
 
 def prompt_key(record: dict) -> tuple:

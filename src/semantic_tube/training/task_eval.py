@@ -9,7 +9,7 @@ from pathlib import Path
 from transformers import TrainerCallback
 
 from semantic_tube.data.messages import ChatExample
-from semantic_tube.evaluation.report import TASK_PREFIX
+from semantic_tube.run_folder import EVAL_DIR, TASK_PREFIX
 from semantic_tube.training.config import EvalRanks, TaskEvalArguments
 
 logger = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ class TaskEvaluator:
         self.suffixes = config.suffixes()
         self.batch_size = config.eval_task_batch_size
         self.max_new_tokens = config.eval_task_max_new_tokens
-        self.output_dir = output_dir / "eval" / self.task.name
+        self.output_dir = output_dir / EVAL_DIR / self.task.name
         self.template_kwargs = template_kwargs  # the training run's, so prompts render as in training
         self.scored_step: int | None = None  # the optimizer step of the last report, kept for reuse
         self._last_report = None
