@@ -273,7 +273,7 @@ def test_a_non_utf8_line_fails_its_point_by_file_and_line_or_is_skipped_and_the_
         code = main(["sweep", "--config", str(sweep_file), "--out", str(out)])
     assert code == 1, printed.getvalue()
     failure = json.loads((out / "method=strict__train_fraction=1__seed=82" / "failed.json").read_text())
-    assert failure["error"] == f"DataError: {train_file}:17: encoding: not UTF-8 (byte 0xe9 at byte 16 of the line)"
+    assert failure["error"] == f"DataError: {train_file}:17: encoding: not UTF-8 (byte 0xe9 at byte 18 of the line)"
     metrics = json.loads((out / "method=skip__train_fraction=1__seed=82" / "metrics.json").read_text())
     assert metrics["train_skipped_lines"] == 1 and "eval_loss" in metrics
     assert "1 finished, 1 failed, 0 running, 0 incomplete" in printed.getvalue()
