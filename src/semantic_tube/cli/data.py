@@ -58,7 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stp data", description="Generate or inspect data sets.")
     commands = parser.add_subparsers(dest="command", required=True)
     _add_nlrx(commands.add_parser("nlrx", help="generate a synthetic NL-RX train/test split"))
-    _add_stats(commands.add_parser("stats", help="operator frequencies, lengths and empty-language share"))
+    _add_stats(
+        commands.add_parser(
+            "stats", help="rows, exchanges and content per role (tokens, rows cut, STP's reach with --model); NL-RX operators and lengths"
+        )
+    )
     _add_leakage(commands.add_parser("leakage", help="descriptions and regexes found in both files"))
     _add_prepare(commands.add_parser("prepare", help="the paper's data files for a task, from the public data set"))
     return parser
@@ -118,7 +122,7 @@ def _add_nlrx(nlrx: argparse.ArgumentParser) -> None:
 
 
 def _add_stats(stats: argparse.ArgumentParser) -> None:
-    stats.add_argument("file", type=Path, metavar="FILE", help="chat JSONL file to describe")
+    stats.add_argument("file", type=Path, metavar="FILE", help="JSONL data file to describe (any row form stp train reads)")
     stats.add_argument(
         "--reference", type=Path, metavar="FILE", help="a second file to report beside the first (default: none)"
     )
@@ -127,7 +131,8 @@ def _add_stats(stats: argparse.ArgumentParser) -> None:
         "--model_name_or_path",
         "--model",
         metavar="PATH",
-        help="a local model or tokenizer folder: count tokens per role, rows cut and the share STP can reach (default: characters only)",
+        help="a model or tokenizer, as stp train's (a folder or a Hugging Face id): count tokens per role, rows cut and the share STP "
+        "can reach (default: characters only)",
     )
     add_option(stats, "--max_length", type=int, metavar="N", help="as stp train's: count the rows it cuts (default: none)")
     add_option(
@@ -186,6 +191,7 @@ def _read_reference(args: argparse.Namespace) -> tuple[list[ChatExample] | None,
 
 def _print_stats(examples: list[ChatExample], name: str, reference: tuple[list[ChatExample] | None, str]) -> None:
     ref_examples, ref_name = reference
+    ref_examples = [example for example in ref_examples or () if isinstance(example, ChatExample)]  # plain text has no regex
     ref_stats = dataset_stats(ref_examples) if ref_examples else None
     print(format_stats(dataset_stats(examples), ref_stats, (name, ref_name)))
 
@@ -203,6 +209,8 @@ def _nlrx(args: argparse.Namespace) -> int:
 def _stats(args: argparse.Namespace) -> int:
     from semantic_tube.data.conversation_stats import conversation_stats, format_conversation_stats
 
+    if args.max_length and not args.model_name_or_path:
+        raise ValueError("--max_length counts the rows training cuts in tokens: it needs --model_name_or_path (a tokenizer)")
     reference = _read_reference(args)
     examples = _read(args.file)
     chat = [example for example in examples if isinstance(example, ChatExample)]
