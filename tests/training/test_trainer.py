@@ -123,15 +123,19 @@ def test_lambda_zero_gives_exactly_the_plain_trainer_losses(tiny_dir, train_file
     # The plain Trainer would drop the span fields before DropSpans sees them.
     plain = make_trainer(tiny_dir, train_file, args(tmp_path / "plain", remove_unused_columns=False), Trainer, DropSpans(pad_token_id=pad))
     plain.train()
-    off = make_trainer(tiny_dir, train_file, args(tmp_path / "off", stp_lambda=0.0))
+    off = make_trainer(tiny_dir, train_file, args(tmp_path / "off", stp_lambda=0.0, ntp_logits="all"))
     off.train()
-    diagnostic = make_trainer(tiny_dir, train_file, args(tmp_path / "diag", stp_lambda=0.0, stp_log_when_off=True))
+    diagnostic = make_trainer(tiny_dir, train_file, args(tmp_path / "diag", stp_lambda=0.0, stp_log_when_off=True, ntp_logits="all"))
     diagnostic.train()
+    labelled = make_trainer(tiny_dir, train_file, args(tmp_path / "labelled", stp_lambda=0.0))
+    labelled.train()
     assert len(losses(plain)) == 6
     assert losses(off) == losses(plain)
     assert losses(diagnostic) == losses(plain)
     assert losses(off, "stp_loss") == []  # no STP work at all
     assert len(losses(diagnostic, "stp_loss")) == len(losses(plain))
+    # the LM head on the labelled positions only: the same losses, to float32 rounding
+    assert losses(labelled) == pytest.approx(losses(plain), rel=1e-5)
 
 
 def test_stp_changes_training(tiny_dir, train_file, tmp_path):
@@ -327,7 +331,7 @@ def test_packed_batches_give_the_padded_losses(tiny_dir, train_file, tmp_path, o
     items = [trainer.train_dataset[i] for i in range(6)]
     padded = batch_losses(trainer, STPCollator(pad_token_id=pad)(items))
     packed = batch_losses(trainer, STPCollator(pad_token_id=pad, packing=True)(items))
-    assert packed.keys() == padded.keys() == {"loss", "ntp_loss", "stp_loss"}
+    assert packed.keys() == padded.keys() == {"loss", "ntp_loss", "stp_loss", "aux_loss"}
     for key in padded:
         assert packed[key] == pytest.approx(padded[key], rel=1e-5, abs=1e-6), key
 

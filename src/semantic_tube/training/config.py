@@ -64,6 +64,13 @@ class ModelDtype(str, Enum):
         return {"auto": torch.float32, "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[self.value]
 
 
+class NTPLogits(str, Enum):
+    """Which positions the NTP loss computes logits for (`stp train`'s trainer)."""
+
+    LABELLED = "labelled"  # those whose next token carries a label: the same loss, less LM-head work
+    ALL = "all"  # every position (the Trainer's own loss)
+
+
 class InvalidLines(str, Enum):
     """What to do with a data line that cannot be trained on."""
 
@@ -481,8 +488,17 @@ class STPTrainingArguments(STPArguments, TrainingArguments):
             "supports bf16 (never on CPU, where bf16 autocast is many times slower)"
         },
     )
+    ntp_logits: NTPLogits = field(
+        default=NTPLogits.LABELLED,
+        metadata={
+            "help": "labelled: run the LM head only on the positions whose next token has a label (the same NTP loss, "
+            "without the prompt's logits; needs a model whose forward takes logits_to_keep, else all); all: every "
+            "position, as the Trainer's own loss"
+        },
+    )
 
     def __post_init__(self):
+        self.ntp_logits = NTPLogits(self.ntp_logits)
         if self.bf16 is None:
             self.bf16 = default_bf16(self.use_cpu, self.fp16, torch.cuda.is_available() and torch.cuda.is_bf16_supported())
         super().__post_init__()

@@ -12,7 +12,8 @@ import itertools
 import time
 
 import torch
-from transformers import Trainer
+
+from semantic_tube.training.trainer import LABELLED_POSITIONS
 
 
 def _synchronize(device: torch.device) -> None:
@@ -31,9 +32,9 @@ def timed_step(trainer, model, inputs: dict, plain: bool) -> float:
     _synchronize(device)
     start = time.perf_counter()
     with trainer.accelerator.autocast(), trainer.compute_loss_context_manager():
-        if plain:
-            batch = {key: value for key, value in batch.items() if not key.startswith("stp_")}
-            loss = Trainer.compute_loss(trainer, model, batch)
+        if plain:  # NTP as the trainer computes it (on the labelled positions' logits where it does), nothing drawn
+            batch = {key: value for key, value in batch.items() if not key.startswith("stp_") or key == LABELLED_POSITIONS}
+            loss = trainer.ntp_loss(model, batch)
         else:
             loss = trainer.compute_loss(model, batch)
     loss.backward()

@@ -20,6 +20,7 @@ and places the draws in the rows (`losses.packing`).
 
 from __future__ import annotations
 
+import inspect
 from collections import defaultdict
 from contextlib import contextmanager
 
@@ -34,7 +35,7 @@ from semantic_tube.methods import build_objective
 from semantic_tube.methods.base import DRAWN_PREFIX, PACKING_KEYS, SEGMENT_BATCH_KEY, SEGMENT_ITEM_KEY, SPAN_KEYS
 from semantic_tube.methods.predictor import base_model, load_predictor, predictor_of, save_predictor
 from semantic_tube.run_folder import AUX_SERIES
-from semantic_tube.training.config import STPArguments
+from semantic_tube.training.config import NTPLogits, STPArguments
 
 BATCH_KEYS = SPAN_KEYS  # what STPCollator adds for the sampler
 # every CPU field STPCollator may add: never passed to the model
@@ -115,6 +116,8 @@ class STPMixin:
                 drawn = self.objective.pack(drawn, layout["example_row"], layout["example_offset"], rows=inputs["input_ids"].shape[0])
             for name, positions in self.objective.sequence_length_checks(drawn).items():
                 check_in_range(positions, inputs["input_ids"].shape[1], name)
+        if self.labelled_logits and "labels" in inputs:
+            drawn[LABELLED_POSITIONS] = labelled_positions(inputs["labels"])
         inputs = super()._prepare_inputs(inputs)
         device = self.args.device
         cpu_keys = self.objective.cpu_keys if self.objective is not None else ()
@@ -127,16 +130,34 @@ class STPMixin:
         item_keys = self.objective.item_keys if self.objective is not None else BATCH_KEYS
         self._signature_columns = list(dict.fromkeys([*self._signature_columns, *item_keys, SEGMENT_ITEM_KEY]))
 
+    labelled_logits = False  # whether NTP may run the LM head on the labelled positions only (`ntp_loss`)
+
+    def ntp_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        """The base class's NTP loss; with `LABELLED_POSITIONS` in `inputs` (`ntp_logits: labelled`)
+        and no outputs asked for, the same loss from logits of the positions whose next token is
+        labelled in some row (`labelled_ntp_loss`)."""
+        positions = inputs.pop(LABELLED_POSITIONS, None)
+        if positions is None or return_outputs or self.label_smoother is not None or self.compute_loss_func is not None:
+            return super().compute_loss(model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch)
+        divisor = num_items_in_batch if self.model_accepts_loss_kwargs else None
+        loss = labelled_ntp_loss(model, inputs, positions, divisor)
+        if self.args.average_tokens_across_devices and self.model_accepts_loss_kwargs and num_items_in_batch is not None:
+            loss = loss * (self.accelerator.num_processes // self.get_tp_size())  # as Trainer.compute_loss scales its own
+        return loss
+
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         drawn = {key: inputs.pop(key) for key in list(inputs) if key.startswith(DRAWN_PREFIX)}
+        if LABELLED_POSITIONS in drawn:
+            inputs[LABELLED_POSITIONS] = drawn.pop(LABELLED_POSITIONS)
         if self.objective is None or not self.args.stp_active:
-            return super().compute_loss(model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch)
+            return self.ntp_loss(model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch)
         if not drawn:
             raise ValueError(f"method={self.args.method.value} needs {', '.join(self.batch_keys)} in every batch; use semantic_tube's STPCollator")
         with main_pass_hidden_states(model) as captured:
-            result = super().compute_loss(
+            result = self.ntp_loss(
                 model, {**inputs, "output_hidden_states": True}, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch
             )
+        inputs.pop(LABELLED_POSITIONS, None)
         ntp, outputs = result if return_outputs else (result, None)
         hidden = captured.hidden_states[self.args.stp_layer]
         if outputs is not None and "hidden_states" in outputs:
@@ -254,9 +275,57 @@ def gradient_balance(model, ntp: torch.Tensor, weighted_aux: torch.Tensor) -> di
     return norms
 
 
+LABELLED_POSITIONS = "stp_labelled_positions"  # (K,) drawn on the CPU with the method's draws, moved with them
+
+
+def labelled_positions(labels: torch.Tensor) -> torch.Tensor:
+    """(K,) the sequence positions whose next token carries a label in at least one row.
+
+    labels: (batch, seq) with -100 on unlabelled tokens. Position i predicts token i + 1, so the
+    last position predicts nothing. Computed on the CPU, where the labels are before the batch
+    moves, so the step has no host sync."""
+    return (labels[:, 1:] != -100).any(dim=0).nonzero().flatten()
+
+
+def labelled_ntp_loss(model, inputs: dict, positions: torch.Tensor, divisor=None) -> torch.Tensor:
+    """The causal LM loss of `model` on `inputs` (its `labels` shifted as the model's own loss
+    shifts them), with the LM head run only at `positions` (`logits_to_keep`): the (batch, seq,
+    vocab) logits of the unlabelled positions are never made.
+
+    positions: (K,) from `labelled_positions`. The cross-entropy is summed over labelled tokens
+    in float32 and divided by `divisor` (the Trainer's num_items_in_batch) or, without one, by
+    the number of labelled tokens: the model's own reduction, to rounding.
+    """
+    labels = inputs["labels"]
+    forward = {key: value for key, value in inputs.items() if key != "labels"}
+    logits = model(**forward, logits_to_keep=positions).logits  # (batch, K, vocab)
+    targets = labels[:, 1:].index_select(1, positions.to(labels.device))  # the next token of each kept position
+    summed = torch.nn.functional.cross_entropy(
+        logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1).to(logits.device), ignore_index=-100, reduction="sum"
+    )
+    if divisor is None:
+        divisor = (targets != -100).sum()
+    return summed / torch.as_tensor(divisor, device=summed.device).clamp_min(1)
+
+
+def supports_logits_to_keep(model) -> bool:
+    """Whether the causal LM's forward takes `logits_to_keep` (most transformers 5 models do)."""
+    return "logits_to_keep" in inspect.signature(type(base_model(model)).forward).parameters
+
+
 class STPTrainer(STPMixin, Trainer):
     """The Hugging Face Trainer whose loss is NTP + stp_lambda * aux, aux the method's loss
-    (Huang et al., Sec. 3, Eq. 1); takes `STPTrainingArguments` and batches from `STPCollator`."""
+    (Huang et al., Sec. 3, Eq. 1); takes `STPTrainingArguments` and batches from `STPCollator`.
+
+    With `ntp_logits: labelled` (the default) the NTP loss runs the LM head only on the positions
+    whose next token is labelled (`labelled_ntp_loss`): the same loss, without the logits of the
+    prompt tokens an answer-only loss never reads."""
+
+    @property
+    def labelled_logits(self) -> bool:
+        if getattr(self, "_labelled_logits", None) is None:
+            self._labelled_logits = self.args.ntp_logits is NTPLogits.LABELLED and supports_logits_to_keep(self.model)
+        return self._labelled_logits
 
 
 class _Captured:
