@@ -127,7 +127,7 @@ def test_another_unparsable_record_makes_an_unreadable_run_naming_it(tmp_path):
 
 
 def test_provenance_comes_from_provenance_json_else_from_sweep_point_json(tmp_path):
-    swept = write_run(tmp_path / "swept", method="stp", seed=82, exact_hits=10)
+    write_run(tmp_path / "swept", method="stp", seed=82, exact_hits=10)
     plain = write_run(tmp_path / "plain", method="stp", seed=23, exact_hits=10, sweep=False)
     record = {"command": "stp train --config c.yaml", "commit": "feed", "versions": {"torch": "2.9"}, "started_at": "2026-01-01T00:00:00+00:00"}
     (plain / "provenance.json").write_text(json.dumps(record))

@@ -63,10 +63,10 @@ from semantic_tube.training.config import (
     TaskEvalArguments,
 )
 from semantic_tube.training.cost import measure_step_cost
-from semantic_tube.training.treatment import initial_losses, measure_losses, treatment_metrics
 from semantic_tube.training.model import load_model, load_tokenizer, write_model_record
 from semantic_tube.training.task_eval import TaskEvalCallback, TaskEvaluator, evaluation_shard
 from semantic_tube.training.trainer import STPTrainer
+from semantic_tube.training.treatment import initial_losses, measure_losses, treatment_metrics
 
 logger = logging.getLogger(__name__)
 
