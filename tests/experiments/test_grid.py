@@ -201,12 +201,13 @@ def validation():
 def test_every_preset_expands_and_passes_the_train_parser(validation):
     assert {path.stem for path in SWEEPS} == {
         "quick", "paper_synth", "paper_turk", "paper_gsm8k", "paper_spider", "paper_nq_open", "paper_hellaswag", "ablation", "ablation_quick", "lambda",
+        "signal_quick",
     }  # fmt: skip
     assert set(validation.errors) == set(BAD_CONFIGS)
     counts = {path.stem: len(expand(load_sweep(path))) for path in SWEEPS}
     assert counts == {
         "quick": 18, "paper_synth": 60, **{f"paper_{t}": 10 for t in ("turk", "gsm8k", "spider", "nq_open", "hellaswag")},
-        "ablation": 85, "ablation_quick": 45, "lambda": 105,
+        "ablation": 85, "ablation_quick": 45, "lambda": 105, "signal_quick": 11,
     }  # fmt: skip
     for path in SWEEPS:
         sweep = load_sweep(path)
@@ -281,12 +282,13 @@ def test_unknown_fields_are_named_where_they_are(validation):
 
 
 def test_dry_run_loads_no_torch_and_lists_every_point_with_its_cost(tmp_path):
-    """A fresh interpreter: the dry run imports neither torch nor transformers (the configuration
-    check runs in a child), and prints one line per point plus the total."""
+    """A fresh interpreter: the dry run imports no torch (the configuration check runs in a child;
+    `stp sweep` parses its own flags with transformers' HfArgumentParser, as every command does,
+    which loads no model code), and prints one line per point plus the total."""
     script = (
         "import sys; from semantic_tube.cli import main\n"
         f"code = main(['sweep', '--config', {str(ROOT / 'sweeps' / 'quick.yaml')!r}, '--out', {str(tmp_path / 'q')!r}, '--dry-run'])\n"
-        "print('torch' in sys.modules, 'transformers' in sys.modules, code)"
+        "print('torch' in sys.modules, any(name.startswith('transformers.models') for name in sys.modules), code)"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=ROOT, check=False)
     lines = done.stdout.splitlines()
