@@ -12,7 +12,7 @@ from semantic_tube.data.chat import LabelMode
 from semantic_tube.data.collator import encode_examples
 from semantic_tube.data.messages import example_from_record
 from semantic_tube.trl import STPSFTConfig
-from tests.trl.test_sft import batch_losses, common, logged, sft
+from tests.trl_integration.test_sft import batch_losses, common, logged, sft
 
 WORDS = ["dog", "truck", "ring", "lake"]
 

@@ -10,8 +10,8 @@ from semantic_tube.losses.sampling import KeyedDraws, hash_keys
 from semantic_tube.training.config import ConfigError
 from semantic_tube.trl import STPSFTConfig
 from tests.training.test_draw_scope import exchange_of
-from tests.trl.test_conversations import ROWS
-from tests.trl.test_sft import batch_losses, common, sft
+from tests.trl_integration.test_conversations import ROWS
+from tests.trl_integration.test_sft import batch_losses, common, sft
 
 
 def test_exchange_draws_stay_in_one_exchange(tiny_dir, tmp_path):
