@@ -17,7 +17,8 @@ section per function from it; `draw` draws each figure from its data, after the 
 - `comparisons`: paired tests by seed, what they could detect, Tables 4-5 (one rule), families,
   per-prompt changes;
 - `figure_data`: what each figure shows; `draw`: the PNGs;
-- `compute`: `ReportData`; `render`: report.md; `text`: number and table formatting.
+- `compute`: `ReportData`; `render`: report.md, one module per part of it (opening, tasks,
+  figures, closing); `text`: number and table formatting.
 
 How each number is computed and read is the docs page docs/experiments/reading-reports.md, which every
 report links to instead of repeating it.
