@@ -2,8 +2,6 @@
 turn's span holds exactly its content tokens, the labels are every assistant turn and its
 end-of-turn token, and no state STP reads is a template token."""
 
-from types import SimpleNamespace
-
 import pytest
 import torch
 
@@ -13,6 +11,7 @@ from semantic_tube.data.messages import ChatExample, DataError
 from semantic_tube.losses.sampling import GapOrigin, KeyedDraws, STPForm
 from semantic_tube.methods.objectives import STPObjective
 from semantic_tube.methods.options import Trajectory
+from semantic_tube.training.config import STPTrainingArguments
 from tests.chat_templates import TEMPLATES, template_tokenizer
 
 # A short answer ("s") also occurs in the next turn's header (`assistant`, `<|im_start|>`): the
@@ -91,7 +90,7 @@ def test_a_single_turn_row_is_encoded_as_one_query_and_one_answer(name):
 
 @pytest.mark.parametrize("name", sorted(TEMPLATES))
 @pytest.mark.parametrize("form", [STPForm.TUBE, STPForm.ANCHORED, STPForm.ZERO])
-def test_no_template_token_is_drawn(name, form):
+def test_no_template_token_is_drawn(name, form, tmp_path):
     """Through the collator and STP's own draw: every drawn position and every crossed gap's
     edges (the states a bypassed displacement reads) lie inside some turn's content."""
     tokenizer = template_tokenizer(name)
@@ -99,10 +98,9 @@ def test_no_template_token_is_drawn(name, form):
     items = encode_examples(tokenizer, [TWO_TURNS, single], max_length=512, template_kwargs=TEMPLATES[name].kwargs)
     batch = STPCollator(pad_token_id=tokenizer.pad_token_id)([items[0], items[1]])
     assert batch["segment_spans"].shape == (2, 4, 2)
-    args = SimpleNamespace(
-        stp_draws=256, stp_form=form, trajectory=Trajectory.CONTENT, gap_origin=GapOrigin.ANSWER_START, stp_skip_gap=True, stp_log_forms=()
-    )
-    drawn = STPObjective(args).draw(batch, KeyedDraws(torch.tensor([1, 2])))
+    options = STPTrainingArguments(output_dir=str(tmp_path), stp_draws=256, stp_form=form, report_to="none", use_cpu=True)
+    assert options.trajectory is Trajectory.CONTENT and options.gap_origin_of(form) is GapOrigin.ANSWER_START
+    drawn = STPObjective(options).draw(batch, KeyedDraws(torch.tensor([1, 2])))
     for row in range(2):
         content = torch.zeros(batch["input_ids"].shape[1], dtype=torch.bool)
         for a, b in batch["segment_spans"][row].tolist():
