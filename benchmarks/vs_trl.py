@@ -19,15 +19,14 @@ conversations of three user/assistant exchanges (labels on every assistant turn)
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import random
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import torch
+from stp_overhead import timed_step  # benchmarks/: one timed step (training_step + AdamW, GC held off) for every side
 
 from semantic_tube.data.collator import STPCollator, load_encoded_file
 from semantic_tube.data.nlrx import generate_nlrx
@@ -74,22 +73,6 @@ def stp_trainer(model, tokenizer, data_file: Path, stp_lambda: float, options, o
     trainer = STPTrainer(model=model, args=args, data_collator=STPCollator(tokenizer.pad_token_id, packing=options.packing), processing_class=tokenizer)
     trainer.current_gradient_accumulation_steps = 1
     return trainer, [dataset[index] for index in range(len(dataset))]
-
-
-def timed_step(trainer, model, optimizer, batch: dict) -> float:
-    gc.collect()
-    gc.disable()
-    try:
-        start = time.perf_counter()
-        with trainer.accelerator.autocast():
-            trainer.training_step(model, batch)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        return time.perf_counter() - start
-    finally:
-        gc.enable()
 
 
 def tokens_of(batch: dict) -> int:
