@@ -2,8 +2,8 @@
 
     python benchmarks/vs_trl.py [--model M] [--steps 12] [--batch_size 8] [--data single|multi] [--packing]
 
-Three sides train one shared model on the same rows, batch, precision (float32 unless --bf16)
-and packing setting: TRL's `SFTTrainer` (its default loss, answer-only labels from
+Three sides train one shared model on the same rows, batch, precision (float32 unless --bf16),
+packing setting and no gradient checkpointing (TRL's SFTConfig turns it on by default): TRL's `SFTTrainer` (its default loss, answer-only labels from
 prompt-completion rows), `stp train`'s `STPTrainer` at lambda 0 (plain NTP) and at lambda 0.02
 (NTP + STP). Each side collates the same examples with its own collator and runs its own
 `training_step` (forward, loss, backward) plus one AdamW step; every round runs the three in a
@@ -57,7 +57,7 @@ def trl_trainer(model, tokenizer, rows, options, output_dir):
         output_dir=output_dir, report_to="none", bf16=options.bf16, use_cpu=not torch.cuda.is_available(),
         per_device_train_batch_size=options.batch_size, padding_free=options.packing,
         max_length=None if options.packing else options.max_length,  # TRL's padding-free rows are not truncated (ours are short)
-        seed=82, disable_tqdm=True,
+        seed=82, disable_tqdm=True, gradient_checkpointing=False,  # TRL's default is on; stp train's off: the same work
     )  # fmt: skip
     trainer = SFTTrainer(model=model, args=config, train_dataset=Dataset.from_list(rows), processing_class=tokenizer)
     trainer.current_gradient_accumulation_steps = 1  # set by Trainer.train(); we call training_step directly
