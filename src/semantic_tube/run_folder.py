@@ -99,6 +99,8 @@ POINT_STATUSES = (Status.FINISHED, Status.FAILED, Status.RUNNING, Status.INCOMPL
 TASK_PREFIX = "task_"  # a run's task metrics in metrics.json and its log: task_<name>/<metric>
 FINAL_PREFIX = "final_"  # the last logged value of a training series: final_<series>
 EVAL_PREFIX = "eval_"  # a held-out series: eval_<series>
+TREATMENT_PREFIX = "treatment/"  # series measured on the same examples before and after training (`treatment_batches`)
+TREATMENT_INITIAL, TREATMENT_TRAINED = "initial_", "trained_"
 NTP_SERIES = "ntp_loss"
 AUX_SERIES = "aux_loss"  # every method's auxiliary loss under one method-independent name
 METHOD_SERIES = {"stp": "stp_loss", "two-view": "stp_loss", "mask": "mask_loss", "curvature": "curvature_loss", "llm-jepa": "jepa_loss"}
@@ -113,6 +115,15 @@ def task_key(task: str, metric: str) -> str:
 def final_key(series: str) -> str:
     """`final_<series>`: the last logged training value of a series, in metrics.json."""
     return f"{FINAL_PREFIX}{series}"
+
+
+def treatment_key(when: str, series: str) -> str:
+    """`treatment/<when><series>`: a series measured before (TREATMENT_INITIAL) or after
+    (TREATMENT_TRAINED) training on the same examples and draws, in metrics.json."""
+    return f"{TREATMENT_PREFIX}{when}{series}"
+
+
+TREATMENT_EXAMPLES = f"{TREATMENT_PREFIX}examples"  # how many examples the treatment measurement ran on
 
 
 def stp_form_series(form: str) -> str:

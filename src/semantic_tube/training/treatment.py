@@ -18,9 +18,16 @@ from pathlib import Path
 
 import torch
 
-from semantic_tube.run_folder import AUX_SERIES, INITIAL_LOSSES_FILE, read_json, write_json_atomic
-
-TREATMENT_PREFIX = "treatment/"
+from semantic_tube.run_folder import (
+    AUX_SERIES,
+    INITIAL_LOSSES_FILE,
+    TREATMENT_EXAMPLES,
+    TREATMENT_INITIAL,
+    TREATMENT_TRAINED,
+    read_json,
+    treatment_key,
+    write_json_atomic,
+)
 
 
 def measure_losses(trainer, batches: int) -> dict[str, float]:
@@ -65,20 +72,20 @@ def treatment_metrics(initial: dict[str, float], trained: dict[str, float], exam
     """metrics.json's `treatment/*` keys: each series before and after training, the examples measured."""
     if not trained:
         return {}
-    metrics = {f"{TREATMENT_PREFIX}examples": examples}
-    metrics |= {f"{TREATMENT_PREFIX}initial_{key}": value for key, value in initial.items()}
-    metrics |= {f"{TREATMENT_PREFIX}trained_{key}": value for key, value in trained.items()}
+    metrics = {TREATMENT_EXAMPLES: examples}
+    metrics |= {treatment_key(TREATMENT_INITIAL, key): value for key, value in initial.items()}
+    metrics |= {treatment_key(TREATMENT_TRAINED, key): value for key, value in trained.items()}
     return metrics
 
 
 def treatment_line(metrics: dict, log_history: list[dict] | None = None) -> str | None:
     """The summary line: how far the auxiliary loss fell from the model's starting value (same
     examples and draws) and from its first logged training value to its last; None when not measured."""
-    before, after = metrics.get(f"{TREATMENT_PREFIX}initial_{AUX_SERIES}"), metrics.get(f"{TREATMENT_PREFIX}trained_{AUX_SERIES}")
+    before, after = metrics.get(treatment_key(TREATMENT_INITIAL, AUX_SERIES)), metrics.get(treatment_key(TREATMENT_TRAINED, AUX_SERIES))
     parts = []
     if before is not None and after is not None:
         ratio = f", x{after / before:.3f}" if before else ""
-        examples = metrics.get(f"{TREATMENT_PREFIX}examples", "?")
+        examples = metrics.get(TREATMENT_EXAMPLES, "?")
         parts.append(f"{before:.4f} before training -> {after:.4f} after on the same {examples} examples and draws ({after - before:+.4f}{ratio})")
     elif after is not None:
         parts.append(f"{after:.4f} after training (no measurement before it was saved)")

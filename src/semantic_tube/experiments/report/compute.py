@@ -53,9 +53,11 @@ from semantic_tube.experiments.report.keys import (
 )
 from semantic_tube.experiments.report.strength import strengths_of
 from semantic_tube.experiments.runs import Run, read_runs, sweep_file_hash
-from semantic_tube.run_folder import Status
+from semantic_tube.run_folder import EVAL_PREFIX, NTP_SERIES, Status, final_key
 
-TRAINING_KEYS = ("final_ntp_loss", "final_stp_loss", "eval_ntp_loss", "eval_stp_loss", "train_examples", "train_runtime")
+TRAINING_KEYS = (
+    final_key(NTP_SERIES), final_key(fd.STP_SERIES), EVAL_PREFIX + NTP_SERIES, EVAL_PREFIX + fd.STP_SERIES, "train_examples", "train_runtime",
+)  # fmt: skip
 DOCS_PAGE = "docs/experiments/reading-reports.md"  # the explanations the report links to, in the repository
 REPOSITORY = Path(__file__).resolve().parents[4]  # src/semantic_tube/experiments/report/compute.py
 

@@ -19,6 +19,7 @@ from semantic_tube.run_folder import (
     AUX_SERIES,
     CI_HIGH_SUFFIX,
     CI_LOW_SUFFIX,
+    FINAL_PREFIX,
     HITS_SUFFIX,
     METHOD_SERIES,
     TASK_PREFIX,
@@ -143,7 +144,7 @@ def logged_forms(runs: list[Run]) -> list[str]:
     """STP forms logged as `stp_<form>_loss` by any of the runs (metrics.json or log history), sorted."""
     forms = set()
     for run in runs:
-        names = [key.removeprefix("final_") for key in run.metrics if key.startswith("final_")]
+        names = [key.removeprefix(FINAL_PREFIX) for key in run.metrics if key.startswith(FINAL_PREFIX)]
         names += [key for entry in run.log_history for key in entry]
         forms |= {match.group(1) for match in map(_FORM_SERIES.match, names) if match}
     return sorted(forms)

@@ -31,10 +31,10 @@ from semantic_tube.experiments.report.comparisons import pair_values, seed_value
 from semantic_tube.experiments.report.design import NTP_FAMILY, Design, Setting, family_of_runs, finished
 from semantic_tube.experiments.report.keys import STP_SERIES, logged_forms
 from semantic_tube.experiments.runs import Run
-from semantic_tube.run_folder import METHOD_SERIES, final_key, stp_form_series
+from semantic_tube.run_folder import FINAL_PREFIX, METHOD_SERIES, TREATMENT_TRAINED, final_key, stp_form_series, treatment_key
 
 WEAK_REDUCTION = 0.10  # weak: the trained STP ends less than this fraction below the reference's
-TREATMENT_PREFIX = "treatment/"  # `training.treatment`'s keys: treatment/trained_<series> (that module needs torch)
+AFTER_TRAINING = treatment_key(TREATMENT_TRAINED, "")  # Strength.source when the measurement after training was compared
 STP_FAMILIES = ("stp",)  # families whose trained loss is STP itself (two-view's is another quantity)
 # Defaults of the fields that define an STP value, for configs older than a field.
 _DEFAULTS = {"stp_form": "tube", "trajectory": "content", "predictor": "identity", "stp_layer": -1}
@@ -182,11 +182,11 @@ def strength_of(arm: str, setting: Setting, cells: dict, design: Design) -> Stre
     mismatch = sorted({text for run in runs for other in base for text in quantity(run, form).differences(quantity(other, form))})
     if mismatch:
         return unmeasured(f"its STP is another quantity than `{reference}`'s logged one ({'; '.join(mismatch)})", reference, same)
-    treated = f"{TREATMENT_PREFIX}trained_{series}", f"{TREATMENT_PREFIX}trained_{reference_series}"
+    treated = treatment_key(TREATMENT_TRAINED, series), treatment_key(TREATMENT_TRAINED, reference_series)
     if all(treated[0] in run.metrics for run in runs) and all(treated[1] in run.metrics for run in base):
-        source, keys = f"{TREATMENT_PREFIX}trained_", treated
+        source, keys = AFTER_TRAINING, treated
     else:
-        source, keys = "final_", (final_key(series), final_key(reference_series))
+        source, keys = FINAL_PREFIX, (final_key(series), final_key(reference_series))
     pairs, left_out = pair_values(seed_values(runs, keys[0]), seed_values(base, keys[1]), (arm, reference))
     if not pairs:
         return Strength(

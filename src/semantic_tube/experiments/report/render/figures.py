@@ -10,19 +10,20 @@ from semantic_tube.experiments.report.compute import TRAINING_KEYS, ReportData
 from semantic_tube.experiments.report.design import FRACTION, NTP_FAMILY, show
 from semantic_tube.experiments.report.render.common import docs
 from semantic_tube.experiments.report.text import fmt, format_p, mean_std, quoted, signed, table
+from semantic_tube.run_folder import NTP_SERIES, final_key, stp_form_series
 
 
 def training(data: ReportData) -> list[str]:
     done = data.done
     keys = [key for key in TRAINING_KEYS if any(key in run.metrics for run in done)]
-    keys = [key for key in keys if key != "final_stp_loss"]  # shown as the method's own loss
+    keys = [key for key in keys if key != final_key(fd.STP_SERIES)]  # shown as the method's own loss
     with_aux = any(config.aux.n for config in data.configurations)
     if not keys and not with_aux:
         return []
     forms = [
-        key for key in sorted({key for run in done for key in run.metrics}) if key.startswith("final_stp_") and key != "final_stp_loss"
+        final_key(stp_form_series(form)) for form in fd.logged_forms(done) if final_key(stp_form_series(form)) in {key for run in done for key in run.metrics}
     ]
-    head = ["final_ntp_loss"] if "final_ntp_loss" in keys else []
+    head = [final_key(NTP_SERIES)] if final_key(NTP_SERIES) in keys else []
     rest = [key for key in keys if key not in head]
     rows = [["configuration", "n", *head, *(["final aux loss", "its series"] if with_aux else []), *forms, *rest]]
     for config in data.configurations:

@@ -96,7 +96,7 @@ def treatment_strength(data: ReportData) -> list[str]:
         for found in measured:
             trained = stats.summarize(pair[1] for pair in found.pairs)
             plain = stats.summarize(pair[2] for pair in found.pairs)
-            source = "after training, same examples" if found.source == st.TREATMENT_PREFIX + "trained_" else "last logged"
+            source = "after training, same examples" if found.source == st.AFTER_TRAINING else "last logged"
             length = "" if found.same_length else " (a different training length)"
             rows.append(
                 [
