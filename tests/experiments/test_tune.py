@@ -20,6 +20,8 @@ from semantic_tube.experiments.tune import (
     is_collapse,
     scan,
     task_and_metric,
+    treatment_fall,
+    treatment_warning,
     tune_document,
     with_lambda,
 )
@@ -126,6 +128,35 @@ def test_the_pilot_grid_and_its_errors(tmp_path):
         task_and_metric({}, tmp_path / "c.yaml", None)
 
 
+def test_the_treatment_fall_of_a_run_by_hand():
+    assert treatment_fall({"treatment/initial_aux_loss": 1.25, "treatment/trained_aux_loss": 0.5}) == pytest.approx(0.6)
+    assert treatment_fall({"treatment/initial_aux_loss": 1.0, "treatment/trained_aux_loss": 1.1}) == pytest.approx(-0.1)
+    assert treatment_fall({"treatment/initial_aux_loss": 1.25}) is None  # treatment_batches 0: nothing measured
+    assert treatment_fall({"treatment/initial_aux_loss": 0.0, "treatment/trained_aux_loss": 0.0}) is None
+    assert treatment_fall({}) is None
+
+
+def test_a_lambda_is_weak_when_stp_fell_less_than_a_tenth_from_its_start():
+    assert LambdaScores(0.02, (82, 23), (0.5, 0.6), falls=(0.05, 0.07)).fall == pytest.approx(0.06)
+    assert LambdaScores(0.02, (82, 23), (0.5, 0.6), falls=(0.05, 0.07)).weak is True
+    assert LambdaScores(0.32, (82,), (0.5,), falls=(0.55,)).weak is False
+    assert LambdaScores(0.32, (82,), (0.5,), falls=(0.1,)).weak is False  # exactly 10%: not weak
+    assert LambdaScores(0.32, (82,), (0.5,)).weak is None  # not measured
+
+
+def test_the_treatment_warning_names_the_weak_lambdas_or_says_the_choice_rests_on_noise():
+    strong, weak, unmeasured = (0.5,), (0.01,), ()
+    def results(*falls):
+        return [LambdaScores(lam, (82,), (0.5,), falls=fall) for lam, fall in zip((0.01, 0.08, 0.32), falls)]
+
+    assert treatment_warning(results(strong, strong, strong)) is None
+    assert treatment_warning(results(unmeasured, unmeasured, unmeasured)) is None
+    some = treatment_warning(results(weak, weak, strong))
+    assert some.startswith("weak treatment at lambda 0.01, 0.08 (STP fell less than 10% from its start)")
+    every = treatment_warning(results(weak, weak, unmeasured))
+    assert every.startswith("warning: at every lambda of the grid") and "extend --lambdas upward" in every
+
+
 def test_tune_end_to_end_on_a_tiny_model(tmp_path, capsys):
     """2 lambdas x 1 seed: runs through the sweep machinery, writes the curve, the choice and a
     config that `stp train` reads back."""
@@ -146,6 +177,9 @@ def test_tune_end_to_end_on_a_tiny_model(tmp_path, capsys):
     record = json.loads((out / "tune.json").read_text())
     assert [entry["stp_lambda"] for entry in record["lambdas"]] == [0.01, 0.02] and record["metric"] == "exact"
     assert record["chosen_lambda"] in (0.01, 0.02) and record["choice"]["how"].startswith("best measured")
+    for entry in record["lambdas"]:  # each pilot run measured its own STP before and after training
+        assert isinstance(entry["fall"], float) and entry["weak"] == (entry["fall"] < 0.1)
+        assert f"{entry['fall']:.0%}" in printed
     assert (out / "tune.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     point = out / "data_rule=none__stp_lambda=0.01__train_fraction=0.5__seed=82"
     assert yaml.safe_load((point / "sweep_config.yaml").read_text())["max_steps"] == 4  # the pilot: half the data, half the steps

@@ -16,6 +16,13 @@ with a precipitous drop (and a jump in spread) past the optimum. So:
 - Interval: bootstrap over seeds (seeds drawn with replacement, the same draw at every lambda, as
   each seed's runs share everything but lambda), the choice repeated on each draw; the 2.5 and
   97.5 percentiles of ln(lambda). One seed gives no interval.
+- Treatment: each pilot run measures its own STP before and after training on the same examples
+  (`treatment_batches`); the fall 1 - after / before, mean over seeds, is printed per lambda. Where it
+  is under 10% (the report's weak-treatment rule) STP barely changed the model, so the accuracy
+  there cannot be credited to it; when no lambda of the grid reaches 10% the output says that the
+  choice rests on noise and to extend --lambdas upward or lengthen the pilot. (Tube STP stays
+  about flat under plain fine-tuning, so its fall from the start is close to its fall against plain
+  fine-tuning; the span form rises under plain fine-tuning, so its fall from the start understates it.)
 - The pilot: train_fraction = --train_fraction of the training file, with the config's epochs (its
   max_steps, if it counts steps, scaled by the fraction), so a pilot run costs that fraction of a
   full one. The paper's data rule is not applied here: a pilot is meant to be cheap.
@@ -44,8 +51,20 @@ from semantic_tube.experiments.grid import (
     expand,
     parse_sweep,
 )
+from semantic_tube.experiments.report.strength import WEAK_REDUCTION
 from semantic_tube.experiments.sweep import SweepRunner, check_sweep, read_score
-from semantic_tube.run_folder import Status, main_metric, write_text_atomic
+from semantic_tube.run_folder import (
+    AUX_SERIES,
+    METRICS_FILE,
+    TREATMENT_INITIAL,
+    TREATMENT_TRAINED,
+    Status,
+    UnreadableRecord,
+    main_metric,
+    read_record,
+    treatment_key,
+    write_text_atomic,
+)
 
 DEFAULT_LAMBDAS = (0.005, 0.01, 0.02, 0.04, 0.08, 0.16)
 DEFAULT_SEEDS = (82, 23, 37)
@@ -86,10 +105,21 @@ class LambdaScores:
     seeds: tuple[int, ...]
     scores: tuple[float, ...]
     collapsed: bool = False
+    falls: tuple[float, ...] = ()  # per seed with a measurement: 1 - STP after / before training (`treatment_fall`)
 
     @property
     def mean(self) -> float:
         return float(np.mean(self.scores)) if self.scores else math.nan
+
+    @property
+    def fall(self) -> float | None:
+        """Mean over seeds of how far STP fell from its start; None when no run measured it."""
+        return float(np.mean(self.falls)) if self.falls else None
+
+    @property
+    def weak(self) -> bool | None:
+        """STP fell less than WEAK_REDUCTION from its start: the treatment barely happened."""
+        return None if self.fall is None else self.fall < WEAK_REDUCTION
 
     @property
     def std(self) -> float:
@@ -164,7 +194,33 @@ def choose_with_interval(results: list[LambdaScores], draws: int = BOOTSTRAP_DRA
 def _redraw(result: LambdaScores, drawn) -> LambdaScores:
     by_seed = dict(zip(result.seeds, result.scores))
     kept = [int(s) for s in drawn if int(s) in by_seed]
-    return LambdaScores(result.stp_lambda, tuple(kept), tuple(by_seed[s] for s in kept), result.collapsed)
+    return LambdaScores(result.stp_lambda, tuple(kept), tuple(by_seed[s] for s in kept), result.collapsed, result.falls)
+
+
+def treatment_fall(metrics: dict) -> float | None:
+    """1 - STP after / before training on the same examples and draws (metrics.json's treatment
+    keys of the auxiliary loss); None when the run did not measure it (treatment_batches 0)."""
+    before = metrics.get(treatment_key(TREATMENT_INITIAL, AUX_SERIES))
+    after = metrics.get(treatment_key(TREATMENT_TRAINED, AUX_SERIES))
+    if not isinstance(before, (int, float)) or not isinstance(after, (int, float)) or not before > 0:
+        return None
+    return 1.0 - after / before
+
+
+def treatment_warning(results: list[LambdaScores]) -> str | None:
+    """What the falls say about the choice: nothing when every measured lambda moved STP, a line
+    naming the weak lambdas, or a warning that no lambda of the grid moved it."""
+    measured = [r for r in results if r.weak is not None]
+    weak = [r.stp_lambda for r in measured if r.weak]
+    if not weak:
+        return None
+    rule = f"STP fell less than {WEAK_REDUCTION:.0%} from its start"
+    if len(weak) == len(measured):
+        return (
+            f"warning: at every lambda of the grid {rule}: STP barely changed the model, so the accuracy differences are "
+            "not its doing and the choice rests on noise; extend --lambdas upward or lengthen the pilot (max_steps)"
+        )
+    return f"weak treatment at lambda {', '.join(f'{lam:g}' for lam in weak)} ({rule}): the accuracy there cannot be credited to STP"
 
 
 # -------------------------------------------------------------------------------------------
@@ -266,7 +322,15 @@ def scan(lambdas, measure: Callable[[float], LambdaScores]) -> tuple[list[Lambda
 def lambda_scores(runner: SweepRunner, group: list, metric: str, lam: float) -> LambdaScores:
     found = [(p.coordinates[SEED], read_score(runner.folder(p), p.config, metric)) for p in group]
     found = [(seed, score.value) for seed, score in found if score is not None]
-    return LambdaScores(lam, tuple(seed for seed, _ in found), tuple(value for _, value in found))
+    falls = [fall for p in group if (fall := treatment_fall(_metrics(runner.folder(p)))) is not None]
+    return LambdaScores(lam, tuple(seed for seed, _ in found), tuple(value for _, value in found), falls=tuple(falls))
+
+
+def _metrics(folder: Path) -> dict:
+    try:
+        return read_record(folder / METRICS_FILE) or {}
+    except UnreadableRecord:
+        return {}
 
 
 # -------------------------------------------------------------------------------------------
@@ -281,7 +345,9 @@ def write_outputs(result: TuneResult, config_text: str, out: Path) -> None:
         "metric": result.metric,
         "fraction": result.settings.fraction,
         "collapse_ratio": COLLAPSE_RATIO,
-        "lambdas": [{**asdict(r), "mean": _finite(r.mean), "std": _finite(r.std)} for r in result.results],
+        "lambdas": [{**asdict(r), "mean": _finite(r.mean), "std": _finite(r.std), "fall": r.fall, "weak": r.weak} for r in result.results],
+        "weak_reduction": WEAK_REDUCTION,
+        "treatment": treatment_warning(result.results),
         "skipped": result.skipped,
         "failed": result.failed,
         "choice": asdict(choice),
@@ -353,15 +419,21 @@ def plot_curve(result: TuneResult, path: Path) -> None:
 
 def report(result: TuneResult) -> str:
     """The table and the choice, as printed at the end."""
-    lines = [f"stp tune: {result.task} {result.metric} on {result.settings.fraction:g} of the training data", f"{'lambda':>8}  {'mean':>6}  {'std':>6}  seeds"]
+    lines = [
+        f"stp tune: {result.task} {result.metric} on {result.settings.fraction:g} of the training data",
+        f"{'lambda':>8}  {'mean':>6}  {'std':>6}  seeds  STP fell",
+    ]
     for r in result.results:
         note = f"  collapsed (below {COLLAPSE_RATIO:g} x the best mean): larger lambdas skipped" if r.collapsed else ""
         std = "-" if math.isnan(r.std) else f"{r.std:.3f}"
         mean = "-" if not r.scores else f"{r.mean:.3f}"
-        lines.append(f"{r.stp_lambda:>8g}  {mean:>6}  {std:>6}  {len(r.scores)}{note}")
+        fall = "-" if r.fall is None else f"{r.fall:.0%}" + (" (weak)" if r.weak else "")
+        lines.append(f"{r.stp_lambda:>8g}  {mean:>6}  {std:>6}  {len(r.scores):>5}  {fall}{note}")
     lines += [f"{lam:>8g}  skipped" for lam in result.skipped]
     choice = result.choice
     lines.append(f"chosen stp_lambda {rounded(choice.stp_lambda):g} ({choice.how}; {choice.interval})")
+    if warning := treatment_warning(result.results):
+        lines.append(warning)
     if result.failed:
         lines.append(f"failed runs (left out): {', '.join(result.failed)}")
     out = result.settings.folder
