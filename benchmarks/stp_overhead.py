@@ -13,7 +13,8 @@ changes between rounds). Target: at most 1.02.
 First it times the position sampling alone at batch 8, 32 and 128 (`--sampling_only` stops
 there): the trainer's keyed draws (one vectorised hash over the batch) against one
 torch.Generator per example in a Python loop, the way draws were made before. Target: < 1 ms at
-batch 128.
+batch 128. Then the draws over a conversation of three exchanges (six content segments, each
+template stretch bypassed), the multi-turn trainer's path, at the same batch sizes.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import torch
 
 from semantic_tube.data.collator import STPCollator, encode_examples
 from semantic_tube.data.nlrx import generate_nlrx
-from semantic_tube.losses.sampling import KeyedDraws, STPForm, hash_keys, sample_positions
+from semantic_tube.losses.sampling import KeyedDraws, STPForm, hash_keys, sample_positions, sample_segment_positions, segment_gaps
 from semantic_tube.training.config import STPTrainingArguments
 from semantic_tube.training.model import load_model, load_tokenizer
 from semantic_tube.training.trainer import STPTrainer
@@ -68,6 +69,22 @@ def time_sampling(batch_size: int, form: STPForm, repeats: int = 200) -> tuple[f
     return medians[0], medians[1]
 
 
+def time_segment_sampling(batch_size: int, form: STPForm, exchanges: int = 3, repeats: int = 200) -> float:
+    """Median seconds of one batch's keyed draws and template gaps over `exchanges` user/assistant
+    pairs (2 x exchanges segments of 10-40 tokens, 6 template tokens between two segments)."""
+    lengths = torch.randint(10, 40, (batch_size, 2 * exchanges), generator=torch.Generator().manual_seed(batch_size))
+    starts = 30 + torch.cumsum(lengths + 6, dim=1) - (lengths + 6)
+    segments = torch.stack([starts, starts + lengths], dim=-1)
+    index = torch.arange(batch_size)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        sample_segment_positions(segments, 1, form, KeyedDraws(hash_keys(82, 7, 1, index)))
+        segment_gaps(segments)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
 def timed_step(trainer: STPTrainer, model, optimizer, batch: dict) -> float:
     """Seconds of one step, with Python's garbage collector held off while it runs (as `timeit`
     does), so a collection triggered by either side does not land on one side's clock."""
@@ -100,6 +117,9 @@ def main() -> None:
         keyed, per_example = time_sampling(batch_size, STPForm(options.form))
         print(f"sampling batch={batch_size:>3}: keyed {keyed * 1000:.3f} ms, one generator per example {per_example * 1000:.3f} ms "
               f"({per_example / keyed:.0f}x)  (target < 1 ms at 128)")
+    for batch_size in (8, 32, 128):
+        seconds = time_segment_sampling(batch_size, STPForm(options.form))
+        print(f"conversation draws batch={batch_size:>3} (3 exchanges, 6 segments): keyed {seconds * 1000:.3f} ms")
     if options.sampling_only:
         return
 
