@@ -101,9 +101,10 @@ class Spectrum:
 
 
 def fraction_label(value: float) -> str:
-    """0.0625 -> '1/16', 1.0 -> '1', 0.3 -> '0.3': data fractions as the paper writes them."""
+    """0.0625 -> '1/16', 1.0 -> '1', 0.3 -> '0.3': data fractions as the paper writes them (1/n,
+    else the decimal)."""
     exact = Fraction(value).limit_denominator(1024)
-    if abs(float(exact) - value) > 1e-9:
+    if abs(float(exact) - value) > 1e-9 or exact.numerator != 1 and exact.denominator != 1:
         return f"{value:g}"
     return str(exact.numerator) if exact.denominator == 1 else f"{exact.numerator}/{exact.denominator}"
 

@@ -16,7 +16,7 @@ def signed(number: float | None, digits: int = 3) -> str:
 
 
 def format_p(p: float | None) -> str:
-    """Three significant digits, as the paper prints them (0.0534, 1.14e-03)."""
+    """Three significant digits, as the paper prints them (0.0534, 0.00114), below 1e-3 in powers of ten (1.14e-04)."""
     if p is None:
         return "n/a"
     return f"{p:.2e}" if p < 1e-3 else f"{p:.3g}"
