@@ -103,27 +103,6 @@ def test_bad_conversations_are_skipped_and_counted(tmp_path):
     assert len(data.examples) == 2 and [err.line for err in data.skipped] == [2]
 
 
-def test_stats_count_turns_tokens_per_role_cut_rows_and_the_reachable_share():
-    from semantic_tube.data.chat import encode_chat
-    from semantic_tube.data.conversation_stats import conversation_stats, format_conversation_stats
-    from tests.tiny_models import tiny_tokenizer
-
-    tokenizer = tiny_tokenizer("chatml")
-    two = ChatExample(user="lines with a vowel", assistant="s", history=(("what is 12 + 30?", "42"),))
-    one = ChatExample(user="lines with a dog", assistant="(dog).*")
-    text = TextExample("lines with a dog before a number")
-    full = encode_chat(tokenizer, two, max_length=512)
-    stats = conversation_stats([two, one, text], tokenizer, max_length=full.segments[3][1])  # cuts `two`'s last turn
-    assert stats["turns"] == {1: 1, 2: 1} and stats["text_rows"] == 1
-    assert stats["chars"]["assistant"] == len("s") + len("42") + len("(dog).*")
-    content = {"user": 0, "assistant": 0}
-    for i, (a, b) in enumerate(full.segments):
-        content["user" if i % 2 == 0 else "assistant"] += b - a
-    assert stats["tokens"]["assistant"] >= content["assistant"] and stats["rows_cut"] == 1 and stats["rows_failed"] == 0
-    assert 0 < stats["reachable_share"] < 1
-    assert "tokens STP's draws can reach" in format_conversation_stats(stats)
-
-
 def test_stp_data_stats_reports_conversations_and_text(tmp_path, capsys):
     from semantic_tube.cli.data import main
     from tests.tiny_models import save_tiny

@@ -142,3 +142,23 @@ def test_folder_without_runs_or_missing_is_an_error(tmp_path):
         read_runs(tmp_path / "empty")
     with pytest.raises(RunFolderError, match="no such folder"):
         read_runs(tmp_path / "absent")
+
+
+def test_family_is_the_configs_method_not_the_bundle_name(tmp_path):
+    write_run(tmp_path / "a", method="stp-ish", seed=82, exact_hits=100, family="two-view")
+    write_run(tmp_path / "b", method="ntp", seed=82, stp_lambda=0.02, exact_hits=100, family="ntp")  # method ntp: lambda unused
+    write_run(tmp_path / "c", method="stp", seed=82, stp_lambda=0.0, exact_hits=100, family="stp")  # lambda 0: nothing added
+    write_run(tmp_path / "d", method="stp", seed=82, exact_hits=100)  # older runs: no `method` field, lambda decides
+    write_run(tmp_path / "e", method="ntp", seed=82, exact_hits=100)
+    write_run(tmp_path / "f", method="whatever", seed=82, exact_hits=100, family="mask", sweep=False)  # a plain stp train folder
+    runs = {run.point_id: run for run in read_runs(tmp_path)}
+    assert {name: (run.method, run.family) for name, run in runs.items()} == {
+        "a": ("stp-ish", "two-view"),  # the bundle name stays the arm
+        "b": ("ntp", "ntp"),
+        "c": ("stp", "ntp"),
+        "d": ("stp", "stp"),
+        "e": ("ntp", "ntp"),
+        "f": ("mask", "mask"),  # no bundle name: the family is the method
+    }
+
+

@@ -32,7 +32,7 @@ from semantic_tube.experiments.sweep import (
     provenance,
     run_point,
 )
-from tests.experiments.test_grid import write_lock
+from tests.experiments.test_locks import write_lock
 from tests.tiny_models import save_tiny
 from tests.training.conftest import write_regex_data
 

@@ -7,7 +7,6 @@ import torch
 
 from semantic_tube.losses.sampling import KeyedDraws
 from semantic_tube.methods.objectives import STPObjective, logged_form_gap_key, logged_form_key
-from semantic_tube.training.config import ConfigError
 from tests.methods.test_objectives import BATCH
 from tests.training.test_trainer import args
 
@@ -66,15 +65,3 @@ def test_logging_forms_leaves_the_trained_draws_as_they_were(tmp_path):
     logging = STPObjective(args(tmp_path, stp_draws=4, stp_log_forms="span,anchored")).draw(dict(batch), keys)
     assert torch.equal(plain["stp_positions"], logging["stp_positions"])
     assert torch.equal(plain["stp_skip"], logging["stp_skip"])
-
-
-@pytest.mark.parametrize(("overrides", "named"), [({"stp_log_forms": "tube,bent"}, "'bent'"), ({"method": "mask", "stp_log_forms": "tube"}, "method=mask")])
-def test_bad_logged_forms_are_config_errors(tmp_path, overrides, named):
-    with pytest.raises(ConfigError, match=named):
-        args(tmp_path, **overrides)
-
-
-@pytest.mark.parametrize("overrides", [{"method": "ntp"}, {"stp_lambda": 0.0}])
-def test_the_gradient_balance_needs_a_trained_loss(tmp_path, overrides):
-    with pytest.raises(ConfigError, match="stp_log_grad_balance needs a trained auxiliary loss"):
-        args(tmp_path, stp_log_grad_balance=True, **overrides)

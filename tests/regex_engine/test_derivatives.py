@@ -3,18 +3,22 @@
 Without `&` and `~` the brics dialect is a subset of Python's syntax, so `re.fullmatch` (with
 ASCII word characters and `.` matching newlines) decides membership. With them, a small
 brute-force matcher over substrings (below) does, `\\b` included: it reads the characters
-around each substring, which is the semantics the engine's context bits implement.
+around each substring, which is the semantics the engine's context bits implement. Below them,
+the engine's own pieces (character sets, hash-consed terms, exploration) on hand-checked cases.
 """
 
 import itertools
 import re
 from functools import cache
+from time import monotonic
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from semantic_tube.regex import equivalent, fullmatch, parse
-from semantic_tube.regex.derivatives import WORD_CHARS
+from semantic_tube.regex.derivatives import ALPHABET_SIZE, WORD_CHARS, CharSet, ExplorationTimeout, TermBuilder, explore, first_difference
+from semantic_tube.regex.derivatives import fullmatch as derivative_fullmatch
 from semantic_tube.regex.syntax import (
     CharClass,
     Complement,
@@ -157,3 +161,66 @@ def test_verdicts_agree_with_brute_force(pair):
         assert not any(_reference_matcher(left_node, t) for t in _all_texts(3))
     if result.left_universal:
         assert all(_reference_matcher(left_node, t) for t in _all_texts(3))
+
+
+# --- the engine's own pieces, on hand-checked cases ------------------------------------------
+
+
+def test_charset_algebra_over_cofinite_sets():
+    ab, not_b = CharSet(False, frozenset("ab")), CharSet(True, frozenset("b"))
+    assert ab & not_b == CharSet(False, frozenset("a"))
+    assert not_b & ab == CharSet(False, frozenset("a"))
+    assert not_b & CharSet(True, frozenset("c")) == CharSet(True, frozenset("bc"))  # all but b, and all but c
+    assert "z" in not_b and "b" not in not_b and "b" in not_b.complement()
+    assert CharSet(False, frozenset()).empty and not CharSet(True, frozenset("abc")).empty
+    assert CharSet(True, frozenset(map(chr, range(ALPHABET_SIZE)))).empty  # every UTF-16 code unit left out
+
+
+def test_representatives_are_the_most_readable_members():
+    assert CharSet(False, frozenset("Z1a")).representative() == "a"  # lower case, then upper case, then digits
+    assert CharSet(True, frozenset("ab")).representative() == "c"
+    assert CharSet(False, frozenset("\x07")).representative() == "\x07"
+
+
+def compiled(builder, regex, boundary="literal"):
+    return builder.compile(parse(regex), boundary)
+
+
+def test_equal_terms_up_to_the_normalisation_are_one_object():
+    builder = TermBuilder()
+    assert compiled(builder, "(dog)|(cat)") is compiled(builder, "(cat)|(dog)|(dog)")  # sorted, deduplicated
+    assert compiled(builder, "(a&b)|c") is compiled(builder, "c")  # a&b is empty, the absorbing element folded
+    assert compiled(builder, "x#y") is builder.empty
+    assert compiled(builder, ".*") is builder.all
+
+
+def test_explore_finds_the_shortest_match_and_miss():
+    builder = TermBuilder()
+    deadline = monotonic() + 5
+    plus = explore(builder, compiled(builder, "a+b"), deadline)
+    assert (plus.shortest_match, plus.shortest_miss) == ("ab", "")
+    star = explore(builder, compiled(builder, "(ab)*"), deadline)
+    assert (star.shortest_match, star.shortest_miss) == ("", "a")
+    assert explore(builder, compiled(builder, "a&b"), deadline).empty and explore(builder, compiled(builder, "~#"), deadline).universal
+
+
+def test_first_difference_is_a_shortest_string_one_side_matches():
+    builder = TermBuilder()
+    deadline = monotonic() + 5
+    assert first_difference(builder, compiled(builder, "a*"), compiled(builder, "a+"), deadline) == ""
+    assert first_difference(builder, compiled(builder, "a.*"), compiled(builder, "a.*.*"), deadline) is None
+    assert first_difference(builder, compiled(builder, "(a|b)c"), compiled(builder, "ac"), deadline) == "bc"
+
+
+def test_a_past_deadline_stops_the_exploration():
+    builder = TermBuilder()
+    with pytest.raises(ExplorationTimeout):
+        explore(builder, compiled(builder, "a+"), monotonic() - 1)
+
+
+def test_fullmatch_runs_the_automaton_on_one_string():
+    builder = TermBuilder()
+    term = compiled(builder, "[0-9]+(\\.[0-9]+)?")
+    assert derivative_fullmatch(builder, term, "3.14") and not derivative_fullmatch(builder, term, "3.")
+    bounded = compiled(builder, "\\bdog\\b", "boundary")
+    assert derivative_fullmatch(builder, bounded, "dog") and not derivative_fullmatch(builder, compiled(builder, "a\\bb", "boundary"), "ab")

@@ -13,6 +13,7 @@ from semantic_tube.regex import (
     fullmatch,
     is_empty_language,
 )
+from semantic_tube.regex.equivalence import clear_caches
 
 
 @pytest.mark.parametrize(
@@ -230,3 +231,15 @@ def test_results_are_cached_and_frozen():
 def test_is_empty_language_raises_on_bad_syntax():
     with pytest.raises(RegexSyntaxError):
         is_empty_language("a)")
+
+
+def test_clearing_the_caches_forgets_verdicts_but_not_answers():
+    first = equivalent("(ab)*", "(ab)*(ab)*")
+    clear_caches()
+    again = equivalent("(ab)*", "(ab)*(ab)*")
+    assert again is not first and again == first and again.equal
+
+
+def test_an_emptiness_timeout_is_a_timeout_error():
+    with pytest.raises(TimeoutError, match="undecided"):
+        is_empty_language("(.*a.*b.*c.*d.*){9,}.*x&(.*a.*b.*c.*d.*){9,}", timeout_s=0.0)

@@ -8,7 +8,6 @@ import torch
 
 from semantic_tube.losses.sampling import KeyedDraws, hash_keys
 from semantic_tube.methods.options import DrawScope
-from semantic_tube.training.config import ConfigError, STPTrainingArguments
 from tests.training.test_conversation_training import batch_losses, make, mixed_file  # noqa: F401 (a fixture)
 
 
@@ -72,24 +71,3 @@ def test_exchange_scope_trains_on_conversations_with_the_loss_identity(tiny_dir,
         assert "stp_span_loss" in entry
 
 
-@pytest.mark.parametrize(
-    ("overrides", "named"),
-    [
-        ({"method": "two-view"}, ("stp_draw_scope=exchange", "method=two-view")),
-        ({"method": "curvature"}, ("stp_draw_scope=exchange", "method=curvature")),
-        ({"method": "llm-jepa"}, ("stp_draw_scope=exchange", "method=llm-jepa")),
-        ({"method": "ntp"}, ("stp_draw_scope=exchange", "method=ntp", "stp_log_when_off")),
-        ({"stp_draw_scope": "turn"}, ("stp_draw_scope", "'turn'")),
-    ],
-)
-def test_methods_that_do_not_draw_refuse_the_scope(tmp_path, overrides, named):
-    with pytest.raises(ConfigError) as raised:
-        STPTrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to="none", **{"stp_draw_scope": "exchange", **overrides})
-    for text in named:
-        assert text in str(raised.value)
-
-
-def test_the_default_is_the_whole_conversation_and_ntp_takes_it_when_logging(tmp_path):
-    assert STPTrainingArguments(output_dir=str(tmp_path), use_cpu=True).stp_draw_scope is DrawScope.CONVERSATION
-    logged = STPTrainingArguments(output_dir=str(tmp_path), use_cpu=True, method="ntp", stp_log_when_off=True, stp_draw_scope="exchange")
-    assert logged.stp_draw_scope is DrawScope.EXCHANGE

@@ -8,8 +8,6 @@ import torch
 from safetensors import safe_open
 
 from semantic_tube.methods.predictor import PREDICTOR_FILE
-from semantic_tube.training.config import ConfigError
-from semantic_tube.training.cost import measure_step_cost
 from semantic_tube.training.model import load_model
 from tests.training.test_trainer import args, losses, make_trainer
 
@@ -66,60 +64,6 @@ def test_lambda_warmup_rises_linearly_and_the_loss_uses_it(tiny_dir, train_file,
     logged = [(entry["step"], entry["stp_lambda"]) for entry in trainer.state.log_history if "stp_lambda" in entry]
     # Step i (from 0) uses 0.4 * min(1, i / 4): 0, .1, .2, .3, then .4; each log holds the mean over its two steps.
     assert logged == [(2, pytest.approx(0.05)), (4, pytest.approx(0.25)), (6, pytest.approx(0.4)), (8, pytest.approx(0.4))]
-
-
-@pytest.mark.parametrize(
-    ("overrides", "named"),
-    [
-        ({"method": "curvature", "predictor": "linear"}, ("predictor=linear", "method=curvature")),
-        ({"method": "stp", "mask_target": "full"}, ("mask_target=full", "method=stp")),
-        ({"method": "mask", "two_view_pool": "mean"}, ("two_view_pool=mean", "method=mask")),
-        ({"method": "stp", "jepa_single_pass": True}, ("jepa_single_pass=True", "method=stp")),
-        ({"method": "llm-jepa", "stp_form": "span"}, ("stp_form=span", "method=llm-jepa")),
-        ({"method": "curvature", "curvature_angle": "signed", "trajectory": "inst", "stp_draws": 1, "predictor_target": "section_4_6"}, ("predictor_target",)),
-        ({"method": "stp", "predictor_target": "section_4_6"}, ("predictor_target=section_4_6", "predictor=identity")),
-        ({"method": "two-view", "predictor": "linear", "two_view_pool": "mean", "predictor_target": "section_4_6"}, ("two_view_pool=mean",)),
-        ({"method": "mask", "stp_draws": 2}, ("stp_draws=2", "method=mask")),
-        ({"method": "llm-jepa", "stp_gap": "none"}, ("stp_gap=none", "method=llm-jepa")),
-        ({"method": "llm-jepa", "stp_gap": "before_answer"}, ("stp_gap=before_answer", "method=llm-jepa")),
-        ({"stp_form": "span", "stp_gap": "answer_start"}, ("stp_gap=answer_start", "stp_form=span")),
-        ({"stp_form": "span", "predictor": "linear", "predictor_target": "section_4_6"}, ("predictor_target=section_4_6", "stp_form=span")),
-        ({"method": "two-view", "two_view_pool": "mean", "stp_gap": "none"}, ("stp_gap=none", "two_view_pool=mean")),
-        ({"method": "two-view", "two_view_pool": "mean", "stp_gap": "answer_start"}, ("stp_gap=answer_start", "two_view_pool=mean")),
-        ({"stp_gap": "start"}, ("stp_gap", "'start'")),
-        ({"method": "ntp", "stp_draws": 4}, ("stp_draws=4", "method=ntp", "stp_log_when_off")),
-        ({"method": "ntp", "stp_gap": "before_answer"}, ("stp_gap=before_answer", "method=ntp", "stp_log_when_off")),
-        ({"method": "ntp", "stp_gap": "none"}, ("stp_gap=none", "method=ntp", "stp_log_when_off")),
-        ({"method": "jepa"}, ("method", "'jepa'")),
-        ({"stp_lambda_warmup_ratio": 1.5}, ("stp_lambda_warmup_ratio",)),
-    ],
-)
-def test_invalid_combinations_name_both_fields(tmp_path, overrides, named):
-    with pytest.raises(ConfigError) as raised:
-        args(tmp_path, **overrides)
-    for text in named:
-        assert text in str(raised.value)
-
-
-def test_ntp_takes_the_logged_stp_options_when_it_logs_stp(tmp_path):
-    logged = args(tmp_path, method="ntp", stp_log_when_off=True, trajectory="inst", stp_draws=4, stp_gap="before_answer")
-    assert logged.trajectory.value == "inst" and logged.stp_draws == 4 and logged.stp_gap.value == "before_answer"
-
-
-@pytest.mark.parametrize(
-    ("overrides", "origin"),
-    [
-        ({}, "answer_start"),
-        ({"stp_form": "span"}, "before_answer"),
-        ({"stp_gap": "before_answer"}, "before_answer"),
-        ({"stp_form": "span", "stp_gap": "before_answer"}, "before_answer"),
-        ({"stp_gap": "none"}, None),
-        ({"stp_form": "span", "stp_gap": "none"}, None),
-    ],
-)
-def test_the_gap_origin_is_appendix_g_unless_the_form_is_the_reference(tmp_path, overrides, origin):
-    gap_origin = args(tmp_path, **overrides).gap_origin
-    assert (gap_origin.value if gap_origin else None) == origin
 
 
 def test_ntp_method_trains_plain_and_can_log_stp_without_gradient(tiny_dir, train_file, tmp_path):
@@ -202,29 +146,6 @@ def test_mask_model_with_its_added_token_loads_for_evaluation(tiny_dir, train_fi
     trainer.save_model(str(tmp_path / "saved"))
     reloaded = load_model(str(tmp_path / "saved"), dtype="float32")
     assert reloaded.get_input_embeddings().weight.shape[0] == len(trainer.processing_class)
-
-
-def test_cost_record_counts_passes_and_times_against_ntp(tiny_dir, train_file, tmp_path):
-    stp = make_trainer(tiny_dir, train_file, args(tmp_path / "a", max_steps=1))
-    cost = measure_step_cost(stp, batches=1, repeats=1)
-    assert cost["cost/forward_passes_per_step"] == 1 and cost["cost/step_time_vs_ntp"] > 0
-    mask = make_trainer(tiny_dir, train_file, args(tmp_path / "b", method="mask", max_steps=1))
-    before = [value.detach().clone() for value in mask.model.parameters()]
-    cost = measure_step_cost(mask, batches=1, repeats=1)
-    assert cost["cost/forward_passes_per_step"] == 2
-    assert all(torch.equal(a, b) for a, b in zip(before, mask.model.parameters()))
-    assert all(value.grad is None for value in mask.model.parameters())
-
-
-@pytest.mark.parametrize("bf16", [False, True])
-def test_cost_record_times_the_steps_under_the_mixed_precision_training_uses(tiny_dir, train_file, tmp_path, bf16):
-    # Training autocasts by wrapping the model; the cost record times the unwrapped model, so it must
-    # enter the same autocast itself, or on a GPU it would time float32 steps against bf16 training.
-    trainer = make_trainer(tiny_dir, train_file, args(tmp_path, max_steps=1, bf16=bf16, use_cpu=True))
-    autocast_seen = []
-    trainer.model.register_forward_hook(lambda *_: autocast_seen.append(torch.is_autocast_enabled("cpu")))
-    measure_step_cost(trainer, batches=1, repeats=1)
-    assert len(autocast_seen) == 4 and set(autocast_seen) == {bf16}
 
 
 def jepa_trainer(tiny_dir, train_file, training_args):

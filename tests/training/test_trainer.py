@@ -168,22 +168,6 @@ def test_resume_from_checkpoint_ends_at_the_same_loss(tiny_dir, train_file, tmp_
     assert losses(resumed, "stp_loss")[-1] == pytest.approx(losses(full, "stp_loss")[-1], rel=1e-5)
 
 
-def test_negative_lambda_is_an_error(tmp_path):
-    with pytest.raises(ValueError, match="stp_lambda must be >= 0"):
-        args(tmp_path, stp_lambda=-0.1)
-
-
-def test_resume_last_picks_the_newest_checkpoint(tmp_path):
-    from semantic_tube.training.run import checkpoint_to_resume
-
-    assert checkpoint_to_resume(args(tmp_path / "none", resume_from_checkpoint="last")) is None
-    for step in (3, 12, 6):
-        (tmp_path / f"checkpoint-{step}").mkdir()
-        (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text("{}")
-    assert checkpoint_to_resume(args(tmp_path, resume_from_checkpoint="last")).endswith("checkpoint-12")
-    assert checkpoint_to_resume(args(tmp_path, resume_from_checkpoint="x/checkpoint-3")) == "x/checkpoint-3"
-
-
 def test_gap_skipping_is_on_by_default_and_changes_the_measured_value(tiny_dir, train_file, tmp_path):
     skipping = make_trainer(tiny_dir, train_file, args(tmp_path / "a", stp_lambda=0.1, max_steps=2))
     assert skipping.args.gap_origin is not None
@@ -229,35 +213,6 @@ def test_eval_stp_draws_depend_on_the_example_only_and_average_per_example(tiny_
     assert first["eval_ntp_loss"] == pytest.approx(first["eval_loss"], rel=1e-5)
 
 
-def test_task_metrics_go_through_the_trainer_log(tiny_dir, train_file, tmp_path):
-    """Metrics of the in-training task evaluation reach on_log, where report_to integrations read."""
-    from transformers import TrainerCallback
-
-    from semantic_tube.training.task_eval import TaskEvalCallback
-
-    class FakeEvaluator:
-        def run(self, model, tokenizer, step, folder=None, shard=(0, 1)):
-            return {"task_synth/exact": 0.25}
-
-    class Recorder(TrainerCallback):
-        def __init__(self):
-            self.logged = []
-
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            self.logged.append(dict(logs))
-
-    trainer = make_trainer(tiny_dir, train_file, args(tmp_path, stp_lambda=0.1, max_steps=4))
-    recorder = Recorder()
-    trainer.add_callback(recorder)
-    trainer.add_callback(TaskEvalCallback(FakeEvaluator(), 2, trainer.log))
-    trainer.train()
-    scored = [entry for entry in recorder.logged if "task_synth/exact" in entry]
-    assert [entry["step"] for entry in trainer.state.log_history if "task_synth/exact" in entry] == [2, 4]
-    assert len(scored) == 2
-    # Scoring at a logging step must not swallow that step's training log (on_log clears should_log).
-    assert [entry["step"] for entry in trainer.state.log_history if "ntp_loss" in entry] == [2, 4]
-
-
 def test_positions_are_drawn_on_the_cpu_before_the_batch_moves(tiny_dir, train_file, tmp_path):
     """_prepare_inputs turns the collator's CPU spans into positions (and the gap) and sends no
     span to the model; the draws are the sampler's keyed draws for those examples."""
@@ -278,20 +233,6 @@ def test_positions_are_drawn_on_the_cpu_before_the_batch_moves(tiny_dir, train_f
     short = dict(batch, input_ids=batch["input_ids"][:, :5], attention_mask=batch["attention_mask"][:, :5], labels=batch["labels"][:, :5])
     with pytest.raises(ValueError, match="stp_positions holds a position >= seq length 5"):
         trainer._prepare_inputs(short)
-
-
-def test_mixed_precision_by_default_on_cuda_only(tmp_path):
-    """fp32 master weights everywhere; bf16 autocast by default only where CUDA supports it, and
-    never on CPU (bf16 autocast is many times slower there) or when fp16 was asked for."""
-    from semantic_tube.training.config import default_bf16
-
-    assert default_bf16(use_cpu=False, fp16=False, cuda_supports_bf16=True)
-    assert not default_bf16(use_cpu=True, fp16=False, cuda_supports_bf16=True)
-    assert not default_bf16(use_cpu=False, fp16=True, cuda_supports_bf16=True)
-    assert not default_bf16(use_cpu=False, fp16=False, cuda_supports_bf16=False)
-    if not torch.cuda.is_available():
-        assert args(tmp_path).bf16 is False and STPTrainingArguments(output_dir=str(tmp_path)).mixed_precision == "no"
-    assert STPTrainingArguments(output_dir=str(tmp_path), bf16=False).bf16 is False
 
 
 def test_stp_gradient_is_the_same_with_gradient_checkpointing(tiny_dir, train_file, tmp_path):

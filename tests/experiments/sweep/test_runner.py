@@ -1,7 +1,7 @@
 """What a sweep folder means at every moment, and how a sweep reads it (issue 21, cases 2, 3, 6,
 8 and 9), with `fake_train.py` as the launcher: it writes what `stp train` writes, in the
 contract's order, or dies at a chosen moment, in milliseconds. The end-to-end runs on a tiny model
-are in test_sweep.py.
+are in tests/experiments/test_sweep.py. Last, the dry run's plan.
 
 The configuration check (`stp train`'s parser in a child interpreter) is left out here, except
 where it is the subject, by giving `run_sweep` a `check_sweep` that checks the folder only."""
@@ -20,14 +20,14 @@ import yaml
 
 from semantic_tube.experiments import sweep as sweep_package
 from semantic_tube.experiments.grid import SweepError, expand, load_sweep
-from semantic_tube.experiments.shards import ALL
+from semantic_tube.experiments.shards import ALL, resolve_shard
 from semantic_tube.experiments.sweep import CheckedSweep, SweepRunner, check_folder, check_sweep, plan, run_sweep
 from semantic_tube.run_folder import FAILED_FILE, LOCK_FILE, METRICS_FILE, POINT_CONFIG, POINT_FILE, Status, folder_status
 from tests.experiments.fake_train import ATTEMPTS_FILE
 from tests.training.conftest import write_regex_data
 
-ROOT = Path(__file__).resolve().parents[2]
-FAKE = Path(__file__).with_name("fake_train.py")
+ROOT = Path(__file__).resolve().parents[3]
+FAKE = Path(__file__).resolve().parents[1] / "fake_train.py"
 P82, P23 = "method=stp__train_fraction=1__seed=82", "method=stp__train_fraction=1__seed=23"
 
 
@@ -293,3 +293,35 @@ def test_a_finished_point_from_an_older_sweep_without_a_recorded_time_shows_none
     summary = runner_of(sweep_file, out).summary()
     row = next(line for line in summary.splitlines() if line.startswith(P82))
     assert row.split()[1] == "finished" and "exact 0.500" in row and "?" not in row
+
+
+# -------------------------------------------------------------------------------------------
+# The dry run
+
+
+def test_dry_run_loads_no_torch_and_lists_every_point_with_its_cost(tmp_path):
+    """A fresh interpreter: the dry run imports no torch (the configuration check runs in a child;
+    `stp sweep` parses its own flags with transformers' HfArgumentParser, as every command does,
+    which loads no model code), and prints one line per point plus the total."""
+    script = (
+        "import sys; from semantic_tube.cli import main\n"
+        f"code = main(['sweep', '--config', {str(ROOT / 'sweeps' / 'quick.yaml')!r}, '--out', {str(tmp_path / 'q')!r}, '--dry-run'])\n"
+        "print('torch' in sys.modules, any(name.startswith('transformers.models') for name in sys.modules), code)"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=ROOT, check=False)
+    lines = done.stdout.splitlines()
+    assert lines[-1] == "False False 0", done.stderr
+    point_lines = [line for line in lines if "steps  ~" in line]
+    assert len(point_lines) == 18 and all(line.rstrip().endswith("incomplete") for line in point_lines)
+    assert "100 steps" in point_lines[0] and "method=ntp__train_fraction=1__seed=82" in point_lines[0]
+    assert any(line.startswith("total: 1800 optimizer steps; 18 of 18 points to run, ~2h") and "estimate" in line for line in lines)
+    assert not (tmp_path / "q").exists()  # a dry run writes nothing
+
+
+def test_dry_run_of_a_shard_lists_only_its_points():
+    sweep = load_sweep(ROOT / "sweeps" / "quick.yaml")
+    text = plan(sweep, expand(sweep), Path("/nonexistent"), resolve_shard("1/4", {}), CheckedSweep([], {}))
+    indices = [int(line.split()[0]) for line in text.splitlines() if "steps  ~" in line]
+    assert indices == [1, 5, 9, 13, 17]
+
+

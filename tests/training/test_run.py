@@ -11,22 +11,48 @@ measurement, during the task evaluation, and after metrics.json. The resume is t
 max_steps 10 with 12 steps per epoch is not a whole number of epochs: the case where the Trainer,
 resumed from checkpoint-10, used to train step 11. A constant schedule makes that extra step
 change the weights.
+
+The rest of training/run.py on its own: the resolved config and its round trip, the command
+recorded, the failure record, the leakage counts, and the whole-run train_loss and
+train_runtime after a resume, by hand.
 """
 
 import json
 import shutil
+import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
+import yaml
 from safetensors.torch import load_file
+from transformers.trainer_utils import TrainOutput
 
 import semantic_tube.training.run as run_module
+from semantic_tube.data.messages import ChatExample
+from semantic_tube.losses.sampling import STPForm
 from semantic_tube.run_folder import FAILED_FILE, METRICS_FILE, PROVENANCE_FILE, STATE_FILE
 from semantic_tube.training.arguments import parse_train_args
-from semantic_tube.training.run import RunClock, checkpoint_to_resume, clock_seconds, train
+from semantic_tube.training.run import (
+    RunClock,
+    checkpoint_to_resume,
+    clock_seconds,
+    command_line,
+    last_logged,
+    leakage_counts,
+    logged_loss_sum,
+    plain_value,
+    record_failure,
+    resolved_config,
+    train,
+    whole_run,
+    write_resolved_config,
+)
 from semantic_tube.training.task_eval import TaskEvaluator
+from tests.training.config.test_legacy import parse_preset
 from tests.training.conftest import write_regex_data
+from tests.training.test_trainer import args
 
 MAX_STEPS = 10
 
@@ -223,3 +249,119 @@ def test_a_new_attempt_in_a_finished_folder_is_unfinished_until_it_ends(config, 
             run(config, folder, max_steps=2, save_strategy="no", eval_task=None)
     assert not (folder / METRICS_FILE).exists() and not (folder / FAILED_FILE).exists()
     shutil.rmtree(folder)
+
+
+# --- the rest of run.py on its own -------------------------------------------------------------
+
+
+def test_resume_last_picks_the_newest_checkpoint(tmp_path):
+    assert checkpoint_to_resume(args(tmp_path / "none", resume_from_checkpoint="last")) is None
+    for step in (3, 12, 6):
+        (tmp_path / f"checkpoint-{step}").mkdir()
+        (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text("{}")
+    assert checkpoint_to_resume(args(tmp_path, resume_from_checkpoint="last")).endswith("checkpoint-12")
+    assert checkpoint_to_resume(args(tmp_path, resume_from_checkpoint="x/checkpoint-3")) == "x/checkpoint-3"
+
+
+def test_a_resolved_config_holds_stp_gap_alone_and_round_trips(tmp_path):
+    configs = parse_preset(tmp_path, {"stp_skip_gap": False})
+    write_resolved_config(tmp_path, *configs)
+    written = yaml.safe_load((tmp_path / "stp_config.yaml").read_text())
+    assert written["stp_gap"] == "none" and not {"stp_skip_gap", "stp_gap_origin"} & set(written)
+    assert written["dtype"] == "auto"
+    again = parse_train_args(["--config", str(tmp_path / "stp_config.yaml")])
+    assert resolved_config(*again) == resolved_config(*configs)
+
+
+def test_plain_values_are_enums_by_value_and_lists_of_them():
+    assert plain_value(STPForm.SPAN) == "span"
+    assert plain_value((STPForm.TUBE, STPForm.ZERO)) == ["tube", "zero"]
+    assert plain_value({"a": 1}) == {"a": 1} and plain_value(None) is None
+
+
+def test_the_resolved_config_leaves_secrets_and_their_placeholders_out(tmp_path):
+    values = resolved_config(args(tmp_path, hub_token="s3cret", stp_log_forms="span,tube"))
+    assert "hub_token" not in values and "s3cret" not in yaml.safe_dump(values)
+    assert values["stp_log_forms"] == ["span", "tube"] and values["method"] == "stp" and values["output_dir"] == str(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["/usr/local/bin/stp", "train", "--seed", "1"], "stp train --seed 1"),
+        (["/x/semantic_tube/__main__.py", "train", "--output_dir", "a b"], f"{sys.executable} -m semantic_tube train --output_dir 'a b'"),
+        (["/x/other/__main__.py", "train"], "__main__.py train"),
+        ([], "python"),
+    ],
+)
+def test_the_command_is_recorded_as_typed(argv, expected):
+    assert command_line(argv) == expected
+
+
+def test_the_first_failure_is_recorded_and_an_unwritable_folder_does_not_hide_the_error(tmp_path, caplog):
+    record_failure(tmp_path, ValueError("first\nsecond line"), process_index=1)
+    record_failure(tmp_path, KeyError("later"))  # another process failing after it
+    failure = json.loads((tmp_path / FAILED_FILE).read_text())
+    assert (failure["type"], failure["error"], failure["process_index"]) == ("ValueError", "ValueError: first", 1)
+    (tmp_path / "a_file").write_text("")
+    with caplog.at_level("WARNING"):
+        record_failure(tmp_path / "a_file", ValueError("x"))  # its "folder" is a file: no failed.json can go there
+    assert "could not write" in caplog.text
+
+
+def test_leakage_counts_the_distinct_queries_and_answers_each_held_out_set_shares():
+    train_rows = [ChatExample(user="q1", assistant="a1"), ChatExample(user="q2", assistant="a2")]
+    held_out = {
+        "eval_file": [ChatExample(user="q1", assistant="x"), ChatExample(user="q3", assistant="a2"), ChatExample(user="q3", assistant="a2")],
+        "eval_task_file": [ChatExample(user="q9", assistant="a9")],
+    }
+    assert leakage_counts(train_rows, held_out) == {
+        "leakage/eval_file/queries": 1, "leakage/eval_file/answers": 1,
+        "leakage/eval_task_file/queries": 0, "leakage/eval_task_file/answers": 0,
+    }  # fmt: skip
+    assert leakage_counts(train_rows, {}) == {}
+
+
+HISTORY = [
+    {"step": 2, "loss": 3.0},
+    {"step": 4, "loss": 2.0, "ntp_loss": 1.9},
+    {"step": 4, "eval_loss": 9.0},  # an evaluation entry: no training loss
+    {"step": 6, "loss": 1.0, "ntp_loss": 0.8},
+]
+
+
+def test_the_logged_losses_sum_each_mean_over_the_steps_it_covers():
+    """Each logged loss is the mean over the steps since the previous log: 3*2 + 2*2 = 10 over 4 steps."""
+    assert logged_loss_sum(HISTORY, 4) == (10.0, 4)
+    assert logged_loss_sum(HISTORY, 5) == (10.0, 4)  # step 6's mean covers steps 5 and 6: not yet
+    assert logged_loss_sum(HISTORY, 6) == (12.0, 6)
+    assert logged_loss_sum(HISTORY, 0) == (0.0, 0)
+
+
+def test_the_last_logged_value_of_each_series_is_kept_as_final():
+    assert last_logged(HISTORY, ("loss", "ntp_loss", "stp_loss")) == {"final_loss": 1.0, "final_ntp_loss": 0.8}
+
+
+def test_a_resumed_runs_loss_and_runtime_cover_the_whole_run():
+    """Resumed at step 4 of 6: steps 1-4 from the log (3*2 + 2*2 = 10), steps 5-6 the session's
+    mean 1.0 (2 in all): train_loss (10 + 2) / 6 = 2; runtime 5 s before + 3 s now = 8 s. The log
+    history's summary entry says the same."""
+    history = [dict(entry) for entry in HISTORY] + [{"step": 6, "train_runtime": 3.0, "train_loss": 1.0}]
+    trainer = SimpleNamespace(state=SimpleNamespace(global_step=6, log_history=history))
+    result = TrainOutput(6, 1.0, {"train_runtime": 3.0, "train_loss": 1.0, "train_steps_per_second": 0.667})
+    whole = whole_run(trainer, result, resumed_step=4, before_seconds=5.0)
+    assert whole.training_loss == 2.0 and whole.metrics["train_loss"] == 2.0 and whole.metrics["train_runtime"] == 8.0
+    assert whole.metrics["train_steps_per_second"] == 0.667  # steps were trained in this session: its own rate
+    assert history[-1] == {"step": 6, "train_runtime": 8.0, "train_loss": 2.0, "train_steps_per_second": 0.667}
+
+
+def test_a_resume_with_nothing_left_to_train_takes_its_rates_over_the_whole_run():
+    """A checkpoint already at max_steps 6: the loss is the log's (12 / 6 = 2), and the rates are
+    6 steps / 8 s = 0.75 and 6 x (4 x 2 x 1) samples / 8 s = 6."""
+    history = [dict(entry) for entry in HISTORY] + [{"train_runtime": 0.0}]
+    trainer = SimpleNamespace(
+        state=SimpleNamespace(global_step=6, log_history=history),
+        args=SimpleNamespace(per_device_train_batch_size=4, gradient_accumulation_steps=2, world_size=1),
+    )
+    whole = whole_run(trainer, TrainOutput(6, float("nan"), {"train_runtime": 0.0}), resumed_step=6, before_seconds=8.0)
+    assert whole.metrics == {"train_loss": 2.0, "train_runtime": 8.0, "train_steps_per_second": 0.75, "train_samples_per_second": 6.0}

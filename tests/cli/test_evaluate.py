@@ -1,4 +1,6 @@
-"""`stp score` and `stp eval` through their `main(argv)`, on fixtures and a tiny saved model."""
+"""`stp eval` (cli/evaluate.py) through its `main(argv)` and parser, on fixtures and a tiny saved
+model; its output folder, launcher shard and device chosen by hand. (`stp score` is in
+tests/cli/test_score.py.)"""
 
 from __future__ import annotations
 
@@ -11,84 +13,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from semantic_tube.cli import score
-from semantic_tube.evaluation.tasks import TASKS
 from tests.evaluation.spider_fixture import build_databases
 
 
 def write_jsonl(path, rows):
     path.write_text("".join(json.dumps(row) + "\n" for row in rows))
     return path
-
-
-def test_score_writes_rescored_json_next_to_predictions_and_never_replaces_eval_json(tmp_path, capsys):
-    predictions = write_jsonl(tmp_path / "predictions.jsonl", [
-        {"reference": "x\n#### 1,000", "prediction": "#### $1000"},
-        {"reference": "#### 3", "prediction": "three"},
-    ])  # fmt: skip
-    (tmp_path / "eval.json").write_text('{"from": "stp eval"}\n')
-    assert score.main(["--task", "gsm8k", "--predictions", str(predictions)]) == 0
-    assert "correct" in capsys.readouterr().out
-    metrics = json.loads((tmp_path / "rescored.json").read_text())["metrics"]
-    assert metrics["correct"] == 0.5 and metrics["unparsable"] == 1 and metrics["count"] == 2
-    assert (tmp_path / "eval.json").read_text() == '{"from": "stp eval"}\n'
-    assert score.main(["--task", "gsm8k", "--predictions", str(predictions)]) == 2
-    assert "--overwrite_output" in capsys.readouterr().err
-    assert score.main(["--task", "gsm8k", "--predictions", str(predictions), "--overwrite-output"]) == 0
-
-
-def test_score_spider_with_db_dir_and_output(tmp_path, capsys):
-    db_dir = build_databases(tmp_path / "db")
-    prompt = "For db_id:[concert_mini]\n\nHow many singers?"
-    predictions = write_jsonl(tmp_path / "p.jsonl", [
-        {"prompt": prompt, "reference": "SELECT count(*) FROM singer", "prediction": "SELECT count(singer_id) FROM singer"},
-        {"prompt": prompt, "reference": "SELECT count(*) FROM singer", "prediction": "SELECT count(* FROM"},
-    ])  # fmt: skip
-    output = tmp_path / "out" / "summary.json"
-    argv = ["--task", "spider", "--predictions", str(predictions), "--db_dir", str(db_dir), "--output", str(output)]
-    assert score.main(argv) == 0
-    summary = json.loads(output.read_text())
-    assert summary["metrics"]["execution"] == 0.5 and summary["metrics"]["unparsable"] == 1
-    assert summary["metrics"]["paper_execution"] == 0.5 and "paper_execution" in summary["meta"]["scoring"]
-    assert "paper_execution: " in capsys.readouterr().out
-
-
-@pytest.mark.parametrize(
-    ("argv", "message"),
-    [
-        (["--task", "mmlu"], "invalid choice: 'mmlu'"),
-        (["--task", "spider", "--db_dir", "{tmp}/nowhere"], "database folder not found"),
-        (["--task", "gsm8k", "--predictions", "{tmp}/missing.jsonl"], "predictions file not found"),
-    ],
-)
-def test_score_bad_input_is_a_clear_error(tmp_path, capsys, argv, message):
-    predictions = write_jsonl(tmp_path / "p.jsonl", [{"prompt": "For db_id:[x]", "reference": "a", "prediction": "b"}])
-    argv = [arg.replace("{tmp}", str(tmp_path)) for arg in argv]
-    if "--predictions" not in argv:
-        argv += ["--predictions", str(predictions)]
-    assert score.main(argv) == 2
-    err = capsys.readouterr().err
-    assert message in err and "Traceback" not in err
-
-
-def test_score_never_imports_torch(tmp_path):
-    """Its options are dataclass fields parsed as stp train's are, from a module without torch."""
-    predictions = write_jsonl(tmp_path / "p.jsonl", [{"reference": "#### 3", "prediction": "#### 3"}])
-    script = (
-        "import sys; from semantic_tube.cli import main; "
-        f"code = main(['score', '--task', 'gsm8k', '--predictions', {str(predictions)!r}]); print(code, 'torch' in sys.modules)"
-    )
-    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
-    assert completed.stdout.splitlines()[-1] == "0 False", completed.stderr
-
-
-def test_score_line_without_prediction_names_the_line(tmp_path, capsys):
-    predictions = write_jsonl(tmp_path / "p.jsonl", [{"reference": "a", "prediction": "a"}, {"reference": "b"}])
-    assert score.main(["--task", "nq_open", "--predictions", str(predictions)]) == 2
-    assert "p.jsonl:2: prediction" in capsys.readouterr().err
-
-
-# --- stp eval -------------------------------------------------------------------------------
 
 
 def nlrx_rows(n):
@@ -207,19 +137,6 @@ def test_eval_options_take_dashes_underscores_and_the_older_spellings(tmp_path):
     assert run.dtype.value == "auto"
 
 
-@pytest.mark.parametrize("command", ["eval", "score"])
-def test_every_option_says_its_default_takes_both_spellings_and_task_lists_its_choices(command, capsys):
-    from semantic_tube.cli import evaluate
-
-    parser = {"eval": evaluate, "score": score}[command].build_parser()
-    for action in parser._actions:
-        if action.option_strings != ["-h", "--help"]:
-            assert any(words in action.help for words in ("default", "required", "empty =")), action.option_strings
-            assert all(name.replace("_", "-") in action.option_strings for name in action.option_strings)
-    assert {"eval": evaluate, "score": score}[command].main(["--help"]) == 0
-    assert "{" + ",".join(TASKS) + "}" in capsys.readouterr().out
-
-
 def test_eval_never_overwrites_a_training_runs_scores(tiny_folder, tmp_path, capsys):
     """`stp train` writes <run>/eval/<task>/; `stp eval` on that run writes fresh timestamped folders beside it."""
     from semantic_tube.cli import evaluate
@@ -270,3 +187,45 @@ def test_two_processes_write_the_predictions_of_one(tiny_folder, tmp_path):
     assert metrics[0] == metrics[1] and metrics[0]["count"] == 5
     assert two.stdout.count("task synth: 5 examples") == 1
     assert json.loads((tmp_path / "two" / "eval.json").read_text())["meta"]["processes"] == 2  # it was split
+
+
+# --- stp eval: the folder, the shard and the device it picks --------------------------------------
+
+
+def test_the_default_output_folder_is_fresh_beside_a_model_folder_else_here(tmp_path, monkeypatch):
+    from semantic_tube.cli import evaluate
+
+    monkeypatch.setattr(evaluate.time, "strftime", lambda pattern: "20250101-120000")
+    assert evaluate.default_output_dir(str(tmp_path), "synth") == tmp_path / "eval-synth-20250101-120000"
+    (tmp_path / "eval-synth-20250101-120000").mkdir()
+    (tmp_path / "eval-synth-20250101-120000-1").mkdir()
+    assert evaluate.default_output_dir(str(tmp_path), "synth") == tmp_path / "eval-synth-20250101-120000-2"  # never an existing one
+    assert evaluate.default_output_dir("HuggingFaceTB/SmolLM2-135M-Instruct", "gsm8k") == Path("eval-gsm8k-20250101-120000")
+    assert evaluate.default_output_dir(None, "spider") == Path("eval-spider-20250101-120000")
+
+
+def test_the_shard_and_device_come_from_the_launchers_variables(monkeypatch):
+    from semantic_tube.cli import evaluate
+
+    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(evaluate, "default_device", lambda: "cuda")
+    assert evaluate.launcher_shard() == (0, 1) and evaluate.process_device(None) == "cuda"
+    monkeypatch.setenv("RANK", "3")
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    assert evaluate.launcher_shard() == (3, 4) and evaluate.process_device(None) == "cuda:1"
+    assert evaluate.process_device("cpu") == "cpu"  # --device wins
+    monkeypatch.setattr(evaluate, "default_device", lambda: "cpu")
+    assert evaluate.process_device(None) == "cpu"
+
+
+def test_an_existing_eval_json_is_refused_before_any_model_loads(tmp_path):
+    from semantic_tube.cli import evaluate
+    from semantic_tube.evaluation.errors import EvalError
+
+    evaluate.check_output_dir(tmp_path, overwrite=False)  # no eval.json yet
+    (tmp_path / "eval.json").write_text("{}")
+    with pytest.raises(EvalError, match="eval.json already exists; pass --overwrite_output_dir"):
+        evaluate.check_output_dir(tmp_path, overwrite=False)
+    evaluate.check_output_dir(tmp_path, overwrite=True)

@@ -1,0 +1,35 @@
+"""What each figure shows (`report.figure_data`): series titles, mean curves over the steps every
+run logged, and the panels a configuration's Figure 4a curve is expected to fill."""
+
+import pytest
+
+from semantic_tube.experiments.report import figure_data as fd
+from semantic_tube.experiments.runs import read_runs
+from tests.experiments.report_fixtures import write_run
+
+
+def test_series_titles_and_colours():
+    assert fd.series_title("ntp_loss") == "NTP loss" and fd.series_title("jepa_loss") == "LLM-JEPA loss"
+    assert fd.series_title("stp_span_loss") == "STP loss, span form" and fd.series_title("stp_loss") == "STP loss"
+    assert fd.series_title("other") == "other"
+    assert (fd.colour(0), fd.colour(12)) == ("C0", "C2")
+
+
+def test_a_mean_curve_keeps_the_steps_every_run_logged(tmp_path):
+    """Run a logs 10..50, run b 10..30 (steps=30): the mean over steps 10, 20, 30. At step 10, a's
+    NTP is 0.2 + 40/50 = 1.0 and b's 0.2 + 20/30 (log_history: final + steps left / steps)."""
+    write_run(tmp_path / "a", method="ntp", seed=0, ntp_end=0.2, sweep=False)
+    write_run(tmp_path / "b", method="ntp", seed=0, ntp_end=0.2, steps=30, sweep=False)
+    steps, means = fd.mean_curve(read_runs(tmp_path), "ntp_loss")
+    assert steps == (10, 20, 30)
+    assert means[0] == pytest.approx((1.0 + 0.2 + 20 / 30) / 2) and means[2] == pytest.approx((0.2 + 20 / 50 + 0.2) / 2)
+    assert fd.mean_curve(read_runs(tmp_path), "absent_loss") == ((), ())
+
+
+def test_loss_series_are_the_logged_forms_else_the_methods_own(tmp_path):
+    write_run(tmp_path / "forms" / "a", method="stp", seed=0, family="stp", forms={"tube": 1.0, "span": 0.8}, sweep=False)
+    write_run(tmp_path / "mask" / "a", method="mask", seed=0, family="mask", sweep=False)
+    write_run(tmp_path / "old" / "a", method="stp", seed=0, sweep=False)  # no family recorded, no forms
+    assert fd.loss_series(read_runs(tmp_path / "forms")) == [("stp_span_loss", "stp_span_loss"), ("stp_tube_loss", "stp_tube_loss")]
+    assert fd.loss_series(read_runs(tmp_path / "mask")) == [("mask_loss", "mask_loss")]
+    assert fd.loss_series(read_runs(tmp_path / "old")) == [("stp_loss", "stp_loss")]  # the family falls back to the lambda
