@@ -115,5 +115,5 @@ def test_coverage_lists_the_finished_seeds_and_the_settings_runs_disagree_on(mix
 def test_runs_not_counted_are_tabled_with_their_status_and_problem(mixed, unpaired):
     rows = rows_of(not_counted(mixed))
     assert rows["up-5"] == "| up-5 | failed | up | 5 | RuntimeError: CUDA out of memory |"
-    assert rows["broken"].startswith("| broken | unreadable | ? | None | ") and "broken/stp_config.yaml: not valid YAML" in rows["broken"]
+    assert rows["broken"].startswith("| broken | unreadable | ? | ? | ") and "broken/stp_config.yaml: not valid YAML" in rows["broken"]
     assert not_counted(unpaired)[2] == "None: every run folder found has finished."

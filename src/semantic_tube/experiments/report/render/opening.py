@@ -191,7 +191,7 @@ def not_counted(data: ReportData) -> list[str]:
     else:
         rows = [["point", "status", "method", "seed", "detail"]]
         rows += [
-            [run.point_id, status_name(run.status), run.coordinates.get("method", "?"), str(run.seed), (run.problem or "").strip()]
+            [run.point_id, status_name(run.status), run.coordinates.get("method", "?"), "?" if run.seed is None else str(run.seed), (run.problem or "").strip()]
             for run in others
         ]
         lines += table(rows)
