@@ -122,7 +122,7 @@ class ReportData:
     figure_1b: fd.SeriesFigure | None
     efficiency: tuple  # (task, EfficiencyLine) behind Figure 1b
     figure_4a: fd.CurveFigure | None
-    figure_4a_notes: MappingProxyType  # unlogged / trained_forms: configuration labels the note names
+    figure_4a_notes: MappingProxyType  # unlogged / unlogged_aux / trained_forms: configuration labels the note names
     figure_4b: fd.SeriesFigure | None
     figure_7: fd.SeriesFigure | None
     figure_6: tuple  # SpectraFigure per task
@@ -269,10 +269,11 @@ def _figure_1b(design: Design, cells: dict, metrics: dict[str, str]):
 
 def _figure_4a(design: Design, cells: dict):
     """The loss curves at the largest data fraction, and which configurations the note names:
-    `unlogged` (no auxiliary loss logged: NTP without `stp_log_when_off`) and `trained_forms`
-    (configurations whose STP panel line is the form their method trains, not plain STP)."""
+    `unlogged` (no auxiliary loss logged: NTP without `stp_log_when_off`), `unlogged_aux` (another
+    method that logged none of its own loss) and `trained_forms` (configurations whose STP panel
+    line is the form their method trains, not plain STP)."""
     largest = largest_fraction(cells)
-    curves, notes = [], {"unlogged": [], "trained_forms": []}
+    curves, notes = [], {"unlogged": [], "unlogged_aux": [], "trained_forms": []}
     for (arm, setting), runs in cells.items():
         done = finished(runs)
         if not done or (largest is not None and dict(setting).get(FRACTION) != largest):
@@ -282,7 +283,7 @@ def _figure_4a(design: Design, cells: dict):
         if curve is None:
             continue
         if not any(steps for name, (steps, _) in curve.series.items() if name != fd.NTP_SERIES):
-            notes["unlogged"].append(label)
+            notes["unlogged" if family_of_runs(done) == "ntp" else "unlogged_aux"].append(label)
         elif family_of_runs(done) != "ntp" and fd.STP_SERIES in curve.series:
             notes["trained_forms"].append(label)
         curves.append(curve)

@@ -93,6 +93,11 @@ def test_figure_4a_draws_the_full_data_and_names_the_runs_that_logged_no_stp(eff
     history = [{"step": step, "loss": 1.0, "ntp_loss": 1.0} for step in (10, 20, 30)]
     write_run(tmp_path / "ntp", method="ntp", seed=82, history=history, sweep=False)
     assert figure_4a(compute_report(tmp_path))[4].endswith(" STP was not logged for `ntp` (lambda 0 without `stp_log_when_off`).")
+    write_run(tmp_path / "mask", method="mask", seed=82, family="mask", stp_lambda=0.02, history=history, sweep=False)
+    assert (
+        " STP was not logged for `ntp` (lambda 0 without `stp_log_when_off`). No auxiliary loss was logged for `mask`. One panel"
+        in figure_4a(compute_report(tmp_path))[4]
+    )
 
 
 def test_plateau_table_gives_ntp_s_plateau_and_whether_stp_keeps_falling_after_it(tmp_path):

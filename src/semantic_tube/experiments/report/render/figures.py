@@ -95,6 +95,8 @@ def figure_4a(data: ReportData) -> list[str]:
     where = f" at train_fraction={show(FRACTION, largest)}" if largest is not None and FRACTION in data.design.varying else ""
     unlogged, forms = data.figure_4a_notes["unlogged"], data.figure_4a_notes["trained_forms"]
     note = f" STP was not logged for {quoted(unlogged)} (lambda 0 without `stp_log_when_off`)." if unlogged else ""
+    if unlogged_aux := data.figure_4a_notes["unlogged_aux"]:
+        note += f" No auxiliary loss was logged for {quoted(unlogged_aux)}."
     panels = [title for _, title in data.figure_4a.panels]
     if len(panels) > 2:
         note += f" One panel per logged loss ({'; '.join(panels)}): each method's own loss on its own panel."
