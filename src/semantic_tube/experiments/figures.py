@@ -6,7 +6,7 @@ Figure` rendered by Agg, never through pyplot: no window, and no global backend 
 caller (a notebook keeps its own).
 
 - Figure 1b: accuracy against data fraction (log2 axis, ticks 1, 1/2, 1/4 ...), full-data NTP as a line.
-- Figure 4a: training losses against the optimizer step, one panel per logged series (NTP, STP
+- Figure 4a: training losses against the optimizer step (or examples seen), one panel per logged series (NTP, STP
   or each logged STP form, each other method's own loss).
 - Figure 4b / 7: a quantity against lambda (log axis); lambda = 0 (plain fine-tuning) cannot sit
   on a log axis, so it is drawn as a dashed horizontal line; fitted curves (`Fit`) wide and pale
@@ -145,9 +145,11 @@ def plot_versus_lambda(panels: list[Panel], path: Path, ylabel: str, title: str)
     return _save(figure, path, title)
 
 
-def plot_loss_curves(curves: list[Curve], panels: list[tuple[str, str]], path: Path, title: str = "Loss curves (Figure 4a)") -> Path:
+def plot_loss_curves(
+    curves: list[Curve], panels: list[tuple[str, str]], path: Path, title: str = "Loss curves (Figure 4a)", x_label: str = "optimizer step"
+) -> Path:
     """Figure 4a: one panel per logged series ((series, title) in `panels`), one line per
-    configuration that logged it, against the optimizer step."""
+    configuration that logged it, against the optimizer step (or what `x_label` names)."""
     figure, axes = _panels(len(panels))
     for axis, (name, panel_title) in zip(axes, panels):
         for index, curve in enumerate(curves):
@@ -158,7 +160,7 @@ def plot_loss_curves(curves: list[Curve], panels: list[tuple[str, str]], path: P
         missing = [curve.label for curve in curves if name in curve.series and not curve.series[name][1]]
         if missing:  # say so on the panel: an absent line must not read as a zero loss
             axis.text(0.02, 0.02, "not logged: " + ", ".join(missing), transform=axis.transAxes, fontsize=8, color="0.35")
-        _finish(axis, f"{panel_title} (training, mean over seeds)", "optimizer step", panel_title)
+        _finish(axis, f"{panel_title} (training, mean over seeds)", x_label, panel_title)
     return _save(figure, path, title)
 
 

@@ -33,3 +33,21 @@ def test_loss_series_are_the_logged_forms_else_the_methods_own(tmp_path):
     assert fd.loss_series(read_runs(tmp_path / "forms")) == [("stp_span_loss", "stp_span_loss"), ("stp_tube_loss", "stp_tube_loss")]
     assert fd.loss_series(read_runs(tmp_path / "mask")) == [("mask_loss", "mask_loss")]
     assert fd.loss_series(read_runs(tmp_path / "old")) == [("stp_loss", "stp_loss")]  # the family falls back to the lambda
+
+
+def test_curves_of_different_examples_per_step_are_drawn_against_examples_seen(tmp_path):
+    """Batch 8 for 30 steps against 8 x 4 accumulated for 30 steps: the second's step 10 is 320 examples."""
+    write_run(tmp_path / "small", method="ntp", seed=0, steps=30, extra_config={"per_device_train_batch_size": 8}, sweep=False)
+    write_run(
+        tmp_path / "large", method="stp", seed=0, steps=30,
+        extra_config={"per_device_train_batch_size": 8, "gradient_accumulation_steps": 4}, sweep=False,
+    )
+    small, large = sorted(read_runs(tmp_path), key=lambda run: run.folder.name, reverse=True)
+    assert (fd.examples_per_step(small), fd.examples_per_step(large)) == (8, 32)
+    curves = [fd.loss_curve("small", [small]), fd.loss_curve("large", [large])]
+    alike = fd.curve_figure(curves, [8, 8])
+    assert alike.x_axis == fd.STEP_AXIS and alike.curves[1].series["ntp_loss"][0] == (10, 20, 30)
+    mixed = fd.curve_figure(curves, [8, 32])
+    assert mixed.x_axis == fd.EXAMPLES_AXIS
+    assert mixed.curves[0].series["ntp_loss"][0] == (80, 160, 240) and mixed.curves[1].series["ntp_loss"][0] == (320, 640, 960)
+    assert mixed.curves[1].series["ntp_loss"][1] == curves[1].series["ntp_loss"][1]  # the values are untouched

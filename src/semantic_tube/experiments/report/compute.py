@@ -273,7 +273,7 @@ def _figure_4a(design: Design, cells: dict):
     method that logged none of its own loss) and `trained_forms` (configurations whose STP panel
     line is the form their method trains, not plain STP)."""
     largest = largest_fraction(cells)
-    curves, notes = [], {"unlogged": [], "unlogged_aux": [], "trained_forms": []}
+    curves, per_step, notes = [], [], {"unlogged": [], "unlogged_aux": [], "trained_forms": []}
     for (arm, setting), runs in cells.items():
         done = finished(runs)
         if not done or (largest is not None and dict(setting).get(FRACTION) != largest):
@@ -287,9 +287,10 @@ def _figure_4a(design: Design, cells: dict):
         elif family_of_runs(done) != "ntp" and fd.STP_SERIES in curve.series:
             notes["trained_forms"].append(label)
         curves.append(curve)
+        per_step.append(fd.examples_per_step(done[0]))
     if not curves:
         return None, notes
-    return fd.curve_figure(curves), notes
+    return fd.curve_figure(curves, per_step), notes
 
 
 def _lambda_figure(file: str, title: str, ylabel: str, panels: dict, fits: dict) -> fd.SeriesFigure | None:

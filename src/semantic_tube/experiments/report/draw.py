@@ -15,7 +15,7 @@ def draw(figure, out: Path) -> Path:
         plot = figures.plot_data_efficiency if figure.axis == "fraction" else figures.plot_versus_lambda
         return plot(list(figure.panels), path, figure.ylabel, figure.title)
     if isinstance(figure, fd.CurveFigure):
-        return figures.plot_loss_curves(list(figure.curves), list(figure.panels), path)
+        return figures.plot_loss_curves(list(figure.curves), list(figure.panels), path, x_label=figure.x_axis)
     if isinstance(figure, fd.SpectraFigure):
         return figures.plot_spectra(list(figure.spectra), path)
     raise TypeError(f"no drawing for {type(figure).__name__}")

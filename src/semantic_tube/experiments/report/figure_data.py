@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from semantic_tube.experiments import figures, stats
 from semantic_tube.experiments.report.design import (
@@ -91,13 +91,19 @@ class SeriesFigure:
     panels: tuple
 
 
+STEP_AXIS = "optimizer step"
+EXAMPLES_AXIS = "training examples seen (optimizer step x examples per step)"
+
+
 @dataclass(frozen=True)
 class CurveFigure:
-    """Figure 4a: `panels` ((series, title), ...) and one `figures.Curve` per configuration."""
+    """Figure 4a: `panels` ((series, title), ...) and one `figures.Curve` per configuration,
+    against `x_axis` (STEP_AXIS, or EXAMPLES_AXIS where configurations differ in examples per step)."""
 
     file: str
     panels: tuple
     curves: tuple
+    x_axis: str = STEP_AXIS
 
 
 @dataclass(frozen=True)
@@ -206,12 +212,27 @@ def loss_curve(label: str, runs: list[Run], colour_: str | None = None) -> figur
     return figures.Curve(label, len(runs), series, colour_)
 
 
-def curve_figure(curves: list[figures.Curve]) -> CurveFigure:
-    """Panels in a fixed order: NTP, STP, the STP forms, then the other methods' losses."""
+def examples_per_step(run: Run) -> int:
+    """Examples behind one optimizer step of one process: per-device batch x accumulation."""
+    return int(run.config.get("per_device_train_batch_size", 8)) * int(run.config.get("gradient_accumulation_steps", 1))  # HF's defaults
+
+
+def in_examples(curve: figures.Curve, per_step: int) -> figures.Curve:
+    """The same curve against examples seen: every logged step times `per_step`."""
+    series = {name: (tuple(step * per_step for step in steps), values) for name, (steps, values) in curve.series.items()}
+    return replace(curve, series=series)
+
+
+def curve_figure(curves: list[figures.Curve], per_step: list[int] | None = None) -> CurveFigure:
+    """Panels in a fixed order: NTP, STP, the STP forms, then the other methods' losses. With
+    `per_step` (each curve's examples per optimizer step) not all alike, the curves are drawn
+    against examples seen, so a batch of 32 is not read as four times as fast as a batch of 8."""
     names = {name for curve in curves for name in curve.series}
     order = [NTP_SERIES, STP_SERIES, *sorted(name for name in names if name.startswith("stp_") and name != STP_SERIES)]
     order += sorted(names - set(order))
     panels = tuple((name, series_title(name)) for name in order if name in names)
+    if per_step and len(set(per_step)) > 1:
+        return CurveFigure(FIG_4A, panels, tuple(map(in_examples, curves, per_step)), EXAMPLES_AXIS)
     return CurveFigure(FIG_4A, panels, tuple(curves))
 
 

@@ -199,3 +199,10 @@ def test_sections_without_their_data_are_empty(swept, strength):
     assert figure_4b(strength.data) == [] and figure_7(strength.data) == []  # no lambda axis
     assert figure_4a(replace(swept.data, figure_4a=None)) == [] and plateau_table(replace(swept.data, plateaus=())) == []
     assert training(replace(swept.data, runs=(), configurations=())) == []
+
+
+def test_figure_4a_says_when_its_curves_are_drawn_against_examples_seen(tmp_path):
+    write_run(tmp_path / "ntp", method="ntp", seed=82, sweep=False)
+    assert "examples it has seen" not in figure_4a(compute_report(tmp_path))[4]
+    write_run(tmp_path / "batch32", method="stp", seed=82, extra_config={"gradient_accumulation_steps": 4}, sweep=False)
+    assert " so every curve is drawn against the training examples it has seen, not against its steps." in figure_4a(compute_report(tmp_path))[4]

@@ -97,6 +97,11 @@ def figure_4a(data: ReportData) -> list[str]:
     note = f" STP was not logged for {quoted(unlogged)} (lambda 0 without `stp_log_when_off`)." if unlogged else ""
     if unlogged_aux := data.figure_4a_notes["unlogged_aux"]:
         note += f" No auxiliary loss was logged for {quoted(unlogged_aux)}."
+    if data.figure_4a.x_axis == fd.EXAMPLES_AXIS:
+        note += (
+            " The configurations differ in examples per optimizer step (per-device batch x accumulation), so every curve is "
+            "drawn against the training examples it has seen, not against its steps."
+        )
     panels = [title for _, title in data.figure_4a.panels]
     if len(panels) > 2:
         note += f" One panel per logged loss ({'; '.join(panels)}): each method's own loss on its own panel."
