@@ -13,10 +13,11 @@ from semantic_tube.experiments.sweep import TimeModel, estimate_steps, launcher_
 from tests.experiments.test_grid import sweep_of
 
 
-def finish_point(folder: Path, seconds: float) -> None:
+def finish_point(folder: Path, seconds: float, finished_at: str = "2026-11-29T22:40:53+00:00") -> None:
     """A fabricated finished point whose attempt took `seconds`, as the sweep records it."""
     folder.mkdir(parents=True)
-    (folder / "sweep_point.json").write_text(json.dumps({"started_at": "2026-11-29T22:30:53+00:00", "seconds": seconds}))
+    record = {"started_at": "2026-11-29T22:30:53+00:00", "finished_at": finished_at, "seconds": seconds}
+    (folder / "sweep_point.json").write_text(json.dumps(record))
     (folder / "metrics.json").write_text("{}")
 
 
@@ -36,6 +37,20 @@ def test_time_estimates_weigh_forward_passes_and_scale_to_the_finished_points(tm
     other = expand(sweep_of({**document, "config": {**config, "model_name_or_path": "org/other-model"}}))
     assert TimeModel.of(other, tmp_path / "none", passes).seconds(other[0]) is None  # no rate for another model before a run
 
+
+
+def test_the_most_recently_finished_points_set_the_time_of_the_rest(tmp_path):
+    """Two points finished slowly on a busy machine, then three at the cost model's own rate: the
+    three newest set the scale, whatever order the folders are read in."""
+    config = {"nlrx_examples": 1000, "num_train_epochs": 1, "per_device_train_batch_size": 8}
+    points = expand(sweep_of({"name": "t", "config": config, "methods": {"ntp": {"method": "ntp"}}, "grid": {"seed": [1, 2, 3, 4, 5, 6]}}))
+    passes = {p.point_id: 1 for p in points}
+    rate = 800 * 0.55  # the cost model's seconds for one of these points
+    for point, seconds, hour in zip(points, [4 * rate, rate, rate, 4 * rate, rate], ["10", "13", "12", "09", "11"]):
+        finish_point(tmp_path / point.point_id, seconds, f"2026-12-02T{hour}:00:00+00:00")
+    times = TimeModel.of(points, tmp_path, passes)
+    assert times.seconds(points[5]) == pytest.approx(rate)  # the newest three (11, 12, 13 h) ran at the model's rate
+    assert "scaled from the 3 most recently finished of 5 points" in times.describe()
 
 
 def test_a_launcher_starts_each_run_and_counts_in_the_steps():

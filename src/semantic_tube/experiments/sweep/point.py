@@ -224,8 +224,15 @@ def read_score(folder: Path, config: dict, metric: str | None = None) -> Score |
 def point_seconds(folder: Path) -> float | None:
     """Wall time of a finished point's last attempt, as the sweep recorded it; None for a point
     without the record (not file times: a copied or checked-out folder has new ones)."""
+    return point_timing(folder)[0]
+
+
+def point_timing(folder: Path) -> tuple[float | None, str]:
+    """(seconds, finished_at) of a point's last attempt as the sweep recorded them; finished_at is
+    an ISO time ("" where not recorded), so the newest points sort last."""
     try:
-        seconds = (read_record(folder / POINT_FILE) or {}).get("seconds")
+        record = read_record(folder / POINT_FILE) or {}
     except UnreadableRecord:
-        return None
-    return float(seconds) if isinstance(seconds, (int, float)) else None
+        return None, ""
+    seconds = record.get("seconds")
+    return (float(seconds) if isinstance(seconds, (int, float)) else None), str(record.get("finished_at") or "")

@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from semantic_tube.experiments.grid import Point
-from semantic_tube.experiments.sweep.point import point_seconds
+from semantic_tube.experiments.sweep.point import point_timing
+
+RECENT = 3  # the most recently finished points that time the rest (TimeModel)
 
 
 @dataclass(frozen=True)
@@ -116,9 +118,10 @@ def cost_model_seconds(config: dict, forward_passes: int = 1, processes: int = 1
 @dataclass(frozen=True)
 class TimeModel:
     """Seconds each point of a grid takes. Every point weighs its cost-model seconds (so a mask or
-    LLM-JEPA point, with its extra forward passes, weighs more than an NTP one); the grid's finished
-    points set the scale (their wall time per unit of weight), so a grid of another model or
-    machine is timed by its own runs. Before any has finished, the cost model's seconds stand as
+    LLM-JEPA point, with its extra forward passes, weighs more than an NTP one); the grid's
+    RECENT most recently finished points set the scale (their wall time per unit of weight), so a
+    grid of another model or machine is timed by its own runs, and a sweep resumed on a quieter or
+    busier machine by what it takes now. Before any has finished, the cost model's seconds stand as
     they are for the default model, and no time is guessed for any other."""
 
     weights: dict[str, float | None]  # point id -> cost-model seconds (None: data size unknown)
@@ -130,8 +133,9 @@ class TimeModel:
     @classmethod
     def of(cls, points: list[Point], out: Path, forward_passes: dict[str, int], processes: int = 1) -> TimeModel:
         weights = {p.point_id: cost_model_seconds(p.config, forward_passes.get(p.point_id, 1), processes) for p in points}
-        timed = {p.point_id: s for p in points if (s := point_seconds(out / p.point_id)) is not None and s > 0}
-        weighed = [point_id for point_id in timed if weights[point_id]]
+        timing = {p.point_id: point_timing(out / p.point_id) for p in points}
+        timed = {point_id: seconds for point_id, (seconds, _) in timing.items() if seconds is not None and seconds > 0}
+        weighed = sorted((point_id for point_id in timed if weights[point_id]), key=lambda point_id: timing[point_id][1])[-RECENT:]
         scale = sum(timed[i] for i in weighed) / sum(weights[i] for i in weighed) if weighed else None
         mean = sum(timed.values()) / len(timed) if timed else None
         return cls(weights, processes, scale, mean, len(timed))
@@ -147,7 +151,8 @@ class TimeModel:
 
     def describe(self) -> str:
         if self.finished:
-            return f"scaled from {self.finished} finished point(s) by each point's steps, forward passes per step and test prompts"
+            which = f"{self.finished} finished point(s)" if self.finished <= RECENT else f"the {RECENT} most recently finished of {self.finished} points"
+            return f"scaled from {which} by each point's steps, forward passes per step and test prompts"
         return CostModel().describe()
 
 
