@@ -21,6 +21,7 @@ from semantic_tube.run_folder import (
     UnreadableRecord,
     checkpoint_step,
     checkpoints,
+    examples_per_step,
     failure_record,
     final_key,
     folder_status,
@@ -66,6 +67,7 @@ def test_keys_are_spelt_as_every_reader_expects():
     assert final_key("stp_loss") == "final_stp_loss"
     assert stp_form_series("span") == "stp_span_loss"
     assert main_metric("synth") == "exact" and main_metric(None) is None and main_metric("no-such-task") is None
+    assert examples_per_step({}) == 8 and examples_per_step({"per_device_train_batch_size": 4, "gradient_accumulation_steps": 8}) == 32
 
 
 # -------------------------------------------------------------------------------------------

@@ -140,6 +140,12 @@ def main_metric(task: str | None) -> str | None:
     return TASKS[task].metrics[0] if task in TASKS else None
 
 
+def examples_per_step(config: dict) -> int:
+    """Examples behind one optimizer step of one process, from a run's configuration: per-device
+    batch x gradient accumulation (the Trainer's defaults, 8 and 1, where a field is absent)."""
+    return int(config.get("per_device_train_batch_size", 8)) * int(config.get("gradient_accumulation_steps", 1))
+
+
 # -- writing --------------------------------------------------------------------------------
 TEMPORARY_SUFFIX = ".tmp"  # a record being written: `.<name>.<random>.tmp`, renamed over <name> when complete
 

@@ -5,6 +5,7 @@ import pytest
 
 from semantic_tube.experiments.report import figure_data as fd
 from semantic_tube.experiments.runs import read_runs
+from semantic_tube.run_folder import examples_per_step
 from tests.experiments.report_fixtures import write_run
 
 
@@ -43,7 +44,7 @@ def test_curves_of_different_examples_per_step_are_drawn_against_examples_seen(t
         extra_config={"per_device_train_batch_size": 8, "gradient_accumulation_steps": 4}, sweep=False,
     )
     small, large = sorted(read_runs(tmp_path), key=lambda run: run.folder.name, reverse=True)
-    assert (fd.examples_per_step(small), fd.examples_per_step(large)) == (8, 32)
+    assert (examples_per_step(small.config), examples_per_step(large.config)) == (8, 32)
     curves = [fd.loss_curve("small", [small]), fd.loss_curve("large", [large])]
     alike = fd.curve_figure(curves, [8, 8])
     assert alike.x_axis == fd.STEP_AXIS and alike.curves[1].series["ntp_loss"][0] == (10, 20, 30)

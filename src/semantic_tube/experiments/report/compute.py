@@ -53,7 +53,7 @@ from semantic_tube.experiments.report.keys import (
 )
 from semantic_tube.experiments.report.strength import strengths_of
 from semantic_tube.experiments.runs import Run, read_runs, sweep_file_hash
-from semantic_tube.run_folder import EVAL_PREFIX, NTP_SERIES, Status, final_key
+from semantic_tube.run_folder import EVAL_PREFIX, NTP_SERIES, Status, examples_per_step, final_key
 
 TRAINING_KEYS = (
     final_key(NTP_SERIES), final_key(fd.STP_SERIES), EVAL_PREFIX + NTP_SERIES, EVAL_PREFIX + fd.STP_SERIES, "train_examples", "train_runtime",
@@ -287,7 +287,7 @@ def _figure_4a(design: Design, cells: dict):
         elif family_of_runs(done) != "ntp" and fd.STP_SERIES in curve.series:
             notes["trained_forms"].append(label)
         curves.append(curve)
-        per_step.append(fd.examples_per_step(done[0]))
+        per_step.append(examples_per_step(done[0].config))
     if not curves:
         return None, notes
     return fd.curve_figure(curves, per_step), notes

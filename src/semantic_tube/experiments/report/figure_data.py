@@ -212,11 +212,6 @@ def loss_curve(label: str, runs: list[Run], colour_: str | None = None) -> figur
     return figures.Curve(label, len(runs), series, colour_)
 
 
-def examples_per_step(run: Run) -> int:
-    """Examples behind one optimizer step of one process: per-device batch x accumulation."""
-    return int(run.config.get("per_device_train_batch_size", 8)) * int(run.config.get("gradient_accumulation_steps", 1))  # HF's defaults
-
-
 def in_examples(curve: figures.Curve, per_step: int) -> figures.Curve:
     """The same curve against examples seen: every logged step times `per_step`."""
     series = {name: (tuple(step * per_step for step in steps), values) for name, (steps, values) in curve.series.items()}

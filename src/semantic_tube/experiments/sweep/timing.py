@@ -10,6 +10,7 @@ from pathlib import Path
 
 from semantic_tube.experiments.grid import Point
 from semantic_tube.experiments.sweep.point import point_timing
+from semantic_tube.run_folder import examples_per_step
 
 RECENT = 3  # the most recently finished points that time the rest (TimeModel)
 
@@ -111,8 +112,7 @@ def cost_model_seconds(config: dict, forward_passes: int = 1, processes: int = 1
     steps = estimate_steps(config, processes)
     if steps is None:
         return None
-    per_step = int(config.get("per_device_train_batch_size", 8)) * int(config.get("gradient_accumulation_steps", 1))
-    return steps * per_step * forward_passes * model.seconds_per_example + (test_prompts(config) or 0) * model.seconds_per_prompt
+    return steps * examples_per_step(config) * forward_passes * model.seconds_per_example + (test_prompts(config) or 0) * model.seconds_per_prompt
 
 
 @dataclass(frozen=True)
