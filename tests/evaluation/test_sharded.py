@@ -57,6 +57,10 @@ def test_an_fsdp_sharded_model_generates_what_the_whole_model_generates(tmp_path
     (the short share topped up) and the gathered predictions equal the unsharded model's."""
     command = ["torchrun", "--standalone", "--nproc_per_node", "2", "-m", "tests.evaluation.fsdp_worker", str(tmp_path)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT, check=False)
+    if done.returncode != 0 and "terminate called without an active exception" in done.stderr:
+        # once in a fresh CI venv (2026-12-02) a rank aborted in gloo about 4 s after launch, before
+        # any prediction; three reruns passed. One more launch, the same assertion on it.
+        done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     results = [json.loads((tmp_path / f"rank{rank}.json").read_text()) for rank in (0, 1)]
     for result in results:
