@@ -145,8 +145,11 @@ def plot_versus_lambda(panels: list[Panel], path: Path, ylabel: str, title: str)
     return _save(figure, path, title)
 
 
+STEP_AXIS = "optimizer step"  # Figure 4a's x axis unless configurations differ in examples per step
+
+
 def plot_loss_curves(
-    curves: list[Curve], panels: list[tuple[str, str]], path: Path, title: str = "Loss curves (Figure 4a)", x_label: str = "optimizer step"
+    curves: list[Curve], panels: list[tuple[str, str]], path: Path, title: str = "Loss curves (Figure 4a)", x_label: str = STEP_AXIS
 ) -> Path:
     """Figure 4a: one panel per logged series ((series, title) in `panels`), one line per
     configuration that logged it, against the optimizer step (or what `x_label` names)."""

@@ -282,9 +282,10 @@ def _figure_4a(design: Design, cells: dict):
         curve = fd.loss_curve(label, done)
         if curve is None:
             continue
+        plain = family_of_runs(done) == "ntp"
         if not any(steps for name, (steps, _) in curve.series.items() if name != fd.NTP_SERIES):
-            notes["unlogged" if family_of_runs(done) == "ntp" else "unlogged_aux"].append(label)
-        elif family_of_runs(done) != "ntp" and fd.STP_SERIES in curve.series:
+            notes["unlogged" if plain else "unlogged_aux"].append(label)
+        elif not plain and fd.STP_SERIES in curve.series:
             notes["trained_forms"].append(label)
         curves.append(curve)
         per_step.append(examples_per_step(done[0].config))

@@ -91,7 +91,7 @@ class SeriesFigure:
     panels: tuple
 
 
-STEP_AXIS = "optimizer step"
+STEP_AXIS = figures.STEP_AXIS
 EXAMPLES_AXIS = "training examples seen (optimizer step x examples per step)"
 
 
