@@ -39,6 +39,16 @@ def test_bad_configs_and_options_are_named_errors_before_any_run(tmp_path, capsy
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("metrics.json"))
 
 
+def test_other_field_options_reach_every_pilot_run_and_an_unknown_one_is_named(tmp_path, capsys):
+    config = tmp_path / "c.yaml"
+    (tmp_path / "train.jsonl").write_text("")
+    config.write_text(yaml.safe_dump({"eval_task": "synth", "train_file": str(tmp_path / "train.jsonl")}))
+    code = tune.main(["--config", str(config), "--output_dir", str(tmp_path / "out"), "--no_such_field", "1"])
+    assert code == 2 and "no_such_field" in capsys.readouterr().err
+    code = tune.main(["--config", str(config), "--output_dir", str(tmp_path / "out"), "--train_file", str(tmp_path / "elsewhere.jsonl")])
+    assert code == 2 and "elsewhere.jsonl" in capsys.readouterr().err  # the override, not the config's file, is the one read
+
+
 def test_help_exits_0_and_a_missing_config_is_a_usage_error(capsys):
     assert tune.main(["--help"]) == 0 and "stp_lambda grid" in capsys.readouterr().out
     assert tune.main([]) == 2 and "--config" in capsys.readouterr().err

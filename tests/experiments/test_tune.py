@@ -13,16 +13,19 @@ from semantic_tube.experiments.tune import (
     LambdaScores,
     NothingToFit,
     TuneError,
+    TuneInput,
     TuneSettings,
     choose,
     choose_with_interval,
     fit_quadratic,
     is_collapse,
+    read_config,
     scan,
     task_and_metric,
     treatment_fall,
     treatment_warning,
     tune_document,
+    with_field,
     with_lambda,
 )
 from tests.tiny_models import save_tiny
@@ -110,6 +113,36 @@ def test_the_tuned_config_keeps_the_input_text_with_the_chosen_lambda():
     assert yaml.safe_load(with_lambda("seed: 1", 0.04, "")) == {"seed": 1, "stp_lambda": 0.04}
 
 
+def test_with_field_replaces_a_top_level_line_or_adds_one_as_yaml_reads_it_back():
+    text = "# preset\ntrain_file: data/train.jsonl  # mine\nmax_steps: 200\n"
+    assert with_field(text, "train_file", "../elsewhere/train.jsonl") == "# preset\ntrain_file: ../elsewhere/train.jsonl\nmax_steps: 200\n"
+    for value in ("tube,span", "yes", None, True, 0.5, "a: b"):
+        assert yaml.safe_load(with_field(text, "field", value))["field"] == value
+
+
+def test_a_sweep_file_is_tuned_on_its_config_block_and_launcher_with_the_overrides_set(tmp_path):
+    sweep = tmp_path / "landscape.yaml"
+    sweep.write_text(
+        "# a preset\nname: landscape\nlauncher: torchrun --nproc_per_node=2\n"
+        "config:\n  train_file: data/train.jsonl\n  eval_task: synth\n  max_steps: 200\n"
+        "methods:\n  stp: {method: stp}\ngrid:\n  stp_lambda: [0, 0.32]\n  seed: [82]\n"
+    )
+    setting = read_config(sweep, {"train_file": "../data/train.jsonl", "eval_task_limit": 500})
+    assert setting.config == {"train_file": "../data/train.jsonl", "eval_task": "synth", "max_steps": 200, "eval_task_limit": 500}
+    assert setting.launcher == "torchrun --nproc_per_node=2"
+    assert yaml.safe_load(setting.text) == setting.config and setting.text.startswith(f"# the config block of the sweep file {sweep}")
+    document = tune_document(TuneSettings(sweep, lambdas=(0.08,), seeds=(82,)), setting.config, setting.launcher)
+    assert document["launcher"] == "torchrun --nproc_per_node=2" and document["config"]["max_steps"] == 50
+    train_config = tmp_path / "train.yaml"
+    train_config.write_text("# mine\neval_task: synth\nstp_lambda: 0.02\n")
+    assert read_config(train_config, {"max_steps": 10}) == TuneInput(
+        "# mine\neval_task: synth\nstp_lambda: 0.02\nmax_steps: 10\n", {"eval_task": "synth", "stp_lambda": 0.02, "max_steps": 10}
+    )
+    sweep.write_text("name: s\nconfig: [1, 2]\ngrid: {seed: [1]}\n")
+    with pytest.raises(TuneError, match="landscape.yaml: config: expected a mapping"):
+        read_config(sweep)
+
+
 def test_the_pilot_grid_and_its_errors(tmp_path):
     settings = TuneSettings(tmp_path / "c.yaml", lambdas=(0.02, 0.01), fraction=0.25, seeds=(82,))
     config = {"seed": 5, "output_dir": "x", "stp_lambda": 0.02, "max_steps": 200, "eval_task": "synth", "learning_rate": 1e-4}
@@ -146,6 +179,7 @@ def test_a_lambda_is_weak_when_stp_fell_less_than_a_tenth_from_its_start():
 
 def test_the_treatment_warning_names_the_weak_lambdas_or_says_the_choice_rests_on_noise():
     strong, weak, unmeasured = (0.5,), (0.01,), ()
+
     def results(*falls):
         return [LambdaScores(lam, (82,), (0.5,), falls=fall) for lam, fall in zip((0.01, 0.08, 0.32), falls)]
 

@@ -2,6 +2,7 @@
 
     stp tune --config configs/smollm2_nlrx.yaml
     stp tune --config C --lambdas 0.01 0.02 0.04 0.08 --train_fraction 0.25 --seeds 82 23 37 --output_dir runs/tune-c
+    stp tune --config sweeps/landscape_quick.yaml --train_file F --eval_task_file F --lambdas 0.02 0.08 0.32 1.28
 
 The method (collapse rule, quadratic fit, bootstrap interval) is described in
 `semantic_tube.experiments.tune`. Run the same command again to resume an interrupted tune.
@@ -25,7 +26,11 @@ DESCRIPTION = """Run a short log-spaced stp_lambda grid on a pilot subset of the
 concave score-vs-ln(lambda) curve, and write the chosen lambda with its interval (tune.json), the
 curve (tune.png) and the config with that lambda (tuned_config.yaml).
 
-  stp tune --config configs/smollm2_nlrx.yaml [--lambdas L ...] [--train_fraction F] [--seeds S ...] [--output_dir DIR]"""
+  stp tune --config configs/smollm2_nlrx.yaml [--lambdas L ...] [--train_fraction F] [--seeds S ...] [--output_dir DIR] [--FIELD VALUE ...]
+
+--config is a `stp train` config or a sweep file (its config block is tuned). Other --FIELD VALUE
+options set a `stp train` field in every pilot run and in tuned_config.yaml (e.g. --train_file
+data/train.jsonl)."""
 # Older spellings, kept: README and earlier versions gave them (field -> older flags).
 ALIASES = {"train_fraction": ("--fraction",), "output_dir": ("--out",)}
 
@@ -36,22 +41,32 @@ class TuneArguments:
 
     _argument_group_name = "stp tune"
 
-    config: str = field(metadata={"help": "a `stp train` config (YAML) with eval_task set (required)"})
+    config: str = field(
+        metadata={"help": "a `stp train` config (YAML) with eval_task set, or a sweep file whose config block is tuned (required)"}
+    )
     lambdas: list[float] = field(default_factory=lambda: list(DEFAULT_LAMBDAS), metadata={"help": "the stp_lambda grid, log-spaced"})
-    train_fraction: float = field(default=DEFAULT_FRACTION, metadata={"help": "the pilot runs' train_fraction: their share of the training file"})
+    train_fraction: float = field(
+        default=DEFAULT_FRACTION, metadata={"help": "the pilot runs' train_fraction: their share of the training file"}
+    )
     seeds: list[int] = field(default_factory=lambda: list(DEFAULT_SEEDS), metadata={"help": "the seeds of every lambda"})
     output_dir: str | None = field(default=None, metadata={"help": "the tune folder (default: runs/tune-<config name>)"})
     metric: str | None = field(default=None, metadata={"help": "the task metric to maximise (default: the task's main one, e.g. exact)"})
 
 
 def build_parser():
-    return dataclass_parser("stp tune", (TuneArguments,), description=DESCRIPTION, aliases=ALIASES)
+    return dataclass_parser(
+        "stp tune",
+        (TuneArguments,),
+        description=DESCRIPTION,
+        aliases=ALIASES,
+        usage="stp tune --config CONFIG.yaml [--lambdas L ...] [--train_fraction F] [--seeds S ...] [--output_dir DIR] [--FIELD VALUE ...]",
+    )
 
 
 def main(argv: list[str]) -> int:
     from pathlib import Path
 
-    from semantic_tube.experiments.grid import SweepError
+    from semantic_tube.experiments.grid import SweepError, parse_overrides
     from semantic_tube.experiments.tune import (
         NothingToFit,
         TuneError,
@@ -61,12 +76,13 @@ def main(argv: list[str]) -> int:
     )
 
     try:
-        (args,) = build_parser().parse_args_into_dataclasses(args=argv)
+        args, rest = build_parser().parse_args_into_dataclasses(args=argv, return_remaining_strings=True)
     except SystemExit as exit_:  # argparse exits on --help and on bad arguments
         return int(exit_.code or 0)
     out = Path(args.output_dir) if args.output_dir else None
-    settings = TuneSettings(Path(args.config), tuple(args.lambdas), args.train_fraction, tuple(args.seeds), out, args.metric)
     try:
+        overrides = parse_overrides(rest)
+        settings = TuneSettings(Path(args.config), tuple(args.lambdas), args.train_fraction, tuple(args.seeds), out, args.metric, overrides)
         result = run_tune(settings)
     except NothingToFit as err:
         print(f"stp tune: error: {err}", file=sys.stderr)

@@ -1,6 +1,11 @@
 """Choosing stp_lambda: a short log-spaced grid on a pilot subset, and the peak of a concave fit.
 
     stp tune --config configs/smollm2_nlrx.yaml [--lambdas 0.005 0.01 ...] [--train_fraction 0.25] [--seeds 82 23 37]
+    stp tune --config sweeps/landscape_quick.yaml --train_file F --eval_task_file F
+
+--config is a `stp train` config, or a sweep file: then its `config:` block (and its launcher) is
+the setting tuned, so a sweep preset's lambda can be chosen on the same setting. Any other
+`--FIELD VALUE` sets that `stp train` field in every pilot run and in tuned_config.yaml.
 
 The paper (Sec. 4.5, App. K) finds accuracy against lambda concave, peaking between 0.01 and 0.08,
 with a precipitous drop (and a jump in spread) past the optimum. So:
@@ -48,6 +53,7 @@ from semantic_tube.experiments.grid import (
     DATA_RULE,
     FRACTION,
     SEED,
+    SWEEP_KEYS,
     expand,
     parse_sweep,
 )
@@ -91,6 +97,7 @@ class TuneSettings:
     seeds: tuple[int, ...] = DEFAULT_SEEDS
     out: Path | None = None  # default: runs/tune-<config name>
     metric: str | None = None  # default: the task's main metric
+    overrides: dict = field(default_factory=dict)  # `--FIELD VALUE`: stp train fields set in every pilot run
 
     @property
     def folder(self) -> Path:
@@ -238,14 +245,39 @@ class TuneResult:
     choice: Choice | None = None
 
 
-def read_config(path: Path) -> tuple[str, dict]:
+@dataclass(frozen=True)
+class TuneInput:
+    """The setting tuned: the config's text (kept, comments and all, for tuned_config.yaml), its
+    fields, and a sweep file's launcher."""
+
+    text: str
+    config: dict
+    launcher: str | None = None
+
+
+def read_config(path: Path, overrides: dict | None = None) -> TuneInput:
+    """A `stp train` config, or a sweep file's `config:` block and launcher, with `overrides` set."""
     if not path.is_file():
         raise TuneError(f"config file not found: {path}")
     text = path.read_text(encoding="utf-8")
     values = yaml.safe_load(text) or {}
     if not isinstance(values, dict):
         raise TuneError(f"{path}: expected a mapping of field: value, as `stp train --config` reads")
-    return text, values
+    launcher = None
+    if is_sweep_document(values):
+        values, launcher = values.get("config") or {}, values.get("launcher")
+        if not isinstance(values, dict):
+            raise TuneError(f"{path}: config: expected a mapping of field: value (the sweep's `stp train` fields)")
+        text = f"# the config block of the sweep file {path}\n" + yaml.safe_dump(values, sort_keys=False)
+    for key, value in (overrides or {}).items():
+        text = with_field(text, key, value)
+    return TuneInput(text, values | (overrides or {}), launcher)
+
+
+def is_sweep_document(values: dict) -> bool:
+    """A sweep file (name, config, methods, grid), not a `stp train` config: `stp train` has no
+    `grid` field."""
+    return "grid" in values and set(values) <= set(SWEEP_KEYS)
 
 
 def task_and_metric(config: dict, path: Path, metric: str | None) -> tuple[str, str]:
@@ -260,7 +292,7 @@ def task_and_metric(config: dict, path: Path, metric: str | None) -> tuple[str, 
     return task, metric or main_metric(task)
 
 
-def tune_document(settings: TuneSettings, config: dict) -> dict:
+def tune_document(settings: TuneSettings, config: dict, launcher: str | None = None) -> dict:
     """The sweep `stp tune` runs: the config on the pilot subset, stp_lambda x seed."""
     if not settings.lambdas or any(not lam > 0 for lam in settings.lambdas):
         raise TuneError(f"--lambdas: expected positive values, got {list(settings.lambdas)}")
@@ -272,20 +304,26 @@ def tune_document(settings: TuneSettings, config: dict) -> dict:
     pilot[FRACTION] = settings.fraction
     if float(pilot.get("max_steps", -1)) > 0:
         pilot["max_steps"] = max(1, math.ceil(float(pilot["max_steps"]) * settings.fraction))
-    return {
+    document = {
         "name": f"tune-{settings.config.stem}",
         "config": pilot,
         "grid": {DATA_RULE: ["none"], "stp_lambda": sorted(settings.lambdas), SEED: list(settings.seeds)},
     }
+    return document | ({"launcher": launcher} if launcher else {})
 
 
 def run_tune(settings: TuneSettings, stream: TextIO | None = None) -> TuneResult:
     """Run the lambdas in increasing order until one collapses, then fit and write the outputs."""
-    text, config = read_config(settings.config)
-    task, metric = task_and_metric(config, settings.config, settings.metric)
-    document = tune_document(settings, config)
+    setting = read_config(settings.config, settings.overrides)
+    task, metric = task_and_metric(setting.config, settings.config, settings.metric)
+    document = tune_document(settings, setting.config, setting.launcher)
     header = f"# written by `stp tune --config {settings.config}`: the pilot grid it runs\n"
-    sweep = parse_sweep(document, text=header + yaml.safe_dump(document, sort_keys=False), source=f"stp tune ({settings.config})", default_name=document["name"])
+    sweep = parse_sweep(
+        document,
+        text=header + yaml.safe_dump(document, sort_keys=False),
+        source=f"stp tune ({settings.config})",
+        default_name=document["name"],
+    )
     points = expand(sweep)
     out = settings.folder
     checked = check_sweep(sweep, points, out, dry_run=False)
@@ -301,7 +339,7 @@ def run_tune(settings: TuneSettings, stream: TextIO | None = None) -> TuneResult
 
     result.results, result.skipped = scan(settings.lambdas, measure)
     result.choice = choose_with_interval(result.results)
-    write_outputs(result, text, out)
+    write_outputs(result, setting.text, out)
     return result
 
 
@@ -371,11 +409,16 @@ def rounded(stp_lambda: float) -> float:
 
 def with_lambda(text: str, stp_lambda: float, comment: str) -> str:
     """The config's own text (comments kept) with its stp_lambda line replaced, or added."""
-    line = f"stp_lambda: {stp_lambda}"
-    pattern = re.compile(r"^stp_lambda\s*:.*$", re.MULTILINE)
+    return comment + with_field(text, "stp_lambda", stp_lambda)
+
+
+def with_field(text: str, key: str, value) -> str:
+    """A config's text with its top-level `key:` line replaced by `key: value`, or one added."""
+    line = yaml.safe_dump({key: value}, default_flow_style=True, width=1 << 16).strip()[1:-1]
+    pattern = re.compile(rf"^{re.escape(key)}\s*:.*$", re.MULTILINE)
     if pattern.search(text):
-        return comment + pattern.sub(line, text, count=1)
-    return comment + text.rstrip("\n") + f"\n{line}\n"
+        return pattern.sub(lambda _: line, text, count=1)
+    return text.rstrip("\n") + f"\n{line}\n"
 
 
 def plot_curve(result: TuneResult, path: Path) -> None:
@@ -407,7 +450,10 @@ def plot_curve(result: TuneResult, path: Path) -> None:
     ticks = sorted({r.stp_lambda for r in result.results} | set(result.skipped))
     axes.set_xticks(ticks, [f"{lam:g}" for lam in ticks])  # the grid's own values, not 2 x 10^-2
     axes.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-    axes.set_xlabel("stp_lambda (log scale)" + (f"; skipped after the collapse: {', '.join(f'{lam:g}' for lam in result.skipped)}" if result.skipped else ""))
+    axes.set_xlabel(
+        "stp_lambda (log scale)"
+        + (f"; skipped after the collapse: {', '.join(f'{lam:g}' for lam in result.skipped)}" if result.skipped else "")
+    )
     axes.set_ylabel(f"{result.task} {result.metric}")
     axes.set_title(f"stp tune: {result.settings.config.name}, {result.settings.fraction:g} of the data")
     axes.grid(alpha=0.3)
@@ -440,4 +486,3 @@ def report(result: TuneResult) -> str:
     lines.append(f"wrote {out / 'tune.json'}, {out / 'tune.png'}, {out / 'tuned_config.yaml'}")
     lines.append(f"  stp train --config {out / 'tuned_config.yaml'}")
     return "\n".join(lines)
-
