@@ -96,10 +96,8 @@ def test_shell_commands_parse(where, argv, monkeypatch):
         parse_train_args(rest)
     elif command == "--version":
         return
-    elif command == "sweep":
-        from semantic_tube.cli.sweep import parse_args
-
-        parse_args(rest)
+    elif command in ("sweep", "tune"):  # their own options, and --FIELD VALUE for every run
+        importlib.import_module(PARSERS[command]).parse_args(rest)
     else:
         parser = importlib.import_module(PARSERS[command]).build_parser()
         if hasattr(parser, "parse_args_into_dataclasses"):  # a dataclass parser: also run the fields' checks

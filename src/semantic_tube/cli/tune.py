@@ -63,10 +63,18 @@ def build_parser():
     )
 
 
+def parse_args(argv: list[str]) -> tuple[TuneArguments, dict]:
+    """The tune's own options, and the `--field value` overrides for every pilot run."""
+    from semantic_tube.experiments.grid import parse_overrides
+
+    args, rest = build_parser().parse_args_into_dataclasses(args=argv, return_remaining_strings=True)
+    return args, parse_overrides(rest)
+
+
 def main(argv: list[str]) -> int:
     from pathlib import Path
 
-    from semantic_tube.experiments.grid import SweepError, parse_overrides
+    from semantic_tube.experiments.grid import SweepError
     from semantic_tube.experiments.tune import (
         NothingToFit,
         TuneError,
@@ -76,14 +84,12 @@ def main(argv: list[str]) -> int:
     )
 
     try:
-        args, rest = build_parser().parse_args_into_dataclasses(args=argv, return_remaining_strings=True)
-    except SystemExit as exit_:  # argparse exits on --help and on bad arguments
-        return int(exit_.code or 0)
-    out = Path(args.output_dir) if args.output_dir else None
-    try:
-        overrides = parse_overrides(rest)
+        args, overrides = parse_args(argv)
+        out = Path(args.output_dir) if args.output_dir else None
         settings = TuneSettings(Path(args.config), tuple(args.lambdas), args.train_fraction, tuple(args.seeds), out, args.metric, overrides)
         result = run_tune(settings)
+    except SystemExit as exit_:  # argparse exits on --help and on bad arguments
+        return int(exit_.code or 0)
     except NothingToFit as err:
         print(f"stp tune: error: {err}", file=sys.stderr)
         return 1
