@@ -48,6 +48,19 @@ def test_plateau_step_and_whether_stp_keeps_falling(tmp_path):
     assert "STP does not keep falling after NTP's plateau for `ntp`" in report.markdown
 
 
+def test_with_both_forms_logged_the_verdict_names_each_configuration_with_its_form(tmp_path):
+    """Tube trained and falling, span logged beside it and flat: one configuration in both sentences, each with its form."""
+    for index, seed in enumerate(SEEDS):
+        history = [
+            entry | {"stp_tube_loss": entry["stp_loss"], "stp_span_loss": 1.3 + 0.01 * (-1) ** (entry["step"] // 10)}
+            for entry in plateau_history(index, True)
+        ]
+        write_run(tmp_path / f"stp-{seed}", method="stp", seed=seed, family="stp", history=history, steps=200)
+    report = write_report(tmp_path)
+    assert "STP keeps falling after NTP's plateau for `stp` (STP loss, tube form)" in report.markdown
+    assert "STP does not keep falling after NTP's plateau for `stp` (STP loss, span form)" in report.markdown
+
+
 def test_plateau_index_by_hand():
     """Falls 10, 5, 2, 1, 0.5, 0.4, 0.4: whole fall 9.6, 10% 0.96: index 3 (1 - 0.4 = 0.6), not 2 (1.6)."""
     assert ls.plateau_index((10.0, 5.0, 2.0, 1.0, 0.5, 0.4, 0.4)) == 3

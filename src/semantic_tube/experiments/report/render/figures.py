@@ -143,13 +143,18 @@ def plateau_table(data: ReportData) -> list[str]:
     if len(rows) == 1:
         return []
     stp = [(plateau.label, after) for plateau in data.plateaus for after in plateau.after if after.series.startswith("stp_")]
-    keeps = [label for label, after in stp if after.falling]
-    stops = [label for label, after in stp if after.falling is False]
+    several = len({after.series for _, after in stp}) > 1  # then each configuration is named with its form
+
+    def named(found: list) -> str:
+        return ", ".join(dict.fromkeys(f"`{label}`" + (f" ({fd.series_title(after.series)})" if several else "") for label, after in found))
+
+    keeps = [(label, after) for label, after in stp if after.falling]
+    stops = [(label, after) for label, after in stp if after.falling is False]
     summary = []
     if keeps:
-        summary.append(f"STP keeps falling after NTP's plateau for {quoted(dict.fromkeys(keeps))}")
+        summary.append(f"STP keeps falling after NTP's plateau for {named(keeps)}")
     if stops:
-        summary.append(f"STP does not keep falling after NTP's plateau for {quoted(dict.fromkeys(stops))}")
+        summary.append(f"STP does not keep falling after NTP's plateau for {named(stops)}")
     return [
         f"Plateau test: NTP has plateaued from the earliest logged step after which it falls by at most "
         f"{ls.PLATEAU_FALL:.0%} of its whole fall (with {ls.PLATEAU_POINTS} or more logged points left); a loss keeps falling "
