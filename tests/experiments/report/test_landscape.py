@@ -139,3 +139,13 @@ def test_lambda_sections_are_drawn_and_absent_without_a_lambda_axis(swept, stren
     assert "Figure 4b" not in strength.markdown and "Figure 7" not in strength.markdown
 
 
+
+
+def test_a_lambda_0_point_of_the_swept_method_is_the_reference_line_named_once(tmp_path):
+    """A sweep whose lambda grid starts at 0 (landscape_quick): the dashed line is `stp λ=0`, not `stp λ=0, λ=0`."""
+    for index, seed in enumerate(SEEDS):
+        for stp_lambda in (0.0, 0.01, 0.1):
+            coordinates = {"stp_lambda": stp_lambda}
+            write_run(tmp_path / f"stp-{stp_lambda}-{seed}", method="stp", seed=seed, family="stp", stp_lambda=stp_lambda, extra_coordinates=coordinates)
+    data = write_report(tmp_path).data
+    assert {reference.label for panel in data.figure_4b.panels for reference in panel.references} == {"stp λ=0"}

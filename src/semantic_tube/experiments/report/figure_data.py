@@ -268,7 +268,7 @@ def lambda_panel(design: Design, cells: dict, read: Callable[[Run], float | None
     # with several settings, each lambda = 0 line takes the colour of the first series of its setting
     colours = {setting: colour(index) for index, (_, setting) in reversed(list(enumerate(lines)))} if several else {}
     references = tuple(
-        reference(line_label(f"{arm}, λ=0", rest_of(setting), design, several), point, colours.get(setting))
+        reference(line_label(arm if arm.endswith("λ=0") else f"{arm}, λ=0", rest_of(setting), design, several), point, colours.get(setting))
         for (arm, setting), point in zero.items()
         if setting in settings
     )
