@@ -171,3 +171,14 @@ def test_quadratic_fit_says_when_the_peak_is_not_bounded():
     assert exact.peak == pytest.approx(0.0, abs=1e-12) and exact.concave_p is None
     with pytest.raises(ValueError, match="3 distinct x"):
         stats.quadratic_fit([0.0, 1.0, 1.0], [1.0, 2.0, 3.0])
+
+
+def test_a_fit_can_be_concave_one_tailed_while_its_peak_interval_is_unbounded():
+    """Concavity is tested one-tailed (t below -t_0.95), Fieller's 95% interval is bounded only
+    past t_0.975, so between the two a concave curve has no bounded peak: here landscape-quick's
+    seed 82 (exact at log10 lambda of 0.005 ... 1.28, 2 residual degrees of freedom)."""
+    x = [math.log10(stp_lambda) for stp_lambda in (0.005, 0.02, 0.08, 0.32, 1.28)]
+    fit = stats.quadratic_fit(x, [0.614, 0.622, 0.616, 0.592, 0.412])
+    t = fit.c / fit.se_c
+    assert -sps.t.ppf(0.975, 2) < t < -sps.t.ppf(0.95, 2)
+    assert fit.concave_p < 0.05 and (fit.peak_low, fit.peak_high) == (None, None)

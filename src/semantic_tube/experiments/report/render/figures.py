@@ -266,7 +266,7 @@ def peak_table(data: ReportData) -> list[str]:
             where = "none (the fit is not concave)"
         else:
             interval = peak.peak_interval
-            ci = f" ({interval[0]:.3g} to {interval[1]:.3g})" if interval else " (unbounded: c not significantly below 0)"
+            ci = f" ({interval[0]:.3g} to {interval[1]:.3g})" if interval else " (unbounded: a bounded 95% interval needs c below 0 at the two-sided 5% level)"
             where = f"{peak.peak_lambda:.3g}{ci}{'' if peak.peak_inside else ', outside the lambdas tried'}"
         rows.append([peak.task, peak.line, lambdas, f"{peak.fit.c:+.4f}", concave, where, fmt(peak.span), resolves])
         if peak.resolvable is not None:
