@@ -77,6 +77,7 @@ def stp_commands() -> list[tuple[str, list[str]]]:
 
 
 PARSERS = {
+    "sweep": "semantic_tube.cli.sweep",
     "report": "semantic_tube.cli.report",
     "tune": "semantic_tube.cli.tune",
     "eval": "semantic_tube.cli.evaluate",
