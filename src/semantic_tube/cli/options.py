@@ -49,6 +49,15 @@ def dataclass_parser(
     return parser
 
 
+def parse_with_overrides(parser, argv: list[str]) -> tuple[object, dict]:
+    """A dataclass parser's one set of options, and the `--field value` pairs it does not know:
+    `stp train` fields for every run (`stp sweep`, `stp tune`)."""
+    from semantic_tube.experiments.grid import parse_overrides
+
+    args, rest = parser.parse_args_into_dataclasses(args=argv, return_remaining_strings=True)
+    return args, parse_overrides(rest)
+
+
 def add_aliases(parser: argparse.ArgumentParser, aliases: dict[str, tuple[str, ...]]) -> None:
     """Each field's older names as more option strings of its own option (with dashes too)."""
     actions = {action.dest: action for action in parser._actions if action.option_strings}

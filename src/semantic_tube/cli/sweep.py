@@ -20,7 +20,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from semantic_tube.cli.options import dataclass_parser
+from semantic_tube.cli.options import dataclass_parser, parse_with_overrides
 
 DESCRIPTION = """Run every point of a sweep file's grid as its own `stp train` process.
 
@@ -63,10 +63,7 @@ def build_parser():
 
 def parse_args(argv: list[str]) -> tuple[SweepArguments, dict]:
     """The sweep's own options, and the `--field value` overrides for every point."""
-    from semantic_tube.experiments.grid import parse_overrides
-
-    args, rest = build_parser().parse_args_into_dataclasses(args=argv, return_remaining_strings=True)
-    return args, parse_overrides(rest)
+    return parse_with_overrides(build_parser(), argv)
 
 
 def main(argv: list[str]) -> int:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 
-from semantic_tube.cli.options import dataclass_parser
+from semantic_tube.cli.options import dataclass_parser, parse_with_overrides
 from semantic_tube.experiments.tune import DEFAULT_FRACTION, DEFAULT_LAMBDAS, DEFAULT_SEEDS
 
 DESCRIPTION = """Run a short log-spaced stp_lambda grid on a pilot subset of the training data, fit the
@@ -65,10 +65,7 @@ def build_parser():
 
 def parse_args(argv: list[str]) -> tuple[TuneArguments, dict]:
     """The tune's own options, and the `--field value` overrides for every pilot run."""
-    from semantic_tube.experiments.grid import parse_overrides
-
-    args, rest = build_parser().parse_args_into_dataclasses(args=argv, return_remaining_strings=True)
-    return args, parse_overrides(rest)
+    return parse_with_overrides(build_parser(), argv)
 
 
 def main(argv: list[str]) -> int:
