@@ -30,7 +30,8 @@ def test_limits_state_the_scope_the_unfinished_runs_and_the_weak_treatments(mixe
         "optimizer steps each, 4 seeds (4, 23, 37, 82)."
     )
     assert lines[3].startswith("- 2 run folders did not finish (listed above)")
-    assert lines[4].startswith("- Treatment: `down` ran at a weak treatment (trained STP less than 10% below plain fine-tuning's")
+    assert lines[4].startswith("- Unbalanced seeds: the configurations finished different seeds (") and "`flat`: 4, 23, 37, 82" in lines[4]
+    assert lines[5].startswith("- Treatment: `down` ran at a weak treatment (trained STP less than 10% below plain fine-tuning's")
     assert lines[-2] == (
         "- 10 comparisons at 5% each, uncorrected: if no method differed, about 0.5 of them would still come out significant by chance "
         "(Bonferroni threshold: p < 0.005)."
@@ -115,3 +116,15 @@ def test_runs_in_the_paper_s_setting_have_no_gap_but_a_fixed_step_count(tmp_path
         write_run(tmp_path / "steps" / f"stp-{seed}", method="stp", seed=seed, extra_config=paper | {"max_steps": 200})
     assert paper_gaps(compute_report(tmp_path / "epochs")) == []
     assert paper_gaps(compute_report(tmp_path / "steps")) == ["a fixed number of steps (max_steps 200) rather than 4 epochs"]
+
+
+def test_limits_say_when_configurations_finished_different_seeds(tmp_path):
+    """A grid still running: ntp at seeds 4, 23 and 82, stp at 82 only; then balanced, no bullet."""
+    for seed in (4, 23, 82):
+        write_run(tmp_path / f"ntp-{seed}", method="ntp", seed=seed, exact_hits=100)
+    write_run(tmp_path / "stp-82", method="stp", seed=82, exact_hits=104)
+    (line,) = [line for line in limits(compute_report(tmp_path)) if line.startswith("- Unbalanced seeds")]
+    assert "(`ntp`: 4, 23, 82; `stp`: 82)" in line and "a difference between them can be a seed's" in line
+    for seed in (4, 23):
+        write_run(tmp_path / f"stp-{seed}", method="stp", seed=seed, exact_hits=104)
+    assert not [line for line in limits(compute_report(tmp_path)) if line.startswith("- Unbalanced seeds")]

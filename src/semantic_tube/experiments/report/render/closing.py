@@ -48,6 +48,7 @@ def limits(data: ReportData) -> list[str]:
             f"- {plural(len(unfinished), 'run folder')} did not finish (listed above): those seeds are missing from the means of "
             "their configuration and from the pairs of the comparisons that needed them."
         )
+    lines += unbalanced_seeds(data)
     weak = [found.label for found in data.strength if found.weak]
     if weak:
         lines.append(
@@ -74,6 +75,24 @@ def limits(data: ReportData) -> list[str]:
             f"would still come out significant by chance (Bonferroni threshold: p < {0.05 / total:.2g})."
         )
     return lines + [""]
+
+
+def unbalanced_seeds(data: ReportData) -> list[str]:
+    """A bullet when the configurations finished different sets of seeds: means across them (and
+    the curves and fits drawn through those means) then mix seeds, as in a grid still running."""
+    by_seeds = defaultdict(list)
+    for c in data.configurations:
+        if c.done:
+            by_seeds[tuple(sorted({run.seed for run in c.done}, key=lambda seed: (not isinstance(seed, int), str(seed).zfill(12))))].append(c.label)
+    if len(by_seeds) < 2:
+        return []
+    groups = "; ".join(f"{quoted(labels)}: {', '.join(map(str, seeds))}" for seeds, labels in by_seeds.items())
+    return [
+        f"- Unbalanced seeds: the configurations finished different seeds ({groups}). Means across configurations (the "
+        "headline table, the figures and their fits) compare different seeds at different configurations, so a difference "
+        "between them can be a seed's; the paired tests use matching seeds only. Read the curves once every configuration "
+        "has the same seeds."
+    ]
 
 
 def weak_note(data: ReportData, c: Comparison) -> str:
