@@ -253,8 +253,8 @@ def lambda_panel(design: Design, cells: dict, read: Callable[[Run], float | None
         point = stats.summarize(read(run) for run in finished(runs))
         if not point.n:
             continue
-        if stp_lambda == 0.0:
-            zero[(arm, setting)] = point
+        if stp_lambda == 0.0:  # the arm names its lambda already when its method was run at several
+            zero[(arm if runs[0].method in design.split_lambda else f"{arm}, λ=0", setting)] = point
         else:
             by_line[(runs[0].method, setting)][stp_lambda] = point
             behind[(runs[0].method, setting)][stp_lambda] = finished(runs)
@@ -268,8 +268,8 @@ def lambda_panel(design: Design, cells: dict, read: Callable[[Run], float | None
     # with several settings, each lambda = 0 line takes the colour of the first series of its setting
     colours = {setting: colour(index) for index, (_, setting) in reversed(list(enumerate(lines)))} if several else {}
     references = tuple(
-        reference(line_label(arm if arm.endswith("λ=0") else f"{arm}, λ=0", rest_of(setting), design, several), point, colours.get(setting))
-        for (arm, setting), point in zero.items()
+        reference(line_label(name, rest_of(setting), design, several), point, colours.get(setting))
+        for (name, setting), point in zero.items()
         if setting in settings
     )
     runs_behind = {line.label: (method, setting, behind[(method, setting)]) for line, (method, setting) in zip(series, lines)}

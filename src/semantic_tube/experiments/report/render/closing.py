@@ -9,7 +9,7 @@ from semantic_tube.experiments import stats
 from semantic_tube.experiments.report import strength as st
 from semantic_tube.experiments.report.comparisons import Comparison
 from semantic_tube.experiments.report.compute import ReportData, TaskData
-from semantic_tube.experiments.report.design import Setting
+from semantic_tube.experiments.report.design import Setting, seed_order
 from semantic_tube.experiments.report.render.common import model_name
 from semantic_tube.experiments.report.text import distinct, fmt, format_p, plural, quoted, signed
 from semantic_tube.run_folder import Status
@@ -83,7 +83,7 @@ def unbalanced_seeds(data: ReportData) -> list[str]:
     by_seeds = defaultdict(list)
     for c in data.configurations:
         if c.done:
-            by_seeds[tuple(sorted({run.seed for run in c.done}, key=lambda seed: (not isinstance(seed, int), str(seed).zfill(12))))].append(c.label)
+            by_seeds[tuple(sorted({run.seed for run in c.done}, key=seed_order))].append(c.label)
     if len(by_seeds) < 2:
         return []
     groups = "; ".join(f"{quoted(labels)}: {', '.join(map(str, seeds))}" for seeds, labels in by_seeds.items())
