@@ -10,9 +10,11 @@ from semantic_tube.experiments.tune import DEFAULT_FRACTION, DEFAULT_LAMBDAS, DE
 
 def test_the_defaults_and_the_older_spellings():
     (args,) = tune.build_parser().parse_args_into_dataclasses(["--config", "c.yaml"])
-    assert (args.lambdas, args.train_fraction, args.seeds, args.output_dir, args.metric) == (
-        list(DEFAULT_LAMBDAS), DEFAULT_FRACTION, list(DEFAULT_SEEDS), None, None,
+    assert (args.lambdas, args.train_fraction, args.seeds, args.output_dir, args.metric, args.baseline) == (
+        list(DEFAULT_LAMBDAS), DEFAULT_FRACTION, list(DEFAULT_SEEDS), None, None, True,
     )  # fmt: skip
+    (args,) = tune.build_parser().parse_args_into_dataclasses(["--config", "c.yaml", "--baseline", "false"])
+    assert args.baseline is False
     (args,) = tune.build_parser().parse_args_into_dataclasses(
         ["--config", "c.yaml", "--lambdas", "0.01", "0.04", "--fraction", "0.5", "--seeds", "1", "2", "--out", "o", "--metric", "exact"]
     )

@@ -1,8 +1,9 @@
 """`stp tune`: the fit, the choice, its interval and the early stop on fabricated curves (no
-training), then one tiny end-to-end tune of 2 lambdas x 1 seed."""
+training), then one tiny end-to-end tune of plain fine-tuning and 2 lambdas x 1 seed."""
 
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -18,10 +19,13 @@ from semantic_tube.experiments.tune import (
     choose,
     choose_with_interval,
     fit_quadratic,
+    gain_line,
+    gain_over_plain,
     is_collapse,
     read_config,
     scan,
     task_and_metric,
+    trained_stp,
     treatment_fall,
     treatment_warning,
     tune_document,
@@ -101,6 +105,14 @@ def test_a_collapse_stops_the_scan_and_is_left_out_of_the_fit():
     assert not is_collapse(0.0, 0.0)  # nothing learnt yet is no collapse
 
 
+def test_plain_fine_tunings_mean_is_the_first_best_so_far_of_the_collapse_rule():
+    """Plain fine-tuning scored 0.62; the first lambda's 0.30 is below half of it: a collapse at once."""
+    results, skipped = scan(LAMBDAS[:3], lambda lam: LambdaScores(lam, (1,), (0.30,)), best=0.62)
+    assert [r.collapsed for r in results] == [True] and skipped == [0.01, 0.02]
+    results, skipped = scan(LAMBDAS[:3], lambda lam: LambdaScores(lam, (1,), (0.30,)))  # no baseline: nothing to fall from
+    assert [r.collapsed for r in results] == [False, False, False] and skipped == []
+
+
 def test_a_lambda_without_finished_runs_neither_collapses_nor_counts():
     results, skipped = scan(LAMBDAS[:3], lambda lam: LambdaScores(lam, (), ()) if lam == 0.01 else LambdaScores(lam, (1,), (0.5,)))
     assert skipped == [] and [len(r.scores) for r in results] == [1, 0, 1]
@@ -144,11 +156,20 @@ def test_a_sweep_file_is_tuned_on_its_config_block_and_launcher_with_the_overrid
 
 
 def test_the_pilot_grid_and_its_errors(tmp_path):
-    settings = TuneSettings(tmp_path / "c.yaml", lambdas=(0.02, 0.01), fraction=0.25, seeds=(82,))
+    settings = TuneSettings(tmp_path / "c.yaml", lambdas=(0.02, 0.01), fraction=0.25, seeds=(82,), baseline=False)
     config = {"seed": 5, "output_dir": "x", "stp_lambda": 0.02, "max_steps": 200, "eval_task": "synth", "learning_rate": 1e-4}
     document = tune_document(settings, config)
     assert document["config"] == {"max_steps": 50, "eval_task": "synth", "learning_rate": 1e-4, "train_fraction": 0.25}
     assert document["grid"] == {"data_rule": ["none"], "stp_lambda": [0.01, 0.02], "seed": [82]}
+    document = tune_document(replace(settings, baseline=True), config)  # plain fine-tuning first, logging the STP it does not train
+    assert document["config"] == {
+        "max_steps": 50,
+        "eval_task": "synth",
+        "learning_rate": 1e-4,
+        "train_fraction": 0.25,
+        "stp_log_when_off": True,
+    }
+    assert document["grid"]["stp_lambda"] == [0.0, 0.01, 0.02]
     with pytest.raises(TuneError, match=r"--train_fraction: a data fraction must be in \(0, 1\], got 1.5"):
         tune_document(TuneSettings(tmp_path / "c.yaml", fraction=1.5), config)
     with pytest.raises(TuneError, match="--lambdas: expected positive values"):
@@ -169,6 +190,36 @@ def test_the_treatment_fall_of_a_run_by_hand():
     assert treatment_fall({}) is None
 
 
+def test_the_treatment_fall_below_plain_fine_tunings_stp_by_hand():
+    trained = {"treatment/initial_aux_loss": 1.25, "treatment/trained_aux_loss": 0.9}
+    assert trained_stp(trained) == 0.9 and trained_stp({"treatment/initial_aux_loss": 1.25}) is None
+    assert treatment_fall(trained, reference=1.2) == pytest.approx(0.25)  # 1 - 0.9 / 1.2, not 1 - 0.9 / 1.25
+    assert treatment_fall({"treatment/initial_aux_loss": 1.25}, reference=1.2) is None
+    assert treatment_fall(trained, reference=0.0) is None
+
+
+def test_the_gain_over_plain_fine_tuning_pairs_seeds_at_the_measured_lambda_nearest_the_choice():
+    from scipy import stats as sps
+
+    plain = LambdaScores(0.0, (82, 23, 37), (0.60, 0.58, 0.63))
+    results = [
+        LambdaScores(0.01, (82, 23, 37), (0.61, 0.60, 0.63)),
+        LambdaScores(0.04, (37, 82), (0.66, 0.64)),  # seed 23 did not finish
+        LambdaScores(0.16, (82, 23, 37), (0.1, 0.1, 0.1), collapsed=True),
+    ]
+    gain = gain_over_plain(results, plain, chosen=0.03)  # ln 0.03 is nearer ln 0.04 than ln 0.01
+    assert gain.stp_lambda == 0.04 and gain.test.n == 2
+    assert gain.test.mean_difference == pytest.approx(0.035)  # (0.64 - 0.60 + 0.66 - 0.63) / 2
+    assert gain.test.p_value == pytest.approx(sps.ttest_rel([0.64, 0.66], [0.60, 0.63], alternative="greater").pvalue)
+    assert gain_over_plain(results, plain, chosen=0.2).stp_lambda == 0.04  # a collapsed lambda is never the one compared
+    assert gain_over_plain(results, None, chosen=0.03) is None and gain_over_plain(results, LambdaScores(0.0, (), ()), 0.03) is None
+    line = gain_line(gain_over_plain(results, plain, chosen=0.01))
+    assert "lambda 0.01, the measured lambda nearest the choice, scores +0.010" in line
+    assert "no gain over plain fine-tuning resolved on the pilot" in line
+    strong = gain_line(gain_over_plain([LambdaScores(0.01, (82, 23, 37), (0.70, 0.69, 0.75))], plain, chosen=0.01))
+    assert "a gain on the pilot" in strong and "confirm it at full length" in strong
+
+
 def test_a_lambda_is_weak_when_stp_fell_less_than_a_tenth_from_its_start():
     assert LambdaScores(0.02, (82, 23), (0.5, 0.6), falls=(0.05, 0.07)).fall == pytest.approx(0.06)
     assert LambdaScores(0.02, (82, 23), (0.5, 0.6), falls=(0.05, 0.07)).weak is True
@@ -187,13 +238,15 @@ def test_the_treatment_warning_names_the_weak_lambdas_or_says_the_choice_rests_o
     assert treatment_warning(results(unmeasured, unmeasured, unmeasured)) is None
     some = treatment_warning(results(weak, weak, strong))
     assert some.startswith("weak treatment at lambda 0.01, 0.08 (STP fell less than 10% from its start)")
+    against = treatment_warning(results(weak, weak, strong), against_plain=True)
+    assert against.startswith("weak treatment at lambda 0.01, 0.08 (STP fell less than 10% below plain fine-tuning's)")
     every = treatment_warning(results(weak, weak, unmeasured))
     assert every.startswith("warning: at every lambda of the grid") and "extend --lambdas upward" in every
 
 
 def test_tune_end_to_end_on_a_tiny_model(tmp_path, capsys):
-    """2 lambdas x 1 seed: runs through the sweep machinery, writes the curve, the choice and a
-    config that `stp train` reads back."""
+    """Plain fine-tuning and 2 lambdas x 1 seed: runs through the sweep machinery, writes the
+    curve, the choice, the gain over plain fine-tuning and a config that `stp train` reads back."""
     from semantic_tube.training.arguments import parse_train_args
 
     model = save_tiny(tmp_path / "tiny", "chatml", seed=0)
@@ -211,9 +264,20 @@ def test_tune_end_to_end_on_a_tiny_model(tmp_path, capsys):
     record = json.loads((out / "tune.json").read_text())
     assert [entry["stp_lambda"] for entry in record["lambdas"]] == [0.01, 0.02] and record["metric"] == "exact"
     assert record["chosen_lambda"] in (0.01, 0.02) and record["choice"]["how"].startswith("best measured")
-    for entry in record["lambdas"]:  # each pilot run measured its own STP before and after training
-        assert isinstance(entry["fall"], float) and entry["weak"] == (entry["fall"] < 0.1)
-        assert f"{entry['fall']:.0%}" in printed
+
+    def metrics(lam):
+        return json.loads((out / f"data_rule=none__stp_lambda={lam:g}__train_fraction=0.5__seed=82" / "metrics.json").read_text())
+
+    plain_stp = metrics(0)["treatment/trained_aux_loss"]  # the lambda-0 run logged the STP it did not train
+    assert record["baseline"]["scores"] == [metrics(0)["task_synth/exact"]] and record["fall_rule"].endswith("below plain fine-tuning's")
+    for entry in record["lambdas"]:  # each pilot run's STP after training, against plain fine-tuning's on the same examples
+        assert entry["fall"] == pytest.approx(1 - metrics(entry["stp_lambda"])["treatment/trained_aux_loss"] / plain_stp)
+        assert entry["weak"] == (entry["fall"] < 0.1) and f"{entry['fall']:.0%}" in printed
+    gain = record["gain_over_plain"]
+    assert gain["stp_lambda"] == record["chosen_lambda"] and gain["test"]["n"] == 1 and "against plain fine-tuning" in printed
+    assert gain["test"]["mean_difference"] == pytest.approx(
+        metrics(gain["stp_lambda"])["task_synth/exact"] - record["baseline"]["scores"][0]
+    )
     assert (out / "tune.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     point = out / "data_rule=none__stp_lambda=0.01__train_fraction=0.5__seed=82"
     assert yaml.safe_load((point / "sweep_config.yaml").read_text())["max_steps"] == 4  # the pilot: half the data, half the steps

@@ -2,6 +2,7 @@
 
     stp tune --config configs/smollm2_nlrx.yaml
     stp tune --config C --lambdas 0.01 0.02 0.04 0.08 --train_fraction 0.25 --seeds 82 23 37 --output_dir runs/tune-c
+    stp tune --config C --baseline false        # no plain fine-tuning runs (falls measured from each run's start)
     stp tune --config sweeps/landscape_quick.yaml --train_file F --eval_task_file F --lambdas 0.02 0.08 0.32 1.28
 
 The method (collapse rule, quadratic fit, bootstrap interval) is described in
@@ -51,6 +52,13 @@ class TuneArguments:
     seeds: list[int] = field(default_factory=lambda: list(DEFAULT_SEEDS), metadata={"help": "the seeds of every lambda"})
     output_dir: str | None = field(default=None, metadata={"help": "the tune folder (default: runs/tune-<config name>)"})
     metric: str | None = field(default=None, metadata={"help": "the task metric to maximise (default: the task's main one, e.g. exact)"})
+    baseline: bool = field(
+        default=True,
+        metadata={
+            "help": "also train plain fine-tuning (lambda 0, STP logged without gradient) on every seed, first: the reference "
+            "of the STP fall and of the chosen lambda's gain; --baseline false skips it (one run fewer per seed)"
+        },
+    )
 
 
 def build_parser():
@@ -83,7 +91,9 @@ def main(argv: list[str]) -> int:
     try:
         args, overrides = parse_args(argv)
         out = Path(args.output_dir) if args.output_dir else None
-        settings = TuneSettings(Path(args.config), tuple(args.lambdas), args.train_fraction, tuple(args.seeds), out, args.metric, overrides)
+        settings = TuneSettings(
+            Path(args.config), tuple(args.lambdas), args.train_fraction, tuple(args.seeds), out, args.metric, overrides, args.baseline
+        )
         result = run_tune(settings)
     except SystemExit as exit_:  # argparse exits on --help and on bad arguments
         return int(exit_.code or 0)

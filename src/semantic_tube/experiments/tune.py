@@ -21,13 +21,22 @@ with a precipitous drop (and a jump in spread) past the optimum. So:
 - Interval: bootstrap over seeds (seeds drawn with replacement, the same draw at every lambda, as
   each seed's runs share everything but lambda), the choice repeated on each draw; the 2.5 and
   97.5 percentiles of ln(lambda). One seed gives no interval.
-- Treatment: each pilot run measures its own STP before and after training on the same examples
-  (`treatment_batches`); the fall 1 - after / before, mean over seeds, is printed per lambda. Where it
-  is under 10% (the report's weak-treatment rule) STP barely changed the model, so the accuracy
-  there cannot be credited to it; when no lambda of the grid reaches 10% the output says that the
-  choice rests on noise and to extend --lambdas upward or lengthen the pilot. (Tube STP stays
-  about flat under plain fine-tuning, so its fall from the start is close to its fall against plain
-  fine-tuning; the span form rises under plain fine-tuning, so its fall from the start understates it.)
+- Plain fine-tuning (the baseline, on by default): lambda 0 on every seed, with STP logged
+  without gradient (`stp_log_when_off`), run before the grid. It is the reference of the
+  treatment fall and of the choice's gain, and its mean is the first "best so far" of the
+  collapse rule. `--baseline false` skips it (three runs fewer).
+- Treatment: each pilot run measures its STP after training on the same examples with the same
+  draws (`treatment_batches`). With the baseline, the fall is the report's: 1 - trained / plain
+  fine-tuning's, paired by seed, mean over seeds. Without it, 1 - after / before, the fall from
+  the run's own start (close for tube STP, which stays about flat under plain fine-tuning; the
+  span form rises under plain fine-tuning, so its fall from the start understates it). Where the
+  fall is under 10% (the report's weak-treatment rule) STP barely changed the model, so the
+  accuracy there cannot be credited to it; when no lambda of the grid reaches 10% the output says
+  that the choice rests on noise and to extend --lambdas upward or lengthen the pilot.
+- Gain: the measured lambda nearest the choice (in ln lambda) against plain fine-tuning, paired
+  by seed, one-tailed paired t-test. The lambda was picked after seeing the scores, so the p is
+  optimistic: a gain found here is a lead to confirm at full length, and no gain means the pilot
+  cannot tell the chosen lambda from plain fine-tuning.
 - The pilot: train_fraction = --train_fraction of the training file, with the config's epochs (its
   max_steps, if it counts steps, scaled by the fraction), so a pilot run costs that fraction of a
   full one. The paper's data rule is not applied here: a pilot is meant to be cheap.
@@ -49,6 +58,7 @@ from typing import TextIO
 import numpy as np
 import yaml
 
+from semantic_tube.experiments import stats
 from semantic_tube.experiments.grid import (
     DATA_RULE,
     FRACTION,
@@ -98,6 +108,7 @@ class TuneSettings:
     out: Path | None = None  # default: runs/tune-<config name>
     metric: str | None = None  # default: the task's main metric
     overrides: dict = field(default_factory=dict)  # `--FIELD VALUE`: stp train fields set in every pilot run
+    baseline: bool = True  # also run plain fine-tuning (lambda 0) on every seed
 
     @property
     def folder(self) -> Path:
@@ -112,7 +123,8 @@ class LambdaScores:
     seeds: tuple[int, ...]
     scores: tuple[float, ...]
     collapsed: bool = False
-    falls: tuple[float, ...] = ()  # per seed with a measurement: 1 - STP after / before training (`treatment_fall`)
+    falls: tuple[float, ...] = ()  # per seed with a measurement: `treatment_fall`, below plain fine-tuning's or from the start
+    stp_trained: tuple[float | None, ...] = ()  # per seed of `seeds`: STP after training on the fixed examples (`trained_stp`)
 
     @property
     def mean(self) -> float:
@@ -120,12 +132,13 @@ class LambdaScores:
 
     @property
     def fall(self) -> float | None:
-        """Mean over seeds of how far STP fell from its start; None when no run measured it."""
+        """Mean over seeds of how far STP fell (below plain fine-tuning's, or from its start);
+        None when no run measured it."""
         return float(np.mean(self.falls)) if self.falls else None
 
     @property
     def weak(self) -> bool | None:
-        """STP fell less than WEAK_REDUCTION from its start: the treatment barely happened."""
+        """STP fell less than WEAK_REDUCTION: the treatment barely happened."""
         return None if self.fall is None else self.fall < WEAK_REDUCTION
 
     @property
@@ -204,24 +217,73 @@ def _redraw(result: LambdaScores, drawn) -> LambdaScores:
     return LambdaScores(result.stp_lambda, tuple(kept), tuple(by_seed[s] for s in kept), result.collapsed, result.falls)
 
 
-def treatment_fall(metrics: dict) -> float | None:
-    """1 - STP after / before training on the same examples and draws (metrics.json's treatment
-    keys of the auxiliary loss); None when the run did not measure it (treatment_batches 0)."""
-    before = metrics.get(treatment_key(TREATMENT_INITIAL, AUX_SERIES))
+def trained_stp(metrics: dict) -> float | None:
+    """STP after training on the fixed examples and draws (metrics.json's treatment key of the
+    auxiliary loss); None when the run did not measure it (treatment_batches 0)."""
     after = metrics.get(treatment_key(TREATMENT_TRAINED, AUX_SERIES))
-    if not isinstance(before, (int, float)) or not isinstance(after, (int, float)) or not before > 0:
+    return float(after) if isinstance(after, (int, float)) else None
+
+
+def treatment_fall(metrics: dict, reference: float | None = None) -> float | None:
+    """1 - STP after training / `reference` (plain fine-tuning's trained STP on the same seed), or,
+    with no reference, 1 - after / before (the run's own start, metrics.json's treatment keys);
+    None when something was not measured."""
+    before = metrics.get(treatment_key(TREATMENT_INITIAL, AUX_SERIES)) if reference is None else reference
+    after = trained_stp(metrics)
+    if not isinstance(before, (int, float)) or after is None or not before > 0:
         return None
     return 1.0 - after / before
 
 
-def treatment_warning(results: list[LambdaScores]) -> str | None:
+def fall_rule(against_plain: bool) -> str:
+    """The weak-treatment rule in words, against plain fine-tuning or from the run's start."""
+    return f"STP fell less than {WEAK_REDUCTION:.0%} " + ("below plain fine-tuning's" if against_plain else "from its start")
+
+
+@dataclass(frozen=True)
+class Gain:
+    """The measured lambda nearest the choice against plain fine-tuning, paired by seed."""
+
+    stp_lambda: float
+    test: stats.PairedTest
+
+
+def gain_over_plain(results: list[LambdaScores], baseline: LambdaScores | None, chosen: float) -> Gain | None:
+    """The finished, uncollapsed lambda nearest `chosen` in ln(lambda) against `baseline`, by a
+    one-tailed paired t-test over the seeds both finished; None without a baseline score."""
+    usable = [r for r in results if r.scores and not r.collapsed]
+    if baseline is None or not baseline.scores or not usable:
+        return None
+    nearest = min(usable, key=lambda r: abs(math.log(r.stp_lambda) - math.log(chosen)))
+    plain = dict(zip(baseline.seeds, baseline.scores))
+    pairs = [(score, plain[seed]) for seed, score in zip(nearest.seeds, nearest.scores) if seed in plain]
+    return Gain(nearest.stp_lambda, stats.paired_t_test([a for a, _ in pairs], [b for _, b in pairs]))
+
+
+def gain_line(gain: Gain) -> str:
+    """What the gain over plain fine-tuning says, as printed."""
+    test = gain.test
+    head = f"against plain fine-tuning (lambda 0, the same seeds): lambda {gain.stp_lambda:g}, the measured lambda nearest the choice,"
+    if test.mean_difference is None:
+        return f"{head} shares no seed with it: no comparison"
+    if test.p_value is None:
+        return f"{head} scores {test.mean_difference:+.3f} ({test.reason})"
+    verdict = (
+        "a gain on the pilot, found after choosing the lambda (an optimistic p): confirm it at full length"
+        if test.p_value < stats.ALPHA
+        else "no gain over plain fine-tuning resolved on the pilot"
+    )
+    return f"{head} scores {test.mean_difference:+.3f} (paired one-tailed p {test.p_value:.2g}, {test.n} seeds): {verdict}"
+
+
+def treatment_warning(results: list[LambdaScores], against_plain: bool = False) -> str | None:
     """What the falls say about the choice: nothing when every measured lambda moved STP, a line
     naming the weak lambdas, or a warning that no lambda of the grid moved it."""
     measured = [r for r in results if r.weak is not None]
     weak = [r.stp_lambda for r in measured if r.weak]
     if not weak:
         return None
-    rule = f"STP fell less than {WEAK_REDUCTION:.0%} from its start"
+    rule = fall_rule(against_plain)
     if len(weak) == len(measured):
         return (
             f"warning: at every lambda of the grid {rule}: STP barely changed the model, so the accuracy differences are "
@@ -243,6 +305,13 @@ class TuneResult:
     skipped: list[float] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     choice: Choice | None = None
+    baseline: LambdaScores | None = None  # plain fine-tuning (lambda 0), when the tune ran it
+    gain: Gain | None = None
+
+    @property
+    def against_plain(self) -> bool:
+        """The falls were measured below plain fine-tuning's STP (else from each run's start)."""
+        return self.baseline is not None and any(value is not None for value in self.baseline.stp_trained)
 
 
 @dataclass(frozen=True)
@@ -302,12 +371,14 @@ def tune_document(settings: TuneSettings, config: dict, launcher: str | None = N
         raise TuneError(f"--train_fraction: a data fraction must be in (0, 1], got {settings.fraction}")
     pilot = {key: value for key, value in config.items() if key not in SET_BY_TUNE}
     pilot[FRACTION] = settings.fraction
+    if settings.baseline:
+        pilot["stp_log_when_off"] = True  # the lambda-0 runs log the STP they do not train
     if float(pilot.get("max_steps", -1)) > 0:
         pilot["max_steps"] = max(1, math.ceil(float(pilot["max_steps"]) * settings.fraction))
     document = {
         "name": f"tune-{settings.config.stem}",
         "config": pilot,
-        "grid": {DATA_RULE: ["none"], "stp_lambda": sorted(settings.lambdas), SEED: list(settings.seeds)},
+        "grid": {DATA_RULE: ["none"], "stp_lambda": [0.0] * settings.baseline + sorted(settings.lambdas), SEED: list(settings.seeds)},
     }
     return document | ({"launcher": launcher} if launcher else {})
 
@@ -335,17 +406,22 @@ def run_tune(settings: TuneSettings, stream: TextIO | None = None) -> TuneResult
         group = [p for p in points if p.coordinates["stp_lambda"] == lam]
         outcomes = runner.run(group)
         result.failed.extend(o.point.point_id for o in outcomes if o.status is Status.FAILED)
-        return lambda_scores(runner, group, metric, lam)
+        return lambda_scores(runner, group, metric, lam, result.baseline)
 
-    result.results, result.skipped = scan(settings.lambdas, measure)
+    if settings.baseline:
+        result.baseline = measure(0.0)
+    start = result.baseline.mean if result.baseline is not None and result.baseline.scores else 0.0
+    result.results, result.skipped = scan(settings.lambdas, measure, start)
     result.choice = choose_with_interval(result.results)
+    result.gain = gain_over_plain(result.results, result.baseline, result.choice.stp_lambda)
     write_outputs(result, setting.text, out)
     return result
 
 
-def scan(lambdas, measure: Callable[[float], LambdaScores]) -> tuple[list[LambdaScores], list[float]]:
-    """Measure lambdas in increasing order until one collapses; returns (measured, skipped)."""
-    results, best, ordered = [], 0.0, sorted(lambdas)
+def scan(lambdas, measure: Callable[[float], LambdaScores], best: float = 0.0) -> tuple[list[LambdaScores], list[float]]:
+    """Measure lambdas in increasing order until one collapses (below half the best mean so far,
+    starting from `best`: plain fine-tuning's mean); returns (measured, skipped)."""
+    results, ordered = [], sorted(lambdas)
     for number, lam in enumerate(ordered):
         scores = measure(lam)
         if scores.scores and is_collapse(scores.mean, best):
@@ -357,11 +433,24 @@ def scan(lambdas, measure: Callable[[float], LambdaScores]) -> tuple[list[Lambda
     return results, []
 
 
-def lambda_scores(runner: SweepRunner, group: list, metric: str, lam: float) -> LambdaScores:
+def lambda_scores(runner: SweepRunner, group: list, metric: str, lam: float, baseline: LambdaScores | None = None) -> LambdaScores:
+    """The scores and treatment of one lambda's runs; their falls below `baseline`'s STP, seed by
+    seed, when the baseline measured it, else from each run's start."""
     found = [(p.coordinates[SEED], read_score(runner.folder(p), p.config, metric)) for p in group]
     found = [(seed, score.value) for seed, score in found if score is not None]
-    falls = [fall for p in group if (fall := treatment_fall(_metrics(runner.folder(p)))) is not None]
-    return LambdaScores(lam, tuple(seed for seed, _ in found), tuple(value for _, value in found), falls=tuple(falls))
+    metrics = {p.coordinates[SEED]: _metrics(runner.folder(p)) for p in group}
+    plain = {} if baseline is None else {s: v for s, v in zip(baseline.seeds, baseline.stp_trained) if v is not None}
+    if plain:
+        falls = [treatment_fall(metrics[seed], plain[seed]) for seed in metrics if seed in plain]
+    else:
+        falls = [treatment_fall(values) for values in metrics.values()]
+    return LambdaScores(
+        lam,
+        tuple(seed for seed, _ in found),
+        tuple(value for _, value in found),
+        falls=tuple(fall for fall in falls if fall is not None),
+        stp_trained=tuple(trained_stp(metrics[seed]) for seed, _ in found),
+    )
 
 
 def _metrics(folder: Path) -> dict:
@@ -383,18 +472,25 @@ def write_outputs(result: TuneResult, config_text: str, out: Path) -> None:
         "metric": result.metric,
         "fraction": result.settings.fraction,
         "collapse_ratio": COLLAPSE_RATIO,
-        "lambdas": [{**asdict(r), "mean": _finite(r.mean), "std": _finite(r.std), "fall": r.fall, "weak": r.weak} for r in result.results],
+        "baseline": None if result.baseline is None else _scores_record(result.baseline),
+        "lambdas": [_scores_record(r) | {"fall": r.fall, "weak": r.weak} for r in result.results],
         "weak_reduction": WEAK_REDUCTION,
-        "treatment": treatment_warning(result.results),
+        "fall_rule": fall_rule(result.against_plain),
+        "treatment": treatment_warning(result.results, result.against_plain),
         "skipped": result.skipped,
         "failed": result.failed,
         "choice": asdict(choice),
         "chosen_lambda": rounded(choice.stp_lambda),
+        "gain_over_plain": None if result.gain is None else asdict(result.gain) | {"verdict": gain_line(result.gain)},
     }
     write_text_atomic(out / "tune.json", json.dumps(record, indent=2, allow_nan=False) + "\n")
     plot_curve(result, out / "tune.png")
     comment = f"# stp_lambda chosen by stp tune ({out / 'tune.json'}): {choice.how}, {choice.interval}\n"
     write_text_atomic(out / "tuned_config.yaml", with_lambda(config_text, rounded(choice.stp_lambda), comment))
+
+
+def _scores_record(scores: LambdaScores) -> dict:
+    return {**asdict(scores), "mean": _finite(scores.mean), "std": _finite(scores.std)}
 
 
 def _finite(value: float) -> float | None:
@@ -438,6 +534,11 @@ def plot_curve(result: TuneResult, path: Path) -> None:
         [r.stp_lambda for r in kept], [r.mean for r in kept], yerr=[0 if math.isnan(r.std) else r.std for r in kept],
         fmt="o-", color="black", capsize=3, label="mean +- std over seeds", zorder=3,
     )  # fmt: skip
+    if result.baseline is not None and result.baseline.scores:
+        plain = result.baseline
+        spread = 0 if math.isnan(plain.std) else plain.std
+        axes.axhline(plain.mean, color="tab:orange", linestyle="--", label="plain fine-tuning (lambda 0), mean +- std")
+        axes.axhspan(plain.mean - spread, plain.mean + spread, color="tab:orange", alpha=0.12)
     if choice.coefficients is not None:
         x = np.linspace(math.log(kept[0].stp_lambda), math.log(kept[-1].stp_lambda), 100)
         axes.plot(np.exp(x), np.polyval(choice.coefficients, x), color="tab:blue", label="quadratic fit in ln(lambda)")
@@ -467,8 +568,12 @@ def report(result: TuneResult) -> str:
     """The table and the choice, as printed at the end."""
     lines = [
         f"stp tune: {result.task} {result.metric} on {result.settings.fraction:g} of the training data",
-        f"{'lambda':>8}  {'mean':>6}  {'std':>6}  seeds  STP fell",
+        f"{'lambda':>8}  {'mean':>6}  {'std':>6}  seeds  STP fell" + (" below plain's" if result.against_plain else " from its start"),
     ]
+    if (plain := result.baseline) is not None:
+        std = "-" if math.isnan(plain.std) else f"{plain.std:.3f}"
+        mean = "-" if not plain.scores else f"{plain.mean:.3f}"
+        lines.append(f"{'0':>8}  {mean:>6}  {std:>6}  {len(plain.scores):>5}  (plain fine-tuning: the reference)")
     for r in result.results:
         note = f"  collapsed (below {COLLAPSE_RATIO:g} x the best mean): larger lambdas skipped" if r.collapsed else ""
         std = "-" if math.isnan(r.std) else f"{r.std:.3f}"
@@ -478,7 +583,9 @@ def report(result: TuneResult) -> str:
     lines += [f"{lam:>8g}  skipped" for lam in result.skipped]
     choice = result.choice
     lines.append(f"chosen stp_lambda {rounded(choice.stp_lambda):g} ({choice.how}; {choice.interval})")
-    if warning := treatment_warning(result.results):
+    if result.gain is not None:
+        lines.append(gain_line(result.gain))
+    if warning := treatment_warning(result.results, result.against_plain):
         lines.append(warning)
     if result.failed:
         lines.append(f"failed runs (left out): {', '.join(result.failed)}")
