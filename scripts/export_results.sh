@@ -6,6 +6,8 @@
 # sweep.yaml) is exported sweep by sweep into RESULTS_FOLDER/runs/<sweep folder>, under one report.
 # Per point: sweep_point.json, sweep_config.yaml, stp_config.yaml, provenance.json, initial_losses.json, metrics.json,
 # trainer_state.json, failed.json and eval/<task>/{eval.json,predictions.jsonl} when present.
+# Only finished or failed points (metrics.json or failed.json) are exported: one still running or
+# interrupted is left out (and an earlier export's copy of it removed), and the script says which.
 # --no-predictions leaves predictions.jsonl out (it quotes every test prompt and reference: use it
 # when the test data may not be published with the results, e.g. the paper's own files).
 set -euo pipefail
@@ -23,6 +25,11 @@ export_sweep() {  # export_sweep SWEEP_FOLDER OUT_FOLDER
   for point in "$from"/*/; do
     [ -f "$point/sweep_point.json" ] || continue
     out="$to/$(basename "$point")"
+    if [ ! -f "$point/metrics.json" ] && [ ! -f "$point/failed.json" ]; then
+      echo "export_results.sh: left out $(basename "$point"): not finished (no metrics.json or failed.json yet)" >&2
+      [ -d "$out" ] && [ ! -f "$out/metrics.json" ] && [ ! -f "$out/failed.json" ] && rm -r "$out"
+      continue
+    fi
     mkdir -p "$out"
     for name in sweep_point.json sweep_config.yaml stp_config.yaml provenance.json initial_losses.json metrics.json trainer_state.json failed.json; do
       [ -f "$point/$name" ] && cp "$point/$name" "$out/$name"

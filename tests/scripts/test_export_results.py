@@ -78,3 +78,22 @@ def test_a_folder_without_any_sweep_is_refused_by_name(tmp_path):
     done = export(tmp_path / "runs" / "empty", tmp_path / "results")
     assert done.returncode == 2
     assert f"{tmp_path / 'runs' / 'empty'} holds no sweep.yaml" in done.stderr
+
+
+def test_a_point_still_running_is_left_out_and_an_earlier_copy_of_it_removed(tmp_path):
+    sweep = tmp_path / "runs" / "quick"
+    fabricated_sweep(sweep, stp_lambda=0.02)
+    running = sweep / "stp-23"
+    running.mkdir()
+    write_json(running / "sweep_point.json", {"point_id": "stp-23"})
+    (running / "stp_config.yaml").write_text("seed: 23\n")
+    stale = tmp_path / "results" / "runs" / "stp-23"
+    stale.mkdir(parents=True)
+    (stale / "sweep_point.json").write_text("{}")  # what an export made while it ran
+    done = export(sweep, tmp_path / "results", "--no-predictions")
+    assert done.returncode == 0, done.stderr
+    assert "left out stp-23: not finished" in done.stderr
+    assert not stale.exists() and (tmp_path / "results" / "runs" / "stp-82" / "metrics.json").is_file()
+    (running / "failed.json").write_text(json.dumps({"error": "out of memory"}))
+    assert export(sweep, tmp_path / "results", "--no-predictions").returncode == 0
+    assert (stale / "failed.json").is_file()  # a failed point is a result: exported
