@@ -570,16 +570,12 @@ def report(result: TuneResult) -> str:
         f"stp tune: {result.task} {result.metric} on {result.settings.fraction:g} of the training data",
         f"{'lambda':>8}  {'mean':>6}  {'std':>6}  seeds  STP fell" + (" below plain's" if result.against_plain else " from its start"),
     ]
-    if (plain := result.baseline) is not None:
-        std = "-" if math.isnan(plain.std) else f"{plain.std:.3f}"
-        mean = "-" if not plain.scores else f"{plain.mean:.3f}"
-        lines.append(f"{'0':>8}  {mean:>6}  {std:>6}  {len(plain.scores):>5}  (plain fine-tuning: the reference)")
+    if result.baseline is not None:
+        lines.append(_table_row(result.baseline, "(plain fine-tuning: the reference)"))
     for r in result.results:
         note = f"  collapsed (below {COLLAPSE_RATIO:g} x the best mean): larger lambdas skipped" if r.collapsed else ""
-        std = "-" if math.isnan(r.std) else f"{r.std:.3f}"
-        mean = "-" if not r.scores else f"{r.mean:.3f}"
         fall = "-" if r.fall is None else f"{r.fall:.0%}" + (" (weak)" if r.weak else "")
-        lines.append(f"{r.stp_lambda:>8g}  {mean:>6}  {std:>6}  {len(r.scores):>5}  {fall}{note}")
+        lines.append(_table_row(r, fall + note))
     lines += [f"{lam:>8g}  skipped" for lam in result.skipped]
     choice = result.choice
     lines.append(f"chosen stp_lambda {rounded(choice.stp_lambda):g} ({choice.how}; {choice.interval})")
@@ -593,3 +589,10 @@ def report(result: TuneResult) -> str:
     lines.append(f"wrote {out / 'tune.json'}, {out / 'tune.png'}, {out / 'tuned_config.yaml'}")
     lines.append(f"  stp train --config {out / 'tuned_config.yaml'}")
     return "\n".join(lines)
+
+
+def _table_row(scores: LambdaScores, last: str) -> str:
+    """One lambda's row of the printed table: lambda, mean, std, seeds, then `last`."""
+    std = "-" if math.isnan(scores.std) else f"{scores.std:.3f}"
+    mean = "-" if not scores.scores else f"{scores.mean:.3f}"
+    return f"{scores.stp_lambda:>8g}  {mean:>6}  {std:>6}  {len(scores.scores):>5}  {last}"
