@@ -24,7 +24,7 @@ with a precipitous drop (and a jump in spread) past the optimum. So:
 - Plain fine-tuning (the baseline, on by default): lambda 0 on every seed, with STP logged
   without gradient (`stp_log_when_off`), run before the grid. It is the reference of the
   treatment fall and of the choice's gain, and its mean is the first "best so far" of the
-  collapse rule. `--baseline false` skips it (three runs fewer).
+  collapse rule. `--baseline false` skips it (one run fewer per seed).
 - Treatment: each pilot run measures its STP after training on the same examples with the same
   draws (`treatment_batches`). With the baseline, the fall is the report's: 1 - trained / plain
   fine-tuning's, paired by seed, mean over seeds. Without it, 1 - after / before, the fall from
